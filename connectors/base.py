@@ -102,7 +102,9 @@ class Connector(ABC):
         cannot be read; the caller skips it.
         """
 
-    def normalize_all(self, records: Iterable[RawRecord]) -> tuple[list[Activity], list[tuple[str, str]]]:
+    def normalize_all(
+        self, records: Iterable[RawRecord]
+    ) -> tuple[list[Activity], list[tuple[str, str]]]:
         """Normalize many records, collecting ``(source_id, reason)`` for those that fail."""
         from syncd.errors import SyncdError
 
