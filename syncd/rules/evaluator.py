@@ -1,0 +1,146 @@
+"""Runs every rule over a window of local days and returns the findings: data in, findings out.
+
+The evaluator is pure. The caller loads the history the window needs
+(:func:`history_start`), passes today's local date, and writes the findings with the store,
+which raises new alerts and resolves those no longer found inside the same window.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from syncd.models import SEVERITY_ORDER, Finding, PainReport, Session
+from syncd.plan import PlanWeek, week_start
+from syncd.rules.context import LOOKBACK, Athlete, History, Week
+from syncd.rules.gear import shoe_mileage
+from syncd.rules.load import load_ratio, session_spike
+from syncd.rules.pain import pain_persistent, pain_rising, pain_stop
+from syncd.rules.session import session_rules
+from syncd.rules.week import rest_day, week_rules
+
+DAYS_7 = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Local days ``first``..``last`` (inclusive) whose findings are evaluated; widened to
+    whole weeks by the evaluator."""
+
+    first: date
+    last: date
+
+
+def history_start(athlete: Athlete, window: Window) -> date:
+    """The first local day of history the evaluation of ``window`` needs.
+
+    Gated progression replays the plan from its start, since whether a week repeated
+    depends on every week before it; otherwise :data:`LOOKBACK` before the window is enough.
+    """
+    first = week_start(window.first, athlete.plan_start) - LOOKBACK
+    gated = athlete.plan is not None and athlete.limits.progression == "gated"
+    if gated and athlete.plan_start is not None:
+        first = min(first, athlete.plan_start - LOOKBACK)
+    return first
+
+
+def evaluate(athlete: Athlete, history: History, window: Window, today: date) -> list[Finding]:
+    """Every finding whose subject falls inside ``window`` (whole weeks), plus shoe mileage.
+
+    ``today`` is the athlete's local date: in gated progression a week counts as ended (and
+    so can advance the plan) only once it is over.
+    """
+    grouped = _Grouped(athlete, history)
+    first = week_start(window.first, athlete.plan_start)
+    last = week_start(window.last, athlete.plan_start)
+    findings: dict[tuple[str, str], Finding] = {}
+    for start, plan_week in _plan_weeks(athlete, grouped, first, last, today):
+        if start >= first:
+            for finding in grouped.week_findings(start, plan_week):
+                findings.setdefault(finding.dedupe_key, finding)
+    for finding in shoe_mileage(history.gear, athlete.limits):
+        findings.setdefault(finding.dedupe_key, finding)
+    return list(findings.values())
+
+
+class _Grouped:
+    """The history grouped by week start, and the findings of one week."""
+
+    def __init__(self, athlete: Athlete, history: History) -> None:
+        self.athlete = athlete
+        self.history = history
+        self.sessions: dict[date, list[Session]] = defaultdict(list)
+        self.pain: dict[date, list[tuple[PainReport, date]]] = defaultdict(list)
+        for session in history.sessions:
+            self.sessions[self.week_of(session.local_date)].append(session)
+        for report in history.pain:
+            day = report.local_at.date() if report.local_at else athlete.local_date(report.at_utc)
+            self.pain[self.week_of(day)].append((report, day))
+
+    def week_of(self, day: date) -> date:
+        """The start of the week containing ``day``."""
+        return week_start(day, self.athlete.plan_start)
+
+    def week(self, start: date, plan_week: PlanWeek | None) -> Week:
+        """The week starting at ``start``."""
+        previous = sum(s.run_s for s in self.sessions.get(start - DAYS_7, ()))
+        return Week(start, plan_week, self.sessions.get(start, []), previous)
+
+    def week_findings(self, start: date, plan_week: PlanWeek | None) -> Iterator[Finding]:
+        """Every finding anchored in the week starting at ``start``."""
+        limits, history = self.athlete.limits, self.history
+        week = self.week(start, plan_week)
+        for session in week.sessions:
+            if plan_week is not None:
+                yield from session_rules(session, plan_week, limits)
+                if not plan_week.walk_only:
+                    yield from rest_day(session, history, limits)
+            else:
+                yield from session_spike(session, history, limits)
+            yield from pain_persistent(session, history, limits)
+            yield from pain_rising(session, history)
+        if plan_week is not None:
+            yield from week_rules(week, limits)
+        chronic = sum(s.duration_s for k in range(4)
+                      for s in self.sessions.get(start - DAYS_7 * k, ()))
+        yield from load_ratio(week, chronic, history.first_session_date, limits)
+        for report, day in self.pain.get(start, ()):
+            yield from pain_stop(report, day, history, limits)
+
+
+def _plan_weeks(athlete: Athlete, grouped: _Grouped, first: date, last: date,
+                today: date) -> Iterator[tuple[date, PlanWeek | None]]:
+    """(week start, plan week) for every week up to ``last``, from ``first`` or, in gated
+    progression, from the plan start."""
+    plan, start = athlete.plan, athlete.plan_start
+    if plan is None or start is None:
+        yield from ((day, None) for day in _weeks(first, last))
+        return
+    if athlete.limits.progression != "gated":
+        for day in _weeks(first, last):
+            yield day, plan.week((day - start).days // 7 + 1)
+        return
+    number = 1
+    for day in _weeks(min(first, start), last):
+        if day < start:
+            yield day, None
+            continue
+        plan_week = plan.week(number)
+        yield day, plan_week
+        ended = day + timedelta(days=6) < today
+        if plan_week is not None and ended and _clean(grouped.week_findings(day, plan_week)):
+            number += 1
+
+
+def _clean(findings: Iterable[Finding]) -> bool:
+    """A week ended clean: no warning or critical finding (pain_stop is critical)."""
+    return all(SEVERITY_ORDER[f.severity] < SEVERITY_ORDER["warning"] for f in findings)
+
+
+def _weeks(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += DAYS_7
