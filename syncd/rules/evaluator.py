@@ -52,11 +52,11 @@ def evaluate(athlete: Athlete, history: History, window: Window, today: date) ->
     ``today`` is the athlete's local date: in gated progression a week counts as ended (and
     so can advance the plan) only once it is over.
     """
-    grouped = _Grouped(athlete, history)
+    grouped = GroupedHistory(athlete, history)
     first = week_start(window.first, athlete.plan_start)
     last = week_start(window.last, athlete.plan_start)
     findings: dict[tuple[str, str], Finding] = {}
-    for start, plan_week in _plan_weeks(athlete, grouped, first, last, today):
+    for start, plan_week in plan_weeks(athlete, grouped, first, last, today):
         if start >= first:
             for finding in grouped.week_findings(start, plan_week):
                 findings.setdefault(finding.dedupe_key, finding)
@@ -65,7 +65,7 @@ def evaluate(athlete: Athlete, history: History, window: Window, today: date) ->
     return list(findings.values())
 
 
-class _Grouped:
+class GroupedHistory:
     """The history grouped by week start, and the findings of one week."""
 
     def __init__(self, athlete: Athlete, history: History) -> None:
@@ -110,7 +110,7 @@ class _Grouped:
             yield from pain_stop(report, day, history, limits)
 
 
-def _plan_weeks(athlete: Athlete, grouped: _Grouped, first: date, last: date,
+def plan_weeks(athlete: Athlete, grouped: GroupedHistory, first: date, last: date,
                 today: date) -> Iterator[tuple[date, PlanWeek | None]]:
     """(week start, plan week) for every week up to ``last``, from ``first`` or, in gated
     progression, from the plan start."""
