@@ -1,0 +1,148 @@
+"""TCX (Garmin Training Center) files, parsed with defusedxml: TCX from the internet is
+untrusted XML, and defusedxml refuses entity expansion and external references."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeElementTree
+from defusedxml import DefusedXmlException
+
+from connectors.files.runwalk import Lap, SpeedTrack, moving_seconds
+from connectors.files.summary import ParsedFile
+from syncd.errors import InvalidFile
+from syncd.models import SegmentKind
+
+_NS = {
+    "tcx": "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2",
+    "ax": "http://www.garmin.com/xmlschemas/ActivityExtension/v2",
+}
+_SPORTS = {"running": "running", "biking": "cycling", "other": "other"}
+
+
+def parse_tcx(data: bytes, file_name: str) -> ParsedFile:
+    """Read the first activity of one TCX file.
+
+    Raises :class:`InvalidFile` naming the file when it is not XML, not TCX, or has no
+    activity with a start time.
+    """
+    try:
+        root = SafeElementTree.fromstring(data)
+    except (ParseError, DefusedXmlException, ValueError) as err:
+        raise InvalidFile(
+            f"{file_name}: not a readable TCX file ({err})",
+            hint="check that it is a TCX export of an activity",
+        ) from err
+    activity = root.find("tcx:Activities/tcx:Activity", _NS)
+    if activity is None:
+        raise InvalidFile(f"{file_name}: TCX file holds no activity",
+                          hint="courses and workouts cannot be imported")
+    return _summarize(activity, file_name)
+
+
+def _summarize(activity: Element, file_name: str) -> ParsedFile:
+    lap_nodes = activity.findall("tcx:Lap", _NS)
+    start = _start(activity, lap_nodes, file_name)
+    laps = _with_active_runs([_lap(node, start) for node in lap_nodes])
+    track = _track(activity, start)
+    elapsed = sum(lap.elapsed_s for lap in laps)
+    if track.offsets:
+        elapsed = max(elapsed, track.offsets[-1])
+    distances = [lap.distance_m for lap in laps if lap.distance_m is not None]
+    timers = [lap.timer_s for lap in laps if lap.timer_s is not None]
+    sport = (activity.get("Sport") or "").strip().lower()
+    creator = activity.findtext("tcx:Creator/tcx:Name", default=None, namespaces=_NS)
+    return ParsedFile(
+        format="tcx",
+        start_utc=start,
+        elapsed_s=elapsed,
+        sport_type=_SPORTS.get(sport, sport) or None,
+        moving_s=sum(timers) if timers else moving_seconds(track),
+        distance_m=sum(distances) if distances else None,
+        laps=laps,
+        track=track,
+        name=activity.findtext("tcx:Notes", default=None, namespaces=_NS),
+        device=creator,
+    )
+
+
+def _start(activity: Element, laps: list[Element], file_name: str) -> datetime:
+    text = activity.findtext("tcx:Id", default="", namespaces=_NS).strip()
+    if not text and laps:
+        text = laps[0].get("StartTime", "")
+    try:
+        return _time(text)
+    except ValueError as err:
+        raise InvalidFile(f"{file_name}: TCX activity has no valid start time ({text!r})",
+                          hint="export the activity again") from err
+
+
+def _lap(node: Element, start: datetime) -> Lap:
+    lap_start = _time(node.get("StartTime", "")) if node.get("StartTime") else start
+    timer = _number(node.findtext("tcx:TotalTimeSeconds", default=None, namespaces=_NS))
+    distance = _number(node.findtext("tcx:DistanceMeters", default=None, namespaces=_NS))
+    intensity = (node.findtext("tcx:Intensity", default="", namespaces=_NS) or "").strip()
+    kind: SegmentKind | None = "walk" if intensity.lower() == "resting" else None
+    return Lap(
+        offset_s=(lap_start - start).total_seconds(),
+        elapsed_s=timer or 0.0,
+        distance_m=distance,
+        timer_s=timer,
+        kind=kind,
+    )
+
+
+def _with_active_runs(laps: list[Lap]) -> list[Lap]:
+    """Once some laps are marked Resting, the other (Active) laps are the running ones."""
+    if not any(lap.kind == "walk" for lap in laps):
+        return laps
+    return [lap if lap.kind else replace(lap, kind="run") for lap in laps]
+
+
+def _track(activity: Element, start: datetime) -> SpeedTrack:
+    offsets: list[float] = []
+    speeds: list[float] = []
+    distances: list[float | None] = []
+    for point in activity.iterfind("tcx:Lap/tcx:Track/tcx:Trackpoint", _NS):
+        text = point.findtext("tcx:Time", default="", namespaces=_NS)
+        if not text:
+            continue
+        offset = (_time(text) - start).total_seconds()
+        distance = _number(point.findtext("tcx:DistanceMeters", default=None, namespaces=_NS))
+        speed = _number(point.findtext("tcx:Extensions/ax:TPX/ax:Speed", default=None,
+                                       namespaces=_NS))
+        if speed is None:
+            speed = _speed(offsets, distances, offset, distance)
+        offsets.append(offset)
+        speeds.append(speed)
+        distances.append(distance)
+    if not any(d is not None for d in distances) and not any(speeds):
+        return SpeedTrack((), ())
+    return SpeedTrack(offsets, speeds, distances)
+
+
+def _speed(
+    offsets: list[float], distances: list[float | None], offset: float, distance: float | None
+) -> float:
+    if not offsets or distance is None or distances[-1] is None:
+        return 0.0
+    step = offset - offsets[-1]
+    return (distance - distances[-1]) / step if step > 0 else 0.0
+
+
+def _time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _number(text: str | None) -> float | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
