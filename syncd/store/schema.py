@@ -1,0 +1,72 @@
+"""Schema upgrades on start, with Alembic driven from code (no alembic.ini at run time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, text
+
+from syncd.errors import StorageError
+from syncd.store.engine import display_url, mapped_errors, writer_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any fixed number: it names the PostgreSQL advisory lock that serializes migrations.
+_PG_MIGRATION_LOCK = 0x5359_4E43
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration pointing at the migrations shipped in the package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this syncd knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the package ships at least one migration"
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The schema revision the database is at (``None`` for an empty database)."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the database to this syncd's newest revision, in one locked transaction.
+
+    Two processes starting at once take turns (SQLite write lock, PostgreSQL advisory lock).
+    Raises :class:`StorageError` when the database is at a revision this syncd does not know
+    (written by a newer version): downgrading silently could lose data.
+    """
+    where = display_url(engine.url)
+    config = alembic_config()
+    script = ScriptDirectory.from_config(config)
+    writer = writer_engine(engine)
+    with mapped_errors(where), writer.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": _PG_MIGRATION_LOCK})
+        _refuse_unknown_revision(connection, script, where)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def _refuse_unknown_revision(connection: Connection, script: ScriptDirectory, where: str) -> None:
+    """Raise StorageError when the database's revision is not among the shipped ones."""
+    for revision in MigrationContext.configure(connection).get_current_heads():
+        try:
+            known = script.get_revision(revision)
+        except CommandError:
+            known = None
+        if known is None:
+            raise StorageError(
+                f"database {where} is at schema revision {revision}, newer than this syncd "
+                f"({script.get_current_head()}); upgrade syncd or restore a backup"
+            )
