@@ -1,0 +1,491 @@
+"""Settings, declared once, loaded from TOML, credential files and the environment, and
+validated all at once: every problem is reported together, with the file and the key.
+
+Secrets never sit in the settings' ``repr`` or in an error message. Each secret can be given
+inline, as ``<name>_file`` (a path; relative paths are looked up in ``$CREDENTIALS_DIRECTORY``
+first, then beside the configuration file), or as ``SYNCD_<SECTION>_<NAME>`` in the
+environment; the environment wins over the file, the file over the inline value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+import tomllib
+from collections.abc import Mapping
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from syncd.errors import ConfigError
+
+DEFAULT_PLAN = "hip-return-run-walk"
+SOURCE_NAMES = ("strava", "garmin", "files")
+SEVERITIES = ("info", "warning", "critical")
+SourceKind = Literal["garmin", "file", "strava"]
+CANONICAL_ORDER: tuple[SourceKind, ...] = ("garmin", "file", "strava")
+
+# (section, key) of every secret; each also accepts <key>_file and SYNCD_<SECTION>_<KEY>.
+SECRETS: tuple[tuple[str, str], ...] = (
+    ("strava", "client_secret"), ("strava", "webhook_verify_token"), ("webhook", "secret"),
+    ("email", "password"), ("server", "token"),
+)
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*"
+                       r"(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``90``, ``"90s"``, ``"15m"``, ``"1h30m"``, ``"7d"`` -> timedelta (positive)."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, bool):
+        raise ValueError("is not a duration")
+    elif isinstance(value, int | float) or (
+        isinstance(value, str) and value.strip().replace(".", "", 1).isdigit()
+    ):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)) and any(match.groups()):
+        days, hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+        seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
+    else:
+        raise ValueError("is not a duration")
+    if seconds <= 0:
+        raise ValueError("must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest string :func:`parse_duration` reads back to ``value``."""
+    seconds = value.total_seconds()
+    if seconds != int(seconds):
+        return f"{seconds}s"
+    seconds_int, out = int(seconds), ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds_int = divmod(seconds_int, size)
+        if count:
+            out += f"{count}{unit}"
+    return out
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("is not an http(s) URL")
+    return value.rstrip("/")
+
+
+HttpUrl = Annotated[str, BeforeValidator(lambda v: _url(str(v)) if v is not None else v)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class DatabaseSection(_Section):
+    """Where syncd keeps its data."""
+
+    url: str | None = None
+
+
+class AthleteSection(_Section):
+    """Who is running, where (time zone), on which plan from which local date."""
+
+    name: str = Field("default", min_length=1, max_length=100)
+    timezone: str = "UTC"
+    plan: str | None = DEFAULT_PLAN
+    plan_start: date | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known time zone; use an IANA name like "
+                             "\"Europe/Berlin\" or \"America/New_York\"") from None
+        return value
+
+
+class StravaSection(_Section):
+    """The Strava API application and polling."""
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    api_url: HttpUrl = "https://www.strava.com"
+    poll_interval: Duration = timedelta(minutes=15)
+    webhook_verify_token: SecretStr | None = None
+    lookback: Duration = timedelta(days=7)
+    run_speed_threshold: float = Field(1.9, gt=0, le=10)
+
+    @field_validator("client_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class GarminSection(_Section):
+    """Garmin Connect through its token store."""
+
+    token_store: Path | None = None
+    api_url: HttpUrl | None = None
+    poll_interval: Duration = timedelta(minutes=30)
+    lookback: Duration = timedelta(days=7)
+    backoff: Duration = timedelta(hours=6)
+
+
+class FilesSection(_Section):
+    """Folders watched for activity files."""
+
+    watch: list[Path] = Field(default_factory=list)
+    poll_interval: Duration = timedelta(minutes=5)
+    run_threshold_mps: float = Field(1.9, gt=0, le=10)
+
+
+class WebhookSection(_Section):
+    """One webhook endpoint, signed per the Standard Webhooks spec."""
+
+    url: HttpUrl
+    secret: SecretStr | None = None
+    min_severity: Literal["info", "warning", "critical"] = "info"
+    rules: list[str] | None = None
+    timeout: Duration = timedelta(seconds=15)
+
+
+class EmailSection(_Section):
+    """The SMTP server and who gets the mail."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    starttls: bool = True
+    implicit_tls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = Field(min_length=3)
+    recipients: list[str] = Field(min_length=1)
+    min_severity: Literal["info", "warning", "critical"] = "info"
+    timeout: Duration = timedelta(seconds=30)
+
+
+class ServerSection(_Section):
+    """The local HTTP status endpoint."""
+
+    listen: str = "127.0.0.1:8765"
+    token: SecretStr | None = None
+    public_url: HttpUrl | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT, e.g. \"127.0.0.1:8765\"")
+        return value
+
+    @property
+    def host(self) -> str:
+        """The host part of ``listen``, without IPv6 brackets."""
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        """The port part of ``listen``."""
+        return int(self.listen.rpartition(":")[2])
+
+
+class SourcesSection(_Section):
+    """How records from several sources are merged."""
+
+    canonical_order: list[SourceKind] = Field(
+        default_factory=lambda: list(CANONICAL_ORDER), min_length=1)
+
+
+class AlertsSection(_Section):
+    """How alerts are delivered."""
+
+    email_mode: Literal["each", "digest"] = "each"
+    digest_interval: Duration = timedelta(hours=1)
+    weekly_summary: bool = True
+
+
+class LogSection(_Section):
+    """Logging."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(_Section):
+    """Everything syncd is configured with. A source is enabled when its section exists."""
+
+    database: DatabaseSection = Field(default_factory=DatabaseSection)
+    athlete: AthleteSection = Field(default_factory=AthleteSection)
+    strava: StravaSection | None = None
+    garmin: GarminSection | None = None
+    files: FilesSection | None = None
+    webhook: WebhookSection | None = None
+    webhooks: list[WebhookSection] = Field(default_factory=list)
+    email: EmailSection | None = None
+    server: ServerSection = Field(default_factory=ServerSection)
+    sources: SourcesSection = Field(default_factory=SourcesSection)
+    alerts: AlertsSection = Field(default_factory=AlertsSection)
+    log: LogSection = Field(default_factory=LogSection)
+
+    _config_path: Path | None = PrivateAttr(default=None)
+    _state_dir: Path = PrivateAttr(default_factory=lambda: state_dir())
+
+    @property
+    def config_path(self) -> Path | None:
+        """The file the settings came from (``None``: built-in defaults)."""
+        return self._config_path
+
+    @property
+    def config_dir(self) -> Path:
+        """The folder relative paths are resolved against."""
+        return self._config_path.parent if self._config_path else Path.cwd()
+
+    @property
+    def state_dir(self) -> Path:
+        """Where syncd keeps its database and token files."""
+        return self._state_dir
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL: ``[database] url``, else SQLite in the state directory."""
+        return self.database.url or f"sqlite:///{self._state_dir / 'syncd.db'}"
+
+    def database_url_redacted(self) -> str:
+        """The database URL with any password hidden."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url).render_as_string(hide_password=True)
+
+    def enabled_sources(self) -> list[str]:
+        """The configured sources, in a fixed order."""
+        return [name for name in SOURCE_NAMES if getattr(self, name) is not None]
+
+    def redacted_dict(self) -> dict[str, Any]:
+        """The settings as a dict with every secret shown as ``***`` (or ``None``)."""
+        return _redact(self.model_dump(mode="json"))
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return "***" if value == "**********" else value
+
+
+# -- loading --------------------------------------------------------------------------------
+
+
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$STATE_DIRECTORY`` (systemd), else ``$XDG_DATA_HOME/syncd``, else
+    ``~/.local/share/syncd``."""
+    env = os.environ if env is None else env
+    if env.get("STATE_DIRECTORY"):
+        return Path(env["STATE_DIRECTORY"].split(":")[0])
+    if env.get("XDG_DATA_HOME"):
+        return Path(env["XDG_DATA_HOME"]) / "syncd"
+    return Path.home() / ".local" / "share" / "syncd"
+
+
+def shipped_plans_dir() -> Path:
+    """Where the shipped plans are: the source tree's ``config/plans``, or the installed copy."""
+    source_tree = Path(__file__).resolve().parents[1] / "config" / "plans"
+    if source_tree.is_dir():
+        return source_tree
+    return Path(sys.prefix) / "share" / "syncd" / "plans"
+
+
+def resolve_plan(name_or_path: str, base_dir: Path) -> Path:
+    """A plan given as a path (relative to ``base_dir``) or as a shipped plan's name."""
+    candidate = Path(name_or_path).expanduser()
+    if not candidate.is_absolute():
+        candidate = base_dir / candidate
+    if candidate.is_file():
+        return candidate
+    shipped = shipped_plans_dir() / f"{name_or_path.removesuffix('.toml')}.toml"
+    if shipped.is_file():
+        return shipped
+    names = sorted(p.stem for p in shipped_plans_dir().glob("*.toml"))
+    raise ConfigError([f"athlete.plan: {name_or_path!r} is neither a plan file nor a shipped "
+                       f"plan; shipped plans: {', '.join(names) or 'none'}"])
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read, complete and validate the configuration. Raises :class:`ConfigError` listing
+    every problem found; nothing else happens before the configuration is valid."""
+    env = os.environ if env is None else env
+    if path is None and env.get("SYNCD_CONFIG"):
+        path = Path(env["SYNCD_CONFIG"])
+    source = str(path) if path else "the built-in defaults"
+    data, problems = _read(path)
+    base = path.parent if path else Path.cwd()
+    problems += _fill_secrets(data, env, base)
+    settings: Settings | None = None
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as err:
+        problems += [_describe(e, data) for e in err.errors()]
+    if settings is not None:
+        settings._config_path = path.resolve() if path else None
+        settings._state_dir = state_dir(env)
+        problems += _check_paths(settings, base)
+    if problems:
+        raise ConfigError(problems, source=source)
+    assert settings is not None
+    return _resolved(settings, base)
+
+
+def _read(path: Path | None) -> tuple[dict[str, Any], list[str]]:
+    if path is None:
+        return {}, []
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")), []
+    except FileNotFoundError:
+        return {}, [f"{path}: the configuration file does not exist; create it from "
+                    "config/syncd.example.toml or pass --config"]
+    except (OSError, UnicodeDecodeError) as err:
+        return {}, [f"{path}: cannot be read ({err.__class__.__name__}); check its permissions"]
+    except tomllib.TOMLDecodeError as err:
+        return {}, [f"{path}: not valid TOML: {err}"]
+
+
+def _fill_secrets(data: dict[str, Any], env: Mapping[str, str], base: Path) -> list[str]:
+    """Move ``<key>_file`` and ``SYNCD_<SECTION>_<KEY>`` values into ``data``."""
+    problems: list[str] = []
+    for section_name, key in SECRETS:
+        section = data.get(section_name)
+        if not isinstance(section, dict):
+            continue
+        problems += _fill_one(section, f"{section_name}.{key}", key,
+                              env.get(f"SYNCD_{section_name.upper()}_{key.upper()}"), env, base)
+    for i, hook in enumerate(data.get("webhooks") or []):
+        if isinstance(hook, dict):
+            problems += _fill_one(hook, f"webhooks[{i + 1}].secret", "secret", None, env, base)
+    return problems
+
+
+def _fill_one(section: dict[str, Any], label: str, key: str, from_env: str | None,
+              env: Mapping[str, str], base: Path) -> list[str]:
+    file_value = section.pop(f"{key}_file", None)
+    if from_env:
+        section[key] = from_env
+        return []
+    if file_value is None:
+        return []
+    if not isinstance(file_value, str):
+        return [f"{label}_file: must be a path (a string)"]
+    credentials = env.get("CREDENTIALS_DIRECTORY")
+    candidate = Path(file_value).expanduser()
+    if not candidate.is_absolute():
+        inside = Path(credentials) / candidate if credentials else None
+        candidate = inside if inside is not None and inside.exists() else base / candidate
+    try:
+        section[key] = candidate.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError:
+        return [f"{label}_file: cannot read {candidate}; create it (mode 0600) or fix the path"]
+    return []
+
+
+def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    """One pydantic error as ``section.key: what is wrong; what to do``."""
+    loc = [str(p) if not isinstance(p, int) else f"[{p + 1}]" for p in error["loc"]]
+    label = ".".join(loc).replace(".[", "[")
+    kind, message = error["type"], str(error["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return f"{label}: unknown key{_did_you_mean(error['loc'])}"
+    if kind == "missing":
+        return f"{label}: required; add it to the configuration"
+    secret = error["loc"][-1] in {key for _, key in SECRETS}
+    value = "" if secret or kind.startswith("model_") else _shown(error.get("input"))
+    if "duration" in message:
+        message += '; use e.g. "15m", "1h", "7d" or a number of seconds'
+    if value and not message.startswith(("is ", "must ")):
+        return f"{label}: {value.strip()}: {message[0].lower()}{message[1:]}"
+    return f"{label}: {value}{message}"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str | int | float | bool | date) and len(repr(value)) < 60:
+        return f"{value!r} ".replace("'", '"')
+    return ""
+
+
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        inner = _model_of(field.annotation) if field else None
+        if inner is None:
+            return ""
+        model = inner
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return hint + f" (known keys: {', '.join(known)})"
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _check_paths(settings: Settings, base: Path) -> list[str]:
+    problems: list[str] = []
+    if settings.athlete.plan:
+        try:
+            resolve_plan(settings.athlete.plan, base)
+        except ConfigError as err:
+            problems += err.problems
+    if settings.files is not None:
+        for i, folder in enumerate(settings.files.watch, start=1):
+            path = folder.expanduser() if folder.is_absolute() else base / folder
+            if not path.is_dir():
+                problems.append(f"files.watch[{i}]: {str(folder)!r} is not a folder; create "
+                                "it or remove it from the list")
+    return problems
+
+
+def _resolved(settings: Settings, base: Path) -> Settings:
+    """Relative paths made absolute against the configuration file's folder."""
+    updates: dict[str, Any] = {}
+    if settings.files is not None:
+        watch = [p.expanduser() if p.expanduser().is_absolute() else base / p
+                 for p in settings.files.watch]
+        updates["files"] = settings.files.model_copy(update={"watch": watch})
+    if settings.garmin is not None and settings.garmin.token_store is not None:
+        store = settings.garmin.token_store.expanduser()
+        updates["garmin"] = settings.garmin.model_copy(
+            update={"token_store": store if store.is_absolute() else base / store})
+    resolved = settings.model_copy(update=updates)
+    resolved._config_path = settings._config_path
+    resolved._state_dir = settings._state_dir
+    return resolved
