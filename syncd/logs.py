@@ -63,7 +63,9 @@ def _wants_json(fmt: str, stream: IO[str]) -> bool:
     return under_systemd or not stream.isatty()
 
 
-def configure_logging(level: str = "info", fmt: str = "auto", stream: IO[str] | None = None) -> None:
+def configure_logging(
+    level: str = "info", fmt: str = "auto", stream: IO[str] | None = None
+) -> None:
     """Set up structlog and route the standard library's logging through it."""
     stream = stream or sys.stdout
     shared: list[Any] = [
