@@ -465,12 +465,6 @@ def _check_paths(settings: Settings, base: Path) -> list[str]:
             resolve_plan(settings.athlete.plan, base)
         except ConfigError as err:
             problems += err.problems
-    if settings.files is not None:
-        for i, folder in enumerate(settings.files.watch, start=1):
-            path = folder.expanduser() if folder.is_absolute() else base / folder
-            if not path.is_dir():
-                problems.append(f"files.watch[{i}]: {str(folder)!r} is not a folder; create "
-                                "it or remove it from the list")
     return problems
 
 
