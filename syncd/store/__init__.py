@@ -1,0 +1,84 @@
+"""The database: engine and pragmas, schema and migrations, activities with cross-source
+identity, the evaluator's queries, alerts with their outbox, sync state and credentials."""
+
+from __future__ import annotations
+
+from syncd.store.activities import (
+    UpsertResult,
+    activity_from_row,
+    find_activity,
+    upsert_activities,
+)
+from syncd.store.alerts import (
+    AlertScope,
+    ApplyResult,
+    add_operator_notice,
+    apply_findings,
+    list_alerts,
+    open_alert_count,
+)
+from syncd.store.engine import Store, display_url, open_engine
+from syncd.store.identity import DEFAULT_CANONICAL_ORDER
+from syncd.store.queries import (
+    add_pain,
+    athlete_name,
+    ensure_athlete,
+    first_session_after,
+    first_session_date,
+    last_session_before,
+    load_gear,
+    load_pain,
+    load_sessions,
+    upsert_gear,
+)
+from syncd.store.schema import current_revision, head_revision, migrate
+from syncd.store.state import (
+    DbCredentialStore,
+    SyncStatus,
+    get_cursor,
+    get_sync_state,
+    list_sync_states,
+    record_sync_error,
+    record_sync_success,
+    set_cursor,
+    sync_states,
+)
+
+__all__ = [
+    "DEFAULT_CANONICAL_ORDER",
+    "AlertScope",
+    "ApplyResult",
+    "DbCredentialStore",
+    "Store",
+    "SyncStatus",
+    "UpsertResult",
+    "activity_from_row",
+    "add_operator_notice",
+    "add_pain",
+    "apply_findings",
+    "athlete_name",
+    "current_revision",
+    "display_url",
+    "ensure_athlete",
+    "find_activity",
+    "first_session_after",
+    "first_session_date",
+    "get_cursor",
+    "get_sync_state",
+    "head_revision",
+    "last_session_before",
+    "list_alerts",
+    "list_sync_states",
+    "load_gear",
+    "load_pain",
+    "load_sessions",
+    "migrate",
+    "open_alert_count",
+    "open_engine",
+    "record_sync_error",
+    "record_sync_success",
+    "set_cursor",
+    "sync_states",
+    "upsert_activities",
+    "upsert_gear",
+]

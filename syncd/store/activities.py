@@ -1,0 +1,410 @@
+"""Storing activities: idempotent upsert, soft deletes, and cross-source identity upkeep.
+
+Each call re-derives the canonical record of every session that the new records could touch
+(:mod:`syncd.store.identity`), so the result never depends on the order records arrived in.
+``UpsertResult.affected_dates`` names the local days whose sessions changed, which is what
+the evaluator re-checks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal, NamedTuple
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, load_only, selectinload
+
+from syncd.errors import InvalidResponse
+from syncd.models import Activity, Segment, SegmentKind, SportFamily
+from syncd.store.identity import (
+    DEFAULT_CANONICAL_ORDER,
+    GARMIN_PUSH_PREFIX,
+    MATCH_WINDOW_S,
+    IdentityRecord,
+    assign_canonicals,
+)
+from syncd.store.tables import ActivityRow, SegmentRow
+
+# Fields whose change alters the session the rules see (a new name or raw record does not).
+_SESSION_FIELDS = frozenset({
+    "sport", "start_utc", "local_start", "elapsed_s", "moving_s", "distance_m", "run_s",
+    "walk_s", "gear_id", "deleted",
+})
+# Start times closer than this are fetched in one range query rather than one query each.
+_SPAN_MERGE_GAP = timedelta(hours=6)
+_IN_CHUNK = 500
+Outcome = Literal["updated", "deleted", "unchanged"]
+
+
+@dataclass(slots=True)
+class UpsertResult:
+    """What an upsert did: record counts, and the local dates whose sessions changed.
+
+    ``linked`` counts rows that became the duplicate of another source's record.
+    """
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    linked: int = 0
+    affected_dates: set[date] = field(default_factory=set)
+
+
+class _Snapshot(NamedTuple):
+    """A row's standing before the upsert: was it a session, on which local day."""
+
+    is_session: bool
+    local_date: date
+    start_utc: datetime
+
+
+def upsert_activities(
+    session: Session,
+    athlete_id: int,
+    activities: Iterable[Activity],
+    canonical_order: Sequence[str] = DEFAULT_CANONICAL_ORDER,
+    *,
+    now: datetime | None = None,
+) -> UpsertResult:
+    """Insert new activities, update edited ones in place, mark deleted ones, and relink
+    duplicates across sources.
+
+    Re-sending an identical record changes nothing (no ``updated_at`` bump, no affected
+    date). A deleted record marks its row deleted (rows are never removed); a deleted record
+    never seen before is ignored and counted as unchanged. When a batch holds the same record
+    twice, the last one wins. Raises :class:`InvalidResponse` for a naive ``start_utc``.
+    """
+    now = now or datetime.now(UTC)
+    latest = {(a.source, a.source_id): a for a in activities}
+    existing = _rows_by_key(session, athlete_id, list(latest))
+    result = UpsertResult()
+    changes = _Changes()
+    for key, activity in latest.items():
+        row = existing.get(key)
+        if row is None:
+            _insert(session, athlete_id, activity, now, result, changes)
+            continue
+        changes.remember(row)
+        outcome, relevant = _apply(row, activity, now)
+        _count(result, outcome)
+        if outcome != "unchanged":
+            changes.touch(row, relevant)
+    if not changes.touched:
+        return result
+    session.flush()
+    rows = _neighbourhood(session, athlete_id, changes.seeds())
+    for row in rows:
+        changes.remember(row)
+    result.linked = _regroup(rows, canonical_order, now)
+    session.flush()
+    result.affected_dates = changes.affected_dates()
+    return result
+
+
+def _insert(
+    session: Session, athlete_id: int, activity: Activity, now: datetime,
+    result: UpsertResult, changes: _Changes,
+) -> None:
+    """Add a row for a record never seen before (a deletion of an unknown record is skipped)."""
+    if activity.deleted:
+        result.unchanged += 1
+        return
+    row = ActivityRow(athlete_id=athlete_id, source=activity.source,
+                      source_id=activity.source_id, created_at=now, updated_at=now,
+                      canonical_id=None, **_columns(activity))
+    row.segments = _segment_rows(activity.segments)
+    session.add(row)
+    result.inserted += 1
+    changes.add_new(row)
+
+
+def _count(result: UpsertResult, outcome: Outcome) -> None:
+    """Tally one record's outcome."""
+    if outcome == "updated":
+        result.updated += 1
+    elif outcome == "deleted":
+        result.deleted += 1
+    else:
+        result.unchanged += 1
+
+
+def _apply(row: ActivityRow, activity: Activity, now: datetime) -> tuple[Outcome, bool]:
+    """Bring ``row`` in line with ``activity``; say what happened and whether the session
+    the rules see may have changed."""
+    if activity.deleted:
+        if row.deleted:
+            return "unchanged", False
+        row.deleted = True
+        row.updated_at = now
+        return "deleted", True
+    changed = {k: v for k, v in _columns(activity).items() if getattr(row, k) != v}
+    new_segments = _segment_tuples(activity.segments)
+    segments_changed = new_segments != _segment_tuples(row.segments)
+    if not changed and not segments_changed:
+        return "unchanged", False
+    for name, value in changed.items():
+        setattr(row, name, value)
+    if segments_changed:
+        row.segments = _segment_rows(activity.segments)
+    row.updated_at = now
+    return "updated", segments_changed or bool(_SESSION_FIELDS & changed.keys())
+
+
+def _columns(activity: Activity) -> dict[str, Any]:
+    """The row's column values for ``activity`` (everything but identity and bookkeeping)."""
+    if activity.start_utc.tzinfo is None:
+        raise InvalidResponse(
+            f"activity {activity.key} has a start time without a time zone; the "
+            f"{activity.source} connector must give start_utc in UTC"
+        )
+    return {
+        "sport": activity.sport,
+        "sport_type": activity.sport_type,
+        "start_utc": activity.start_utc.astimezone(UTC),
+        "local_start": activity.local_start.replace(tzinfo=None),
+        "timezone": activity.timezone,
+        "elapsed_s": float(activity.elapsed_s),
+        "moving_s": _float(activity.moving_s),
+        "distance_m": _float(activity.distance_m),
+        "run_s": _float(activity.run_s),
+        "walk_s": _float(activity.walk_s),
+        "gear_id": activity.gear_id,
+        "name": activity.name,
+        "manual": bool(activity.manual),
+        "deleted": False,
+        "external_id": activity.external_id,
+        "extra": _as_json(activity.extra) or {},
+        "raw": _as_json(activity.raw),
+    }
+
+
+def _float(value: float | None) -> float | None:
+    """``value`` as a float, keeping ``None``."""
+    return None if value is None else float(value)
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as it will read back from a JSON column (so that comparisons are fair)."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, default=str))
+
+
+def _segment_tuples(segments: Iterable[Segment | SegmentRow]) -> tuple[tuple[Any, ...], ...]:
+    """Segments in a comparable form."""
+    return tuple((s.kind, float(s.offset_s), float(s.duration_s), _float(s.distance_m))
+                 for s in segments)
+
+
+def _segment_rows(segments: Iterable[Segment]) -> list[SegmentRow]:
+    """New rows for an activity's segments, numbered in order."""
+    return [SegmentRow(seq=i, kind=s.kind, offset_s=float(s.offset_s),
+                       duration_s=float(s.duration_s), distance_m=_float(s.distance_m))
+            for i, s in enumerate(segments)]
+
+
+def _snapshot(row: ActivityRow) -> _Snapshot:
+    """Whether ``row`` currently counts as a session, and when."""
+    is_session = row.canonical_id is None and not row.deleted and row.sport == "run"
+    return _Snapshot(is_session, row.local_start.date(), row.start_utc)
+
+
+class _Changes:
+    """Rows' standing before the upsert, to work out which dates changed afterwards."""
+
+    def __init__(self) -> None:
+        self.before: dict[ActivityRow, _Snapshot | None] = {}
+        self.relevant: set[ActivityRow] = set()
+        self.touched: list[ActivityRow] = []
+
+    def remember(self, row: ActivityRow) -> None:
+        """Record ``row``'s standing, unless already recorded."""
+        if row not in self.before:
+            self.before[row] = _snapshot(row)
+
+    def add_new(self, row: ActivityRow) -> None:
+        """Record an inserted row (it was no session before)."""
+        self.before[row] = None
+        self.touch(row, relevant=True)
+
+    def touch(self, row: ActivityRow, relevant: bool) -> None:
+        """Record that the upsert changed ``row`` (``relevant``: its session may differ)."""
+        self.touched.append(row)
+        if relevant:
+            self.relevant.add(row)
+
+    def seeds(self) -> tuple[list[ActivityRow], list[datetime]]:
+        """The changed rows, and every start time they had (old and new)."""
+        times = [row.start_utc for row in self.touched]
+        times += [snap.start_utc for row in self.touched if (snap := self.before[row])]
+        return self.touched, times
+
+    def affected_dates(self) -> set[date]:
+        """Local dates where a session appeared, vanished, moved or changed."""
+        dates: set[date] = set()
+        for row, before in self.before.items():
+            after = _snapshot(row)
+            if row in self.relevant:
+                dates.update(s.local_date for s in (before, after) if s and s.is_session)
+            elif before is not None and before.is_session != after.is_session:
+                dates.add(after.local_date)
+        return dates
+
+
+def _rows_by_key(
+    session: Session, athlete_id: int, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], ActivityRow]:
+    """Stored rows for (source, source_id) keys, with their segments, in few queries."""
+    by_source: dict[str, list[str]] = {}
+    for source, source_id in keys:
+        by_source.setdefault(source, []).append(source_id)
+    found: dict[tuple[str, str], ActivityRow] = {}
+    for source, source_ids in by_source.items():
+        for chunk in _chunks(source_ids):
+            query = (select(ActivityRow)
+                     .where(ActivityRow.athlete_id == athlete_id, ActivityRow.source == source,
+                            ActivityRow.source_id.in_(chunk))
+                     .options(selectinload(ActivityRow.segments)))
+            for row in session.scalars(query):
+                found[(row.source, row.source_id)] = row
+    return found
+
+
+def _chunks[T](items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``items`` in slices small enough for any database's parameter limit."""
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start:start + _IN_CHUNK]
+
+
+_IDENTITY_COLUMNS = (
+    ActivityRow.id, ActivityRow.source, ActivityRow.source_id, ActivityRow.sport,
+    ActivityRow.start_utc, ActivityRow.local_start, ActivityRow.elapsed_s, ActivityRow.moving_s,
+    ActivityRow.external_id, ActivityRow.deleted, ActivityRow.canonical_id,
+    ActivityRow.updated_at,
+)
+
+
+def _neighbourhood(
+    session: Session, athlete_id: int, seeds: tuple[list[ActivityRow], list[datetime]]
+) -> list[ActivityRow]:
+    """Every row whose grouping could change: closed under "starts within 120 s", "linked
+    to" and "names as its Garmin origin", starting from the changed rows."""
+    rows, times = seeds
+    found = {row.id: row for row in rows}
+    frontier = list(found.values())
+    while frontier or times:
+        candidates = _rows_near(session, athlete_id, times) + _rows_linked(session, athlete_id,
+                                                                            frontier)
+        frontier = [row for row in candidates if row.id not in found]
+        found.update((row.id, row) for row in frontier)
+        times = [row.start_utc for row in frontier]
+    return list(found.values())
+
+
+def _identity_query(athlete_id: int) -> Any:
+    """A query for activity rows loading only what identity needs."""
+    return (select(ActivityRow).where(ActivityRow.athlete_id == athlete_id)
+            .options(load_only(*_IDENTITY_COLUMNS)))
+
+
+def _rows_near(session: Session, athlete_id: int, times: list[datetime]) -> list[ActivityRow]:
+    """Rows starting within the match window of any of ``times``."""
+    window = timedelta(seconds=MATCH_WINDOW_S)
+    rows: list[ActivityRow] = []
+    for low, high in _spans(times, window):
+        query = _identity_query(athlete_id).where(ActivityRow.start_utc.between(low, high))
+        rows.extend(session.scalars(query))
+    return rows
+
+
+def _spans(times: list[datetime], window: timedelta) -> list[tuple[datetime, datetime]]:
+    """``times`` widened by ``window`` and merged where they are close together."""
+    spans: list[tuple[datetime, datetime]] = []
+    for moment in sorted(times):
+        low, high = moment - window, moment + window
+        if spans and low - spans[-1][1] <= _SPAN_MERGE_GAP:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], high))
+        else:
+            spans.append((low, high))
+    return spans
+
+
+def _rows_linked(session: Session, athlete_id: int, rows: list[ActivityRow]) -> list[ActivityRow]:
+    """Rows in the same group as ``rows``, and rows tied to them by a Garmin upload id."""
+    ids = [row.id for row in rows]
+    canonical_ids = [row.canonical_id for row in rows if row.canonical_id is not None]
+    pushed = [GARMIN_PUSH_PREFIX + row.source_id for row in rows if row.source == "garmin"]
+    origins = [row.external_id.removeprefix(GARMIN_PUSH_PREFIX) for row in rows
+               if row.source == "strava" and row.external_id
+               and row.external_id.startswith(GARMIN_PUSH_PREFIX)]
+    lookups: list[tuple[Any, Sequence[Any]]] = [
+        (ActivityRow.canonical_id, ids), (ActivityRow.id, canonical_ids),
+        (ActivityRow.external_id, pushed),
+    ]
+    found: list[ActivityRow] = []
+    for column, values in lookups:
+        for chunk in _chunks(values):
+            found.extend(session.scalars(_identity_query(athlete_id).where(column.in_(chunk))))
+    for chunk in _chunks(origins):
+        query = _identity_query(athlete_id).where(ActivityRow.source == "garmin",
+                                                  ActivityRow.source_id.in_(chunk))
+        found.extend(session.scalars(query))
+    return found
+
+
+def _regroup(rows: list[ActivityRow], canonical_order: Sequence[str], now: datetime) -> int:
+    """Point every row at its group's canonical row; return how many became duplicates."""
+    records = [
+        IdentityRecord(row.id, row.source, row.source_id, row.sport, row.start_utc,
+                       row.moving_s if row.moving_s is not None else row.elapsed_s,
+                       row.external_id)
+        for row in rows if not row.deleted
+    ]
+    canonical_of = assign_canonicals(records, canonical_order)
+    linked = 0
+    for row in rows:
+        target = canonical_of.get(row.id)
+        if row.canonical_id != target:
+            row.canonical_id = target
+            row.updated_at = now
+            linked += target is not None
+    return linked
+
+
+def activity_from_row(row: ActivityRow) -> Activity:
+    """The stored row as a normalized :class:`Activity` (segments and athlete name loaded
+    from the session when not already)."""
+    sport: SportFamily = row.sport  # type: ignore[assignment]
+    return Activity(
+        source=row.source, source_id=row.source_id, sport=sport, sport_type=row.sport_type,
+        start_utc=row.start_utc, local_start=row.local_start, elapsed_s=row.elapsed_s,
+        timezone=row.timezone, moving_s=row.moving_s, distance_m=row.distance_m,
+        run_s=row.run_s, walk_s=row.walk_s, segments=tuple(_segment(s) for s in row.segments),
+        gear_id=row.gear_id, name=row.name, manual=row.manual, deleted=row.deleted,
+        external_id=row.external_id, athlete=row.athlete.name, extra=dict(row.extra or {}),
+        raw=row.raw,
+    )
+
+
+def _segment(row: SegmentRow) -> Segment:
+    """A stored segment as the domain type."""
+    kind: SegmentKind = row.kind  # type: ignore[assignment]
+    return Segment(kind, row.offset_s, row.duration_s, row.distance_m)
+
+
+def find_activity(
+    session: Session, athlete_id: int, source: str, source_id: str
+) -> tuple[Activity, str | None] | None:
+    """The stored activity ``source:source_id`` and the key of its canonical record
+    (``None`` when it is canonical itself), or ``None`` when never stored."""
+    row = session.scalars(select(ActivityRow).where(
+        ActivityRow.athlete_id == athlete_id, ActivityRow.source == source,
+        ActivityRow.source_id == source_id)).one_or_none()
+    if row is None:
+        return None
+    canonical = session.get(ActivityRow, row.canonical_id) if row.canonical_id else None
+    return activity_from_row(row), canonical.key if canonical else None

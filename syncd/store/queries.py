@@ -1,0 +1,198 @@
+"""What the evaluator, the API and the CLI read: athletes, sessions, pain reports and gear.
+
+Session queries filter on (athlete_id, local_start), which the
+``ix_activities_athlete_id_local_start`` index serves, so a 10-week window costs the same
+whatever the length of the history. The sync-state functions are re-exported here so that
+callers find their reads and bookkeeping in one module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Row, Select, func, select
+from sqlalchemy.orm import Session as DbSession
+
+from syncd.models import Gear, PainReport, Session
+from syncd.store.state import get_sync_state as get_sync_state
+from syncd.store.state import record_sync_error as record_sync_error
+from syncd.store.state import record_sync_success as record_sync_success
+from syncd.store.state import sync_states as sync_states
+from syncd.store.tables import ActivityRow, AthleteRow, GearRow, PainReportRow, SegmentRow
+
+
+def ensure_athlete(
+    session: DbSession, name: str, timezone: str, *, now: datetime | None = None
+) -> int:
+    """The id of the athlete called ``name``, created when missing; the stored time zone
+    follows ``timezone`` (the configuration is the authority)."""
+    row = session.scalars(select(AthleteRow).where(AthleteRow.name == name)).one_or_none()
+    if row is None:
+        row = AthleteRow(name=name, timezone=timezone, created_at=now or datetime.now(UTC))
+        session.add(row)
+        session.flush()
+    elif row.timezone != timezone:
+        row.timezone = timezone
+    return row.id
+
+
+def athlete_name(session: DbSession, athlete_id: int) -> str:
+    """The name of athlete ``athlete_id``."""
+    return session.execute(select(AthleteRow.name).where(AthleteRow.id == athlete_id)).scalar_one()
+
+
+# The longest run bout of an activity, computed in the same query as the activity.
+_LONGEST_RUN = (
+    select(func.max(SegmentRow.duration_s))
+    .where(SegmentRow.activity_id == ActivityRow.id, SegmentRow.kind == "run")
+    .correlate(ActivityRow)
+    .scalar_subquery()
+    .label("longest_run_s")
+)
+
+
+def _sessions(athlete_id: int) -> Select[Any]:
+    """Canonical, not deleted running activities of the athlete, as session columns."""
+    return select(
+        ActivityRow.source, ActivityRow.source_id, ActivityRow.start_utc,
+        ActivityRow.local_start, ActivityRow.moving_s, ActivityRow.elapsed_s, ActivityRow.run_s,
+        ActivityRow.distance_m, ActivityRow.gear_id, _LONGEST_RUN,
+    ).where(
+        ActivityRow.athlete_id == athlete_id,
+        ActivityRow.canonical_id.is_(None),
+        ActivityRow.deleted.is_(False),
+        ActivityRow.sport == "run",
+    )
+
+
+def _to_session(row: Row[Any]) -> Session:
+    """A session row as the rules' :class:`Session` (same reading as
+    :meth:`Session.from_activity`: no split means all running, in one bout)."""
+    duration = row.moving_s if row.moving_s is not None else row.elapsed_s
+    run_s = row.run_s if row.run_s is not None else duration
+    longest = row.longest_run_s if row.longest_run_s is not None else run_s
+    return Session(
+        key=f"{row.source}:{row.source_id}", start_utc=row.start_utc, local_start=row.local_start,
+        duration_s=duration, run_s=run_s, longest_run_s=longest, distance_m=row.distance_m,
+        gear_id=row.gear_id,
+    )
+
+
+def load_sessions(
+    session: DbSession, athlete_id: int, from_local: datetime, to_local: datetime
+) -> list[Session]:
+    """Sessions whose local start is in ``[from_local, to_local)``, in order of start."""
+    query = _sessions(athlete_id).where(
+        ActivityRow.local_start >= from_local, ActivityRow.local_start < to_local
+    ).order_by(ActivityRow.start_utc, ActivityRow.source, ActivityRow.source_id)
+    return [_to_session(row) for row in session.execute(query)]
+
+
+def first_session_after(session: DbSession, athlete_id: int, local: datetime) -> Session | None:
+    """The first session starting at or after local time ``local``, if any."""
+    query = (_sessions(athlete_id).where(ActivityRow.local_start >= local)
+             .order_by(ActivityRow.local_start, ActivityRow.start_utc).limit(1))
+    row = session.execute(query).first()
+    return _to_session(row) if row else None
+
+
+def last_session_before(session: DbSession, athlete_id: int, local: datetime) -> Session | None:
+    """The last session starting before local time ``local``, if any."""
+    query = (_sessions(athlete_id).where(ActivityRow.local_start < local)
+             .order_by(ActivityRow.local_start.desc(), ActivityRow.start_utc.desc()).limit(1))
+    row = session.execute(query).first()
+    return _to_session(row) if row else None
+
+
+def first_session_date(session: DbSession, athlete_id: int) -> date | None:
+    """The local date of the athlete's first session, or ``None`` before any."""
+    query = _sessions(athlete_id).with_only_columns(func.min(ActivityRow.local_start))
+    first = session.execute(query).scalar()
+    return first.date() if first is not None else None
+
+
+def add_pain(
+    session: DbSession,
+    athlete_id: int,
+    at_utc: datetime,
+    score: int,
+    note: str | None = None,
+    local_at: datetime | None = None,
+    *,
+    now: datetime | None = None,
+) -> PainReport:
+    """Store a pain report (the caller has checked the 0-10 range) and return it."""
+    row = PainReportRow(athlete_id=athlete_id, at_utc=at_utc, score=score, note=note,
+                        local_at=local_at, created_at=now or datetime.now(UTC))
+    session.add(row)
+    session.flush()
+    return _to_pain(row)
+
+
+def load_pain(
+    session: DbSession, athlete_id: int, from_utc: datetime, to_utc: datetime
+) -> list[PainReport]:
+    """Pain reports made in ``[from_utc, to_utc)``, oldest first."""
+    query = (select(PainReportRow)
+             .where(PainReportRow.athlete_id == athlete_id, PainReportRow.at_utc >= from_utc,
+                    PainReportRow.at_utc < to_utc)
+             .order_by(PainReportRow.at_utc, PainReportRow.id))
+    return [_to_pain(row) for row in session.scalars(query)]
+
+
+def _to_pain(row: PainReportRow) -> PainReport:
+    """A stored pain report as the domain type (its id is the row id, as text)."""
+    return PainReport(id=str(row.id), at_utc=row.at_utc.astimezone(UTC), score=row.score,
+                      local_at=row.local_at, note=row.note)
+
+
+def upsert_gear(
+    session: DbSession, athlete_id: int, source: str, gears: Iterable[Gear],
+    *, now: datetime | None = None,
+) -> int:
+    """Store the gear a source reports (name, its own distance total, retired); return how
+    many rows were added or changed."""
+    now = now or datetime.now(UTC)
+    stored = {row.gear_id: row for row in session.scalars(
+        select(GearRow).where(GearRow.athlete_id == athlete_id, GearRow.source == source))}
+    changed = 0
+    for gear in gears:
+        row = stored.get(gear.id)
+        if row is None:
+            row = GearRow(athlete_id=athlete_id, source=source, gear_id=gear.id)
+            session.add(row)
+            stored[gear.id] = row
+        values = {"name": gear.name, "distance_m": float(gear.distance_m),
+                  "retired": bool(gear.retired)}
+        if any(getattr(row, k, None) != v for k, v in values.items()):
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            changed += 1
+    session.flush()
+    return changed
+
+
+def load_gear(session: DbSession, athlete_id: int) -> list[Gear]:
+    """Every pair of shoes the athlete has, by gear id, with the larger of the distance a
+    source reports and the sum of the sessions run in it (shoes only seen on activities are
+    included too)."""
+    gear: dict[str, Gear] = {}
+    reported = select(GearRow).where(GearRow.athlete_id == athlete_id).order_by(GearRow.source)
+    for row in session.scalars(reported):
+        known = gear.get(row.gear_id)
+        distance = max(row.distance_m, known.distance_m if known else 0.0)
+        gear[row.gear_id] = Gear(row.gear_id, row.name or (known.name if known else None),
+                                 distance, row.retired or bool(known and known.retired))
+    summed = (_sessions(athlete_id)
+              .where(ActivityRow.gear_id.is_not(None))
+              .with_only_columns(ActivityRow.gear_id, func.sum(ActivityRow.distance_m))
+              .group_by(ActivityRow.gear_id))
+    for gear_id, total in session.execute(summed):
+        assert gear_id is not None  # filtered out by the query
+        known = gear.get(gear_id, Gear(gear_id))
+        gear[gear_id] = Gear(gear_id, known.name, max(known.distance_m, total or 0.0),
+                             known.retired)
+    return [gear[key] for key in sorted(gear)]
