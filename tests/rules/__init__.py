@@ -1,0 +1,1 @@
+"""Tests of the plan-versus-activity rules and their evaluator."""
