@@ -89,7 +89,10 @@ def display_url(url: str | URL) -> str:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return parsed.database or ":memory:"
-    return parsed.set(password=None).render_as_string(hide_password=False)
+    # Rebuilt without the password (URL.set(password=None) would keep it).
+    shown = URL.create(parsed.drivername, username=parsed.username, host=parsed.host,
+                       port=parsed.port, database=parsed.database, query=parsed.query)
+    return shown.render_as_string(hide_password=False)
 
 
 def translate_error(err: BaseException, where: str) -> StorageError | None:
