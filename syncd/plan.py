@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from syncd.errors import PlanError
 
@@ -34,12 +34,6 @@ class _Limits(BaseModel):
     shoe_replace_km: float = Field(805, gt=0)
     progression: Literal["calendar", "gated"] = "calendar"
 
-    @model_validator(mode="after")
-    def _bands_ordered(self) -> _Limits:
-        if self.shoe_replace_km < self.shoe_warn_km:
-            raise ValueError("shoe_replace_km must not be below shoe_warn_km")
-        return self
-
 
 class _Week(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -50,16 +44,6 @@ class _Week(BaseModel):
     session_min: float | None = Field(None, gt=0, le=1200)
     run_interval_s: float | None = Field(None, gt=0)
     note: str | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> _Week:
-        if self.sessions == 0 and self.run_min > 0:
-            raise ValueError("a week with run minutes needs at least one session")
-        if self.run_min + self.walk_min <= 0 and self.session_min is None:
-            raise ValueError("a session needs running or walking minutes (run_min + walk_min > 0)")
-        if self.run_interval_s is not None and self.run_interval_s > self.run_min * 60 > 0:
-            raise ValueError("run_interval_s is longer than the session's running minutes")
-        return self
 
 
 class _Plan(BaseModel):
@@ -125,10 +109,14 @@ class Plan:
 
 def parse_plan(data: Mapping[str, Any], source: str = "plan") -> Plan:
     """Validate a plan read from TOML. Raises :class:`PlanError` listing every problem."""
+    mismatches = _mismatches(data)
     try:
         model = _Plan.model_validate(data)
     except ValidationError as err:
-        raise PlanError([_problem(e) for e in err.errors()], source=source) from None
+        problems = [_problem(e) for e in err.errors()]
+        raise PlanError(problems + mismatches, source=source) from None
+    if mismatches:
+        raise PlanError(mismatches, source=source)
     weeks = tuple(
         PlanWeek(
             number=i,
@@ -155,6 +143,57 @@ def load_plan(path: Path) -> Plan:
     except tomllib.TOMLDecodeError as err:
         raise PlanError([f"not valid TOML: {err}"], source=str(path)) from None
     return parse_plan(data, source=str(path))
+
+
+def _mismatches(data: Mapping[str, Any]) -> list[str]:
+    """Problems between keys of one table (zero sessions with run minutes, shoe bands the
+    wrong way round), read from the raw values.
+
+    Pydantic skips a model's own validators once one of its fields is invalid, which would
+    hide these until the field errors are fixed; checked here, they are listed with them.
+    """
+    problems: list[str] = []
+    limits = data.get("limits")
+    if isinstance(limits, Mapping):
+        warn = _number(limits.get("shoe_warn_km", 483))
+        replace = _number(limits.get("shoe_replace_km", 805))
+        if warn is not None and replace is not None and replace < warn:
+            problems.append("limits: shoe_replace_km must not be below shoe_warn_km")
+    weeks = data.get("weeks")
+    if isinstance(weeks, list):
+        for index, week in enumerate(weeks):
+            if isinstance(week, Mapping):
+                where = f"weeks[{index}] (week {index + 1})"
+                problems += [f"{where}: {problem}" for problem in _week_mismatches(week)]
+    return problems
+
+
+def _week_mismatches(week: Mapping[str, Any]) -> list[str]:
+    """What does not fit together in one raw ``[[weeks]]`` table."""
+    sessions, run_min = _number(week.get("sessions")), _number(week.get("run_min"))
+    walk_min, bout_s = _number(week.get("walk_min", 0)), _number(week.get("run_interval_s"))
+    problems = []
+    if sessions == 0 and run_min is not None and run_min > 0:
+        problems.append("a week with run minutes needs at least one session")
+    if run_min == 0 and walk_min == 0 and "session_min" not in week:
+        problems.append("a session needs running or walking minutes (run_min + walk_min > 0)")
+    if bout_s is not None and run_min is not None and bout_s > run_min * 60 > 0:
+        problems.append("run_interval_s is longer than the session's running minutes")
+    return problems
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a number where pydantic would read it as one, else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _problem(error: Mapping[str, Any]) -> str:
