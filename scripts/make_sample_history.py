@@ -37,7 +37,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from xml.etree import ElementTree as ET  # noqa: N817 (writing only: no untrusted input)
+from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 import gpxpy.gpx
@@ -192,7 +192,7 @@ def write_gpx(outing: Outing, points: list[Sample]) -> bytes:
     gpx = gpxpy.gpx.GPX()
     gpx.creator = "syncd sample history"
     track = gpxpy.gpx.GPXTrack(name="Evening walk")
-    track.type = "walking"
+    track.type = "walking"  # type: ignore[assignment]  # gpxpy annotates it as None
     segment = gpxpy.gpx.GPXTrackSegment()
     for sample in points[::5]:
         lat, lon = position(sample.distance_m)
@@ -332,16 +332,22 @@ def _ms(moment: datetime) -> int:
 # --- main ----------------------------------------------------------------------------------
 
 
-def write_history(out_dir: Path) -> list[Path]:
-    """Write the activity files and pain.csv under ``out_dir``; return the paths written."""
+def write_history(out_dir: Path, days: set[date] | None = None) -> list[Path]:
+    """Write the activity files and pain.csv under ``out_dir``; return the paths written.
+
+    ``days`` writes only the activities of those days (the same bytes as a full run).
+    """
     folder = out_dir / "history"
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.iterdir():
+    for stale in folder.iterdir() if days is None else ():
         stale.unlink()
     rng = random.Random(SEED)
     written = []
     for outing in history():
+        # Drawn for every outing, so that a partial run keeps the random stream in step.
         points = samples(outing.bouts, rng)
+        if days is not None and outing.day not in days:
+            continue
         stem = f"{outing.day.isoformat()}-{'walk' if outing.kind == 'walk-gpx' else 'run'}"
         if outing.kind == "walk-gpx":
             path, data = folder / f"{stem}.gpx", write_gpx(outing, points)

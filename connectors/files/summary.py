@@ -94,7 +94,8 @@ def build_payload(
         "elapsed_s": round(parsed.elapsed_s, 3),
         "moving_s": _first(moving, extras.moving_s),
         "distance_m": _first(parsed.distance_m, extras.distance_m),
-        "name": parsed.name or extras.name,
+        # The export's title is one the athlete typed; a file's own name is a device default.
+        "name": extras.name or parsed.name,
         "gear": extras.gear,
         "device": parsed.device,
         "strava_id": extras.strava_id,
