@@ -45,6 +45,9 @@ class Athlete:
 class History:
     """Sessions and pain reports around an evaluation window, sorted by time.
 
+    Ties (two sessions or two reports at the same instant) are put in key order here, so that
+    the findings never depend on the order the caller loaded them in.
+
     It must cover :data:`LOOKBACK` before the window and the first session after it.
     ``first_session_date`` is the athlete's earliest session ever (for the 28 days of history
     the load ratio needs).
@@ -58,6 +61,10 @@ class History:
     _pain_times: list[datetime] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # Sorting input that is already sorted by time is linear; this only settles ties.
+        object.__setattr__(self, "sessions",
+                           sorted(self.sessions, key=lambda s: (s.start_utc, s.key)))
+        object.__setattr__(self, "pain", sorted(self.pain, key=lambda p: (p.at_utc, p.id)))
         self._starts.extend(s.start_utc for s in self.sessions)
         self._pain_times.extend(p.at_utc for p in self.pain)
 
