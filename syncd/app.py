@@ -1,0 +1,212 @@
+"""The running application: settings, plan, athlete, store and channels, built once and shared
+by the CLI commands, the scheduler and the HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from syncd.config import Settings, resolve_plan
+from syncd.evaluation import local_midnight, reevaluate
+from syncd.models import Activity, Alert, Gear, PainReport
+from syncd.plan import Plan, load_plan
+from syncd.progress import WeekSummary, weeks_overview
+from syncd.rules import Athlete, History
+from syncd.store import Store, queries
+from syncd.store.activities import UpsertResult, upsert_activities
+from syncd.store.alerts import ApplyResult, list_alerts, open_alert_count
+from syncd.store.state import sync_states
+
+
+def utcnow() -> datetime:
+    """The wall clock, aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Ingested:
+    """What storing a batch of activities did, and the evaluation that followed."""
+
+    upsert: UpsertResult
+    evaluation: ApplyResult | None
+
+
+class App:
+    """One athlete's syncd: everything a command needs, opened on first use."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.clock = clock
+
+    @cached_property
+    def plan(self) -> Plan | None:
+        """The athlete's plan, validated."""
+        name = self.settings.athlete.plan
+        if not name:
+            return None
+        return load_plan(resolve_plan(name, self.settings.config_dir))
+
+    @cached_property
+    def athlete(self) -> Athlete:
+        """The athlete as the rules see them."""
+        section = self.settings.athlete
+        return Athlete(name=section.name, timezone=section.timezone, plan=self.plan,
+                       plan_start=section.plan_start)
+
+    @cached_property
+    def store(self) -> Store:
+        """The database, migrated to this version of syncd."""
+        return Store.open(self.settings.database_url)
+
+    @cached_property
+    def athlete_id(self) -> int:
+        """The athlete's row id, created on first use."""
+        with self.store.write() as tx:
+            return queries.ensure_athlete(tx, self.athlete.name, self.athlete.timezone)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The athlete's time zone."""
+        return ZoneInfo(self.athlete.timezone)
+
+    def today(self) -> date:
+        """The athlete's local date now."""
+        return self.athlete.local_date(self.clock())
+
+    def channels(self) -> list[str]:
+        """Names of the configured delivery channels (each gets one delivery per event)."""
+        names: list[str] = []
+        if self.settings.webhook is not None and self.settings.webhook.url:
+            names.append("webhook")
+        names.extend(f"webhook:{i}" for i, _ in enumerate(self.settings.webhooks or [], start=1))
+        if self.settings.email is not None and self.settings.email.recipients:
+            names.append("email")
+        return names
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def ingest(self, activities: Iterable[Activity], gear: Iterable[Gear] = (),
+               source: str | None = None) -> Ingested:
+        """Store activities (and the source's gear) and re-evaluate what they touched, in one
+        transaction."""
+        order = tuple(self.settings.sources.canonical_order)
+        gear = list(gear)
+        with self.store.write() as tx:
+            result = upsert_activities(tx, self.athlete_id, activities, canonical_order=order)
+            if gear and source:
+                queries.upsert_gear(tx, self.athlete_id, source, gear)
+            evaluation = None
+            if result.affected_dates or gear:
+                evaluation = reevaluate(tx, self.athlete_id, self.athlete, result.affected_dates,
+                                        self.clock(), self.channels())
+        return Ingested(result, evaluation)
+
+    def record_pain(self, score: int, at: datetime | None = None,
+                    note: str | None = None) -> tuple[PainReport, ApplyResult]:
+        """Store a pain report and evaluate the sessions around it."""
+        moment = (at or self.clock()).astimezone(UTC)
+        local = moment.astimezone(self.zone).replace(tzinfo=None)
+        with self.store.write() as tx:
+            same = [p for p in queries.load_pain(tx, self.athlete_id, moment,
+                                                 moment + timedelta(seconds=1))
+                    if p.at_utc == moment and p.score == score]
+            if same:  # the same report again (a re-run import): nothing changes
+                return same[0], ApplyResult()
+            report = queries.add_pain(tx, self.athlete_id, moment, score, note, local,
+                                      now=self.clock())
+            dates = {local.date()}
+            following = queries.first_session_after(tx, self.athlete_id, local)
+            if following is not None:
+                dates.add(following.local_date)
+            result = reevaluate(tx, self.athlete_id, self.athlete, dates, self.clock(),
+                                self.channels())
+        return report, result
+
+    def evaluate_all(self) -> ApplyResult:
+        """Re-evaluate the whole history (after a plan or configuration change)."""
+        with self.store.write() as tx:
+            return reevaluate(tx, self.athlete_id, self.athlete, None, self.clock(),
+                              self.channels())
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def alerts(self, include_resolved: bool = False) -> list[Alert]:
+        """Stored alerts, newest first."""
+        with self.store.read() as tx:
+            return list_alerts(tx, self.athlete_id, include_resolved=include_resolved)
+
+    def weeks(self, first: date | None = None, last: date | None = None) -> list[WeekSummary]:
+        """Plan against actual for each week from ``first`` (the plan start, or 8 weeks ago)
+        to ``last`` (today, or the plan's last week when that is later)."""
+        today = self.today()
+        start = self.athlete.plan_start
+        if first is None:
+            first = start if start is not None else today - timedelta(weeks=8)
+        if last is None:
+            last = today
+            if start is not None and self.plan is not None:
+                last = max(today, start + timedelta(weeks=len(self.plan.weeks)) - timedelta(days=1))
+        history_from = min(first, start) if start else first
+        with self.store.read() as tx:
+            sessions = queries.load_sessions(tx, self.athlete_id, local_midnight(history_from),
+                                             local_midnight(last + timedelta(days=1)))
+        history = History(sessions=sessions)
+        return weeks_overview(self.athlete, history, first, last, today)
+
+    def status(self) -> dict[str, Any]:
+        """What ``syncd status`` and ``GET /status`` show."""
+        today = self.today()
+        current = next(iter(self.weeks(today, today)), None)
+        with self.store.read() as tx:
+            open_alerts = open_alert_count(tx, self.athlete_id)
+            sources = sync_states(tx, self.athlete_id)
+        return {
+            "athlete": self.athlete.name,
+            "today": today.isoformat(),
+            "plan": None if self.plan is None else {
+                "name": self.plan.name,
+                "start": self.athlete.plan_start.isoformat() if self.athlete.plan_start else None,
+                "weeks": len(self.plan.weeks),
+                "progression": self.plan.limits.progression,
+            },
+            "week": current.as_dict() if current else None,
+            "open_alerts": open_alerts,
+            "sources": sources,
+        }
+
+    def close(self) -> None:
+        """Release the database connections."""
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+def plan_json(plan: Plan, start: date | None) -> list[dict[str, Any]]:
+    """The plan week by week, with dates when a start date is configured."""
+    out = []
+    for week in plan.weeks:
+        entry: dict[str, Any] = {
+            "week": week.number, "sessions": week.sessions, "run_min": week.run_min,
+            "walk_min": week.walk_min, "session_min": week.session_min,
+            "run_interval_s": week.run_interval_s,
+        }
+        if start is not None:
+            first = start + timedelta(weeks=week.number - 1)
+            entry["start"] = first.isoformat()
+            entry["end"] = (first + timedelta(days=6)).isoformat()
+        out.append(entry)
+    return out
+
+
+def channels_summary(names: Sequence[str]) -> str:
+    """Human summary of the configured channels."""
+    return ", ".join(names) if names else "none configured (alerts are stored and listed only)"
+
+
+def config_path_hint(path: Path | None) -> str:
+    """Where the settings came from, for messages."""
+    return str(path) if path else "built-in defaults (no configuration file)"

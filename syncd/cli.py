@@ -1,0 +1,221 @@
+"""The ``syncd`` command. Each command is a small function; errors become one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from syncd.app import App, plan_json
+from syncd.config import Settings, load_settings
+from syncd.errors import ConfigError, SyncdError
+
+Command = Callable[[App, argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return run_command(args)
+    except SyncdError as err:
+        if args.debug:
+            raise
+        print(f"syncd: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # one line, not a traceback, unless --debug
+        if args.debug:
+            raise
+        print(f"syncd: unexpected error: {type(err).__name__}: {err} "
+              "(run again with --debug for the traceback)", file=sys.stderr)
+        return 70
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Load and validate the configuration, then run the chosen command."""
+    settings = load_settings(args.config)
+    from syncd.logs import configure_logging
+
+    configure_logging(settings.log.level, settings.log.format, stream=sys.stderr)
+    command: Command = args.handler
+    app = App(settings)
+    try:
+        if getattr(args, "needs_plan", True):
+            _ = app.athlete  # a broken plan stops every command before anything is written
+        return command(app, args)
+    finally:
+        app.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(prog="syncd", description=__doc__)
+    parser.add_argument("--config", type=Path, default=None,
+                        help="configuration file (default: $SYNCD_CONFIG)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(handler=handler)
+        return command
+
+    add("check-config", cmd_check_config, "validate the configuration and the plan")
+    add("plan", cmd_plan, "print the plan week by week").add_argument("--json", action="store_true")
+    pain = add("pain", cmd_pain, "record a pain score (0-10) and evaluate")
+    pain.add_argument("score", type=int, choices=range(11), metavar="SCORE")
+    pain.add_argument("--at", type=str, default=None,
+                      help="when (ISO 8601; local time when no offset; default now)")
+    pain.add_argument("--note", type=str, default=None)
+    alerts = add("alerts", cmd_alerts, "list open alerts")
+    alerts.add_argument("--json", action="store_true")
+    alerts.add_argument("--all", action="store_true", help="include resolved alerts")
+    add("status", cmd_status, "plan week, prescribed vs actual, open alerts, sources"
+        ).add_argument("--json", action="store_true")
+    add("evaluate", cmd_evaluate, "re-evaluate the whole history (after a plan change)")
+    _add_later_commands(add)
+    return parser
+
+
+def _add_later_commands(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
+    """Commands whose implementation lives in other modules."""
+    from syncd import cli_daemon, cli_sync
+
+    cli_sync.register(add)
+    cli_daemon.register(add)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def cmd_check_config(app: App, args: argparse.Namespace) -> int:
+    """Print where the settings came from and what is enabled; problems exit 2 earlier."""
+    settings: Settings = app.settings
+    plan = app.plan
+    print(f"configuration: {settings.config_path or 'built-in defaults'}: OK")
+    print(f"database: {settings.database_url_redacted()}")
+    print(f"athlete: {app.athlete.name} ({app.athlete.timezone})")
+    if plan is not None:
+        start = app.athlete.plan_start
+        print(f"plan: {plan.name}, {len(plan.weeks)} weeks, {plan.limits.progression}"
+              + (f", starting {start}" if start else ", no start date"))
+    print(f"sources: {', '.join(settings.enabled_sources()) or 'none'}")
+    print(f"alert channels: {', '.join(app.channels()) or 'none'}")
+    return 0
+
+
+def cmd_plan(app: App, args: argparse.Namespace) -> int:
+    """Print the plan, week by week."""
+    plan = app.plan
+    if plan is None:
+        raise ConfigError(["athlete.plan: no plan configured; name a shipped plan or a file"])
+    weeks = plan_json(plan, app.athlete.plan_start)
+    if args.json:
+        _print_json({"name": plan.name, "limits": _limits(app), "weeks": weeks})
+        return 0
+    print(plan.name)
+    for week in weeks:
+        dates = f"{week['start']} to {week['end']}  " if "start" in week else ""
+        bout = f", jogs up to {week['run_interval_s']:g} s" if week["run_interval_s"] else ""
+        what = ("walk only" if week["run_min"] == 0 else
+                f"run {week['run_min']:g} min + walk {week['walk_min']:g} min")
+        print(f"  week {week['week']:>2}  {dates}{week['sessions']} x {what} "
+              f"({week['session_min']:g} min){bout}")
+    return 0
+
+
+def cmd_pain(app: App, args: argparse.Namespace) -> int:
+    """Record a pain report."""
+    at = _parse_time(args.at, app.athlete.timezone) if args.at else None
+    report, result = app.record_pain(args.score, at, args.note)
+    local = report.local_at.strftime("%Y-%m-%d %H:%M") if report.local_at else report.at_utc
+    print(f"pain {report.score}/10 recorded at {local}")
+    for alert in result.raised:
+        print(f"  {alert.finding.severity.upper()} {alert.finding.rule}: {alert.finding.message}")
+        print(f"    {alert.finding.advice}")
+    return 0
+
+
+def cmd_alerts(app: App, args: argparse.Namespace) -> int:
+    """List alerts."""
+    alerts = app.alerts(include_resolved=args.all)
+    if args.json:
+        _print_json([a.payload_data() for a in alerts])
+        return 0
+    if not alerts:
+        print("no open alerts" if not args.all else "no alerts")
+    for alert in alerts:
+        f = alert.finding
+        state = "" if alert.status.value == "open" else " (resolved)"
+        print(f"{f.severity.upper():8} {f.rule}{state}: {f.message}")
+        print(f"         {f.advice}")
+    return 0
+
+
+def cmd_status(app: App, args: argparse.Namespace) -> int:
+    """Show the current plan week, prescribed against actual, open alerts and sources."""
+    status = app.status()
+    if args.json:
+        _print_json(status)
+        return 0
+    print(f"athlete {status['athlete']}, today {status['today']}")
+    week = status["week"]
+    if week and week["plan_week"]:
+        p, a = week["prescribed"], week["actual"]
+        print(f"plan week {week['plan_week']} ({week['week_start']} to {week['week_end']}): "
+              f"{a['sessions']}/{p['sessions']} sessions, {a['run_min']:g}/{p['volume_min']:g} "
+              f"min running")
+    elif week:
+        print(f"outside the plan this week: {week['actual']['sessions']} sessions, "
+              f"{week['actual']['run_min']:g} min running")
+    print(f"open alerts: {status['open_alerts']}")
+    for name, state in status["sources"].items():
+        print(f"source {name}: last success {state.get('last_success_at') or 'never'}"
+              + (f", last error: {state['last_error']}" if state.get("last_error") else ""))
+    return 0
+
+
+def cmd_evaluate(app: App, args: argparse.Namespace) -> int:
+    """Re-evaluate everything."""
+    result = app.evaluate_all()
+    print(f"evaluated: {len(result.raised)} raised, {len(result.resolved)} resolved")
+    return 0
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _parse_time(text: str, timezone: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError([f"--at: {text!r} is not a time; use e.g. 2026-11-21T07:30 "
+                           "(local time) or 2026-11-21T06:30Z"]) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.astimezone(UTC)
+
+
+def _limits(app: App) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(app.athlete.limits)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

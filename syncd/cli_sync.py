@@ -1,0 +1,67 @@
+"""The commands that bring activities in: ``sync`` and ``import``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from connectors.base import FetchResult
+from syncd.errors import ConfigError
+from syncd.sync import SourceResult, store_fetched, sync_source
+
+if TYPE_CHECKING:
+    from syncd.app import App
+
+Add = Callable[..., argparse.ArgumentParser]
+
+
+def register(add: Add) -> None:
+    """Add ``sync`` and ``import`` to the command line."""
+    sync = add("sync", cmd_sync, "one pass: fetch every source, evaluate, deliver, exit")
+    sync.add_argument("--source", default=None, help="only this source (strava, garmin, files)")
+    sync.add_argument("--since", type=date.fromisoformat, default=None,
+                      help="backfill from this date (YYYY-MM-DD); resumable")
+    imp = add("import", cmd_import, "import FIT/GPX/TCX files, folders or a Strava export zip")
+    imp.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+
+
+def cmd_sync(app: App, args: argparse.Namespace) -> int:
+    """Sync every enabled source once (or one); exit 1 when any source failed."""
+    names = app.settings.enabled_sources()
+    if args.source:
+        if args.source not in names:
+            enabled = ", ".join(names) or "none"
+            raise ConfigError([f"--source {args.source}: not enabled in the configuration "
+                               f"(enabled: {enabled}); add its [{args.source}] section"])
+        names = [args.source]
+    results: list[SourceResult] = []
+    for name in names:
+        result = sync_source(app, name, since=args.since, force=True)
+        results.append(result)
+        print(result.summary())
+        for source_id, reason in result.failures:
+            print(f"  skipped {source_id}: {reason}")
+    return 1 if any(not r.ok for r in results) else 0
+
+
+def cmd_import(app: App, args: argparse.Namespace) -> int:
+    """Import files once and print a summary; exit 1 when any file failed."""
+    from connectors.files import FilesConnector
+    from syncd.sync import make_connector
+
+    connector = make_connector(app, "files")
+    assert isinstance(connector, FilesConnector)
+    batch = connector.read_paths(args.paths)
+    result = SourceResult("files")
+    fetched = FetchResult(records=batch.records, failures=batch.failures, gear=batch.gear)
+    store_fetched(app, connector, fetched, result)
+    duplicates = result.unchanged + len(batch.duplicates)
+    print(f"imported {result.inserted + result.updated}, skipped as duplicate {duplicates}, "
+          f"failed {len(result.failures)}; alerts {result.raised} raised, "
+          f"{result.resolved} resolved")
+    for where, reason in result.failures:
+        print(f"  failed {where}: {reason}")
+    return 1 if result.failures else 0

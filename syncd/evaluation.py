@@ -1,0 +1,92 @@
+"""Re-evaluates the weeks a change touched and records the outcome, in one transaction.
+
+After new, edited, deleted or merged activities, a pain report or a gear change, the caller
+passes the local dates that changed. The affected window is derived from them, the history the
+window needs is loaded, the pure evaluator runs, and the store raises new alerts and resolves
+the ones no longer found inside the window: all inside the same write transaction, so that an
+alert and its outbox event exist together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session as DbSession
+
+from syncd.plan import week_start
+from syncd.rules import LOOKBACK, Athlete, History, Window, evaluate, history_start
+from syncd.store import queries
+from syncd.store.alerts import ApplyResult, apply_findings
+
+
+def local_midnight(day: date) -> datetime:
+    """Naive local datetime at the start of ``day`` (local_start columns are naive)."""
+    return datetime(day.year, day.month, day.day)
+
+
+def affected_window(tx: DbSession, athlete_id: int, athlete: Athlete, dates: Iterable[date],
+                    today: date) -> Window | None:
+    """The window of local days whose findings a change on ``dates`` can alter.
+
+    From the earlier of the first date and the run day before it (a previous session's pain
+    and rest-day findings depend on what follows it) to :data:`LOOKBACK` after the last date
+    (30-day spikes, 28-day load, next week's growth); in gated progression to today, since a
+    repeated week shifts every week after it.
+    """
+    days = sorted(set(dates))
+    if not days:
+        return None
+    first, last = days[0], days[-1]
+    previous = queries.last_session_before(tx, athlete_id, local_midnight(first))
+    if previous is not None:
+        first = min(first, previous.local_date)
+    horizon = last + LOOKBACK
+    if athlete.plan is not None and athlete.limits.progression == "gated":
+        horizon = max(horizon, today)
+    return Window(first, max(last, min(horizon, today)))
+
+
+def full_window(tx: DbSession, athlete_id: int, athlete: Athlete, today: date) -> Window:
+    """Everything from the first session (or the plan start, or today) to today."""
+    starts = [d for d in (queries.first_session_date(tx, athlete_id), athlete.plan_start) if d]
+    first = min([*starts, today])
+    return Window(first, today)
+
+
+def load_history(tx: DbSession, athlete_id: int, athlete: Athlete, window: Window,
+                 now: datetime) -> History:
+    """The sessions, pain reports and gear the evaluation of ``window`` needs."""
+    first = history_start(athlete, window)
+    end = local_midnight(week_start(window.last, athlete.plan_start) + timedelta(days=7))
+    sessions = list(queries.load_sessions(tx, athlete_id, local_midnight(first), end))
+    following = queries.first_session_after(tx, athlete_id, end)
+    if following is not None:
+        sessions.append(following)
+    zone = ZoneInfo(athlete.timezone)
+    pain_from = local_midnight(first - timedelta(days=1)).replace(tzinfo=zone)
+    pain_to = following.start_utc if following is not None else now + timedelta(days=1)
+    return History(
+        sessions=sessions,
+        pain=queries.load_pain(tx, athlete_id, pain_from, pain_to),
+        gear=queries.load_gear(tx, athlete_id),
+        first_session_date=queries.first_session_date(tx, athlete_id),
+    )
+
+
+def reevaluate(tx: DbSession, athlete_id: int, athlete: Athlete, dates: Iterable[date] | None,
+               now: datetime, channels: Sequence[str]) -> ApplyResult:
+    """Evaluate the window ``dates`` touch (all history when ``dates`` is None) and apply the
+    findings inside ``tx``: new alerts raised, vanished ones resolved, none duplicated."""
+    today = athlete.local_date(now)
+    window = (full_window(tx, athlete_id, athlete, today) if dates is None
+              else affected_window(tx, athlete_id, athlete, dates, today))
+    if window is None:
+        window = Window(today, today)
+    history = load_history(tx, athlete_id, athlete, window, now)
+    findings = evaluate(athlete, history, window, today)
+    first = week_start(window.first, athlete.plan_start)
+    last = week_start(window.last, athlete.plan_start) + timedelta(days=6)
+    return apply_findings(tx, athlete_id, athlete.name, findings, (first, last, True), now,
+                          channels)
