@@ -1,0 +1,249 @@
+"""The ``syncd run`` process: the scheduler and the HTTP server in one process, with systemd's
+notify protocol and watchdog.
+
+Start-up: migrate the database, bind the listen address, serve, start the scheduler, then
+``READY=1``. While running: ``WATCHDOG=1`` at half of ``WATCHDOG_USEC``, sent only while the
+scheduler's heartbeat is fresh, so a stuck scheduler gets the service restarted. SIGTERM or
+SIGINT: ``STOPPING=1``, no new pass starts, running passes get ``stop_timeout`` seconds to
+finish, the server closes, exit 0 (a second signal stops waiting). SIGHUP: reload the
+configuration (sources, poll intervals, plan, channels, log level); changes to ``[server]`` or
+``[database]`` need a restart and are reported as such.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import sdnotify
+import structlog
+import uvicorn
+
+from syncd.app import App
+from syncd.config import load_settings
+from syncd.errors import ConfigError, SyncdError
+from syncd.scheduler import Dispatcher, Scheduler
+from syncd.web import create_app
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = structlog.get_logger("syncd.daemon")
+
+STOP_TIMEOUT_S = 20.0
+READY_TIMEOUT_S = 30.0
+
+
+class ListenError(SyncdError):
+    """The HTTP listen address cannot be bound."""
+
+    exit_code = 2
+
+
+class Notifier:
+    """systemd's notify protocol (through ``sdnotify``); silent when not under systemd."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        env = dict(os.environ) if env is None else env
+        self.enabled = bool(env.get("NOTIFY_SOCKET"))
+        self._notifier = sdnotify.SystemdNotifier() if self.enabled else None
+        self.watchdog_s = _watchdog_interval(env)
+
+    def send(self, *lines: str) -> None:
+        """Send ``KEY=value`` lines in one datagram."""
+        if self._notifier is not None:
+            self._notifier.notify("\n".join(lines))
+
+
+def _watchdog_interval(env: dict[str, str]) -> float | None:
+    """Half of ``WATCHDOG_USEC`` in seconds, when the watchdog is meant for this process."""
+    usec = env.get("WATCHDOG_USEC", "")
+    pid = env.get("WATCHDOG_PID")
+    if not usec.isdigit() or int(usec) == 0 or (pid and pid != str(os.getpid())):
+        return None
+    return int(usec) / 2 / 1_000_000
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon owns SIGTERM, SIGINT and SIGHUP
+    (uvicorn would re-raise SIGTERM after shutting down, killing the process instead of letting
+    the scheduler finish)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Leave the process's signal handlers alone."""
+        yield
+
+
+def bind(listen_host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``listen_host:port`` (IPv4 or IPv6)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            listen_host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as err:
+        raise ListenError(f"cannot listen on {listen_host}:{port}: {err.strerror}; stop what "
+                          "uses the port or change [server] listen") from None
+    sock.setblocking(False)
+    return sock
+
+
+def dashboard_url(sock: socket.socket) -> str:
+    """The URL the dashboard answers on."""
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - describing, not binding
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+@dataclass
+class Daemon:
+    """One ``syncd run``."""
+
+    app: App
+    dispatcher: Dispatcher | None = None
+    notifier: Notifier = field(default_factory=Notifier)
+    stop_timeout: float = STOP_TIMEOUT_S
+    scheduler: Scheduler = field(init=False)
+    web: FastAPI = field(init=False)
+    _retired: list[App] = field(default_factory=list)
+    _abort: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> int:
+        """Run until SIGTERM or SIGINT; returns the exit code."""
+        _ = self.app.athlete_id  # migrates the database and checks it answers
+        sock = bind(self.app.settings.server.host, self.app.settings.server.port)
+        self.scheduler = Scheduler(self.app, dispatcher=self.dispatcher)
+        self.web = create_app(self.app, scheduler=self.scheduler)
+        clean = asyncio.run(self._serve(sock))
+        if not clean:
+            _exit_now()
+        return 0
+
+    async def _serve(self, sock: socket.socket) -> bool:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_stop, stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self._reload()))
+        server = _Server(uvicorn.Config(
+            self.web, log_config=None, access_log=False, lifespan="off", server_header=False,
+            timeout_graceful_shutdown=5, timeout_keep_alive=5))
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        await self._wait_started(server, serving)
+        self.scheduler.start()
+        url = dashboard_url(sock)
+        self.notifier.send("READY=1", f"STATUS=serving {url}")
+        log.info("syncd running", dashboard=url, pid=os.getpid())
+        watchdog = asyncio.create_task(self._watchdog())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopped, serving], return_when=asyncio.FIRST_COMPLETED)
+        if serving.done() and not stop.is_set():
+            log.error("the HTTP server stopped unexpectedly; stopping")
+        return await self._stop(server, serving, watchdog)
+
+    def _on_stop(self, stop: asyncio.Event, sig: int) -> None:
+        if stop.is_set():
+            # A second Ctrl-C: stop waiting for running passes.
+            self._abort.set()
+            return
+        log.info("stopping", signal=signal.Signals(sig).name)
+        stop.set()
+
+    async def _wait_started(self, server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READY_TIMEOUT_S
+        while not server.started:
+            if serving.done() or loop.time() > deadline:
+                raise ListenError("the HTTP server did not start; see the log above")
+            await asyncio.sleep(0.01)
+
+    async def _watchdog(self) -> None:
+        interval = self.notifier.watchdog_s
+        if interval is None:
+            return
+        warned = False
+        while True:
+            if self.scheduler.alive():
+                self.notifier.send("WATCHDOG=1")
+                warned = False
+            elif not warned:
+                # No ping: systemd restarts the service when WatchdogSec= passes.
+                log.error("scheduler stuck: not feeding the watchdog",
+                          heartbeat_age_s=round(self.scheduler.heartbeat_age(), 1))
+                warned = True
+            await asyncio.sleep(interval)
+
+    async def _stop(self, server: uvicorn.Server, serving: asyncio.Task[None],
+                    watchdog: asyncio.Task[None]) -> bool:
+        self.notifier.send("STOPPING=1", "STATUS=stopping")
+        self.scheduler.stop_taking_work()
+        running = sorted(self.scheduler.running())
+        if running:
+            log.info("waiting for running passes", sources=running,
+                     timeout_s=self.stop_timeout)
+        idle = await asyncio.to_thread(self.scheduler.wait_idle, self.stop_timeout, self._abort)
+        server.should_exit = True
+        await serving
+        watchdog.cancel()
+        self.scheduler.shutdown()
+        if not idle:
+            log.warning("stopped with passes still running; they are redone at the next "
+                        "start", sources=sorted(self.scheduler.running()))
+        for app in [*self._retired, self.app]:
+            app.close()
+        log.info("stopped")
+        return idle
+
+    async def _reload(self) -> None:
+        await asyncio.to_thread(self.reload)
+
+    def reload(self) -> bool:
+        """Read the configuration again and apply it; False (and the old one kept) when it is
+        invalid or changes what needs a restart."""
+        old = self.app.settings
+        try:
+            settings = load_settings(old.config_path)
+            needs_restart = [name for name in ("database", "server")
+                             if getattr(settings, name) != getattr(old, name)]
+            if needs_restart:
+                log.warning("configuration not reloaded: changes to "
+                            + ", ".join(f"[{n}]" for n in needs_restart)
+                            + " need a restart (systemctl restart syncd)")
+                return False
+            app = App(settings, self.app.clock)
+            _ = app.athlete_id  # a broken plan is refused here, before anything changes
+        except SyncdError as err:
+            problems = err.problems if isinstance(err, ConfigError) else [str(err)]
+            log.error("configuration not reloaded; the running one stays", problems=problems)
+            return False
+        self._retired.append(self.app)
+        self.app = app
+        self.scheduler.replace_app(app)
+        self.web.state.syncd.app = app
+        logging.getLogger().setLevel(settings.log.level.upper())
+        log.info("configuration reloaded", sources=settings.enabled_sources(),
+                 channels=app.channels())
+        return True
+
+
+def _exit_now() -> None:
+    """Leave without joining the worker threads of passes that did not finish in time (the
+    interpreter would wait for them forever); their transactions roll back."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

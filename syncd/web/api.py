@@ -1,0 +1,165 @@
+"""The JSON routes of DESIGN section 7 (a contract): ``/healthz``, ``/status``, ``/alerts``,
+``/weeks``, ``POST /pain`` and ``/metrics``.
+
+Handlers are plain functions: FastAPI runs them in its thread pool, so a slow database query
+never blocks the event loop that answers ``/healthz``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from syncd.models import PainReport
+from syncd.web.context import WebContext, web_context
+from syncd.web.metrics import CONTENT_TYPE, render_metrics
+
+router = APIRouter()
+Context = Annotated[WebContext, Depends(web_context)]
+# A report more than this far in the future is a typo (or a wrong clock), not a plan.
+FUTURE_SLACK = timedelta(minutes=10)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class Health(BaseModel):
+    """Whether the daemon works: the database answers and the scheduler runs jobs."""
+
+    status: Literal["ok", "unhealthy"]
+    database: Literal["ok", "unreachable"]
+    scheduler: Literal["ok", "stale", "absent"]
+
+
+class AlertOut(BaseModel):
+    """An alert: the ``data`` object of the webhook payload (DESIGN section 6)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    athlete: str
+    rule: str
+    severity: Literal["info", "warning", "critical"]
+    status: Literal["open", "resolved"]
+    subject: dict[str, Any]
+    observed: float
+    limit: float
+    unit: str
+    message: str
+    advice: str
+    activity_ids: list[str]
+    created_at: str
+    resolved_at: str | None = None
+
+
+class PainIn(BaseModel):
+    """A pain score on the 0-10 scale; ``at`` without an offset is the athlete's local time
+    (default: now)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score: int = Field(ge=0, le=10, strict=True)
+    at: datetime | None = None
+    note: str | None = Field(default=None, max_length=500)
+
+    @field_validator("note")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+            raise ValueError("must not contain control characters")
+        return value
+
+
+class PainOut(BaseModel):
+    """The stored report and the alerts it raised."""
+
+    id: str
+    score: int
+    at: str
+    local_at: str | None
+    note: str | None
+    raised: list[AlertOut]
+
+
+@router.get("/healthz", response_model=Health, responses={503: {"model": Health}},
+            summary="Liveness: database reachable and scheduler running")
+def healthz(context: Context) -> JSONResponse:
+    """200 when the database answers and the scheduler's heartbeat is fresh, else 503."""
+    database: Literal["ok", "unreachable"] = "ok" if context.database_ok() else "unreachable"
+    scheduler = context.scheduler_state()
+    healthy = database == "ok" and scheduler != "stale"
+    body = Health(status="ok" if healthy else "unhealthy", database=database,
+                  scheduler=scheduler)
+    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+
+
+@router.get("/status", summary="Plan week, prescribed vs actual, open alerts, sources")
+def status(context: Context) -> dict[str, Any]:
+    """What ``syncd status --json`` prints, with each source's next run and whether a pass
+    is running."""
+    body = context.app.status()
+    body["sources"] = context.sources(body.get("sources") or {})
+    return body
+
+
+@router.get("/alerts", response_model=list[AlertOut], summary="Open alerts, newest first")
+def alerts(context: Context, all: Annotated[bool, Query(
+        description="include resolved alerts")] = False) -> list[dict[str, Any]]:
+    """The alerts as the webhook delivers them."""
+    return [alert.payload_data() for alert in context.app.alerts(include_resolved=all)]
+
+
+@router.get("/weeks", summary="Plan against actual, week by week")
+def weeks(context: Context) -> list[dict[str, Any]]:
+    """Every week from the plan start (or the last eight weeks) to the later of today and the
+    plan's end."""
+    return [week.as_dict() for week in context.app.weeks()]
+
+
+@router.post("/pain", status_code=201, response_model=PainOut,
+             summary="Record a pain score and evaluate")
+def pain(context: Context, report: PainIn) -> PainOut | JSONResponse:
+    """Store the report; a score at or above the plan's ``pain_stop`` raises an alert at
+    once, and the dispatcher is woken to deliver it."""
+    at = report.at
+    if at is not None:
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=ZoneInfo(context.app.athlete.timezone))
+        problem = _time_problem(at, context.app.clock())
+        if problem:
+            return JSONResponse({"detail": [{"loc": ["body", "at"], "msg": problem,
+                                             "type": "value_error"}]}, status_code=422)
+    stored, result = context.app.record_pain(report.score, at, report.note)
+    if result.raised and context.scheduler is not None:
+        context.scheduler.dispatch_soon()
+    return pain_out(stored, [AlertOut(**a.payload_data()) for a in result.raised])
+
+
+def _time_problem(at: datetime, now: datetime) -> str | None:
+    try:
+        moment = at.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return "is out of range"
+    if moment < EARLIEST:
+        return "is before 2000; give the time of the pain report"
+    if moment > now + FUTURE_SLACK:
+        return "is in the future; give the time the pain was felt"
+    return None
+
+
+def pain_out(report: PainReport, raised: list[AlertOut]) -> PainOut:
+    """The response body for a stored report."""
+    return PainOut(id=report.id, score=report.score,
+                   at=report.at_utc.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   local_at=report.local_at.isoformat() if report.local_at else None,
+                   note=report.note, raised=raised)
+
+
+@router.get("/metrics", response_class=Response, summary="Prometheus metrics",
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+def metrics(context: Context) -> Response:
+    """Sync passes, errors, activities, alerts by rule and severity, deliveries, quota."""
+    return Response(render_metrics(context.app, context.scheduler), media_type=CONTENT_TYPE)

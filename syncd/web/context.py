@@ -1,0 +1,81 @@
+"""What every route reads: the running :class:`App` (swapped on a configuration reload) and the
+scheduler (absent when the API runs without the daemon, as in tests of the API alone)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from fastapi import Request
+from sqlalchemy import text
+
+from syncd.logs import redact_text
+
+if TYPE_CHECKING:
+    from syncd.app import App
+    from syncd.scheduler import Scheduler
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+@dataclass(slots=True)
+class WebContext:
+    """The daemon's parts the HTTP API shows."""
+
+    app: App
+    scheduler: Scheduler | None = None
+
+    def database_ok(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.app.store.read() as tx:
+                tx.execute(text("SELECT 1"))
+        except Exception:  # any failure means "unreachable" to a health check
+            return False
+        return True
+
+    def scheduler_state(self) -> Literal["ok", "stale", "absent"]:
+        """``ok``, ``stale`` (the heartbeat stopped) or ``absent`` (API without a daemon)."""
+        if self.scheduler is None:
+            return "absent"
+        return "ok" if self.scheduler.alive() else "stale"
+
+    def sources(self, stored: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Every enabled or recorded source: its stored sync state, whether a pass runs now,
+        and when the next one is due; error texts scrubbed of tokens and addresses."""
+        enabled = self.app.settings.enabled_sources()
+        running = self.scheduler.running() if self.scheduler else {}
+        next_runs = self.scheduler.next_runs() if self.scheduler else {}
+        out: dict[str, dict[str, Any]] = {}
+        for name in [*enabled, *sorted(set(stored) - set(enabled))]:
+            state = dict(stored.get(name) or {})
+            state = {key: scrub(value) for key, value in state.items()}
+            state["enabled"] = name in enabled
+            state["running"] = name in running
+            state["running_since"] = _iso(running.get(name))
+            state["next_run_at"] = _iso(next_runs.get(name))
+            out[name] = state
+        return out
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with tokens, secrets and e-mail addresses masked in every string."""
+    if isinstance(value, str):
+        return _EMAIL.sub("[address]", redact_text(value))
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def web_context(request: Request) -> WebContext:
+    """FastAPI dependency: the context of the application serving ``request``."""
+    context: WebContext = request.app.state.syncd
+    return context

@@ -1,0 +1,260 @@
+"""``GET /``: the dashboard, one server-rendered page of plain HTML and CSS.
+
+The current plan week (prescribed against actual), the weekly chart, open alerts with their
+advice, the last sessions with their run/walk split, a form to log pain and each source's sync
+state. Every value is escaped; nothing on the page needs a script.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from syncd.errors import SyncdError
+from syncd.web.chart import weekly_chart
+from syncd.web.context import WebContext, scrub, web_context
+from syncd.web.queries import SessionSplit, recent_sessions
+from syncd.web.security import COOKIE, AccessPolicy, token_cookie_value
+from syncd.web.style import CSS
+
+router = APIRouter(include_in_schema=False)
+MAX_FORM_BYTES = 4096
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, logged: int | None = None, error: str | None = None
+              ) -> HTMLResponse:
+    """The dashboard page."""
+    context = web_context(request)
+    return page("syncd", render_dashboard(context, logged=logged, error=error))
+
+
+@router.post("/dashboard/pain")
+async def log_pain(request: Request) -> Response:
+    """The dashboard's pain form: record the score, then show the page again (303)."""
+    form = await _form(request)
+    score_text = (form.get("score") or "").strip()
+    note = (form.get("note") or "").strip()[:500] or None
+    if not score_text.isdigit() or not 0 <= int(score_text) <= 10:
+        return RedirectResponse("/?error=score#pain", status_code=303)
+    context = web_context(request)
+    from starlette.concurrency import run_in_threadpool
+
+    _, result = await run_in_threadpool(context.app.record_pain, int(score_text), None, note)
+    if result.raised and context.scheduler is not None:
+        context.scheduler.dispatch_soon()
+    return RedirectResponse(f"/?logged={int(score_text)}#pain", status_code=303)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Check the token typed into the login form; on success set the session cookie."""
+    policy: AccessPolicy = request.app.state.policy
+    form = await _form(request)
+    if not policy.login_ok(form.get("token") or ""):
+        return login_page(status_code=401, failed=True)
+    response = RedirectResponse("/", status_code=303)
+    assert policy.token is not None  # login_ok is False without a token
+    response.set_cookie(COOKIE, token_cookie_value(policy.token), httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            break
+    fields = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"))
+    return {key: values[0] for key, values in fields.items() if values}
+
+
+def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
+    """A complete HTML document with the dashboard's style and security headers."""
+    html = (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head>"
+        f"<body><main>{body}</main></body></html>"
+    )
+    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def login_page(status_code: int = 401, failed: bool = False) -> HTMLResponse:
+    """The form a browser sees when a token is configured and it has not logged in."""
+    notice = '<p class="notice bad">That token is not right.</p>' if failed else ""
+    body = (
+        "<h1>syncd</h1><section><h2>Log in</h2>"
+        "<p>This syncd asks for its access token ([server] token).</p>" + notice
+        + '<form method="post" action="/login"><label>Token '
+        '<input type="password" name="token" autocomplete="current-password" required>'
+        '</label> <button type="submit">Log in</button></form></section>'
+    )
+    response = page("syncd: log in", body, status_code)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="syncd"'
+    return response
+
+
+async def login_asgi(scope: Any, receive: Any, send: Any) -> None:
+    """The login page as a bare ASGI app, for the access guard."""
+    await login_page()(scope, receive, send)
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def render_dashboard(context: WebContext, *, logged: int | None = None,
+                     error: str | None = None) -> str:
+    """The page body; a storage failure shows as a notice instead of a blank page."""
+    app = context.app
+    try:
+        status = scrub(app.status())
+        weeks = app.weeks()
+        alerts = [scrub(a.payload_data()) for a in app.alerts()]
+        with app.store.read() as tx:
+            sessions = recent_sessions(tx, app.athlete_id)
+    except SyncdError as err:
+        return f'<h1>syncd</h1><p class="notice bad">{escape(str(err))}</p>'
+    sources = context.sources(status.get("sources") or {})
+    return "\n".join([
+        f'<header><h1>syncd</h1><p class="muted">{escape(str(status["athlete"]))} · '
+        f'today {escape(status["today"])}</p></header>',
+        _week_section(status),
+        '<section><h2>Weekly running minutes</h2>'
+        f"{weekly_chart(weeks)}"
+        '<p class="legend"><span class="key actual"></span> run '
+        '<span class="key over"></span> above plan <span class="key plan"></span> plan</p>'
+        "</section>",
+        _alerts_section(alerts),
+        _sessions_section(sessions),
+        _pain_section(logged, error),
+        _sources_section(sources),
+    ])
+
+
+def _week_section(status: dict[str, Any]) -> str:
+    week = status.get("week")
+    plan = status.get("plan")
+    if not week:
+        return "<section><h2>This week</h2><p>No week to show.</p></section>"
+    actual = week["actual"]
+    dates = f'{escape(week["week_start"])} to {escape(week["week_end"])}'
+    if not week.get("plan_week"):
+        what = "After the plan" if plan else "No plan"
+        return (f'<section id="week"><h2>This week</h2><p>{what} ({dates}): '
+                f'{actual["sessions"]} sessions, {actual["run_min"]:g} min running.</p>'
+                "</section>")
+    prescribed = week["prescribed"]
+    volume = prescribed.get("volume_min") or 0
+    share = min(actual["run_min"] / volume, 1.5) if volume else 0
+    over = " over" if volume and actual["run_min"] > volume else ""
+    return (
+        f'<section id="week"><h2>Plan week {week["plan_week"]}'
+        f'{" of " + str(plan["weeks"]) if plan else ""}</h2>'
+        f'<p class="muted">{dates}</p>'
+        f'<dl class="figures"><div><dt>Sessions</dt><dd>{actual["sessions"]} / '
+        f'{prescribed["sessions"]}</dd></div>'
+        f'<div><dt>Running</dt><dd>{actual["run_min"]:g} / {volume:g} min</dd></div>'
+        f'<div><dt>Each session</dt><dd>run {prescribed["run_min"]:g} of '
+        f'{prescribed["session_min"]:g} min</dd></div></dl>'
+        f'<div class="meter{over}"><span style="width:{share / 1.5 * 100:.0f}%"></span></div>'
+        "</section>"
+    )
+
+
+def _alerts_section(alerts: list[dict[str, Any]]) -> str:
+    if not alerts:
+        return '<section id="alerts"><h2>Open alerts</h2><p>None. Keep to the plan.</p></section>'
+    items = "".join(
+        f'<li class="alert {escape(a["severity"])}" data-rule="{escape(a["rule"])}">'
+        f'<span class="badge">{escape(a["severity"])}</span> '
+        f'<strong>{escape(a["message"])}</strong><br>{escape(a["advice"])}</li>'
+        for a in alerts)
+    return f'<section id="alerts"><h2>Open alerts ({len(alerts)})</h2><ul>{items}</ul></section>'
+
+
+def _sessions_section(sessions: list[SessionSplit]) -> str:
+    if not sessions:
+        return '<section id="sessions"><h2>Sessions</h2><p>No runs recorded yet.</p></section>'
+    rows = "".join(_session_row(s) for s in sessions)
+    return ('<section id="sessions"><h2>Recent sessions</h2><table><thead><tr><th>When</th>'
+            "<th>Time</th><th>Run / walk</th><th>Split</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></section>")
+
+
+def _session_row(session: SessionSplit) -> str:
+    total = session.duration_s or 1
+    run, walk = session.run_s / total * 100, session.walk_s / total * 100
+    distance = f" · {session.distance_m / 1000:.1f} km" if session.distance_m else ""
+    bouts = f", {session.run_bouts} run bouts" if session.run_bouts > 1 else ""
+    return (
+        f"<tr><td>{_when(session.local_start)}</td>"
+        f"<td>{session.duration_s / 60:.0f} min{distance}</td>"
+        f"<td>{session.run_s / 60:.1f} / {session.walk_s / 60:.1f} min{bouts}</td>"
+        f'<td><div class="split" title="run {run:.0f} %, walk {walk:.0f} %">'
+        f'<span class="run" style="width:{run:.0f}%"></span>'
+        f'<span class="walk" style="width:{walk:.0f}%"></span></div></td></tr>'
+    )
+
+
+def _when(local: datetime) -> str:
+    return escape(local.strftime("%a %d %b %H:%M"))
+
+
+def _pain_section(logged: int | None, error: str | None) -> str:
+    notice = ""
+    if logged is not None and 0 <= logged <= 10:
+        notice = f'<p class="notice good" role="status">Pain {logged}/10 recorded.</p>'
+    if error:
+        notice = '<p class="notice bad" role="alert">Choose a score from 0 to 10.</p>'
+    options = "".join(f'<option value="{i}">{i}</option>' for i in range(11))
+    return (
+        '<section id="pain"><h2>Log pain</h2>' + notice
+        + '<form method="post" action="/dashboard/pain">'
+        '<label>Pain now (0 none, 10 worst) <select name="score" required>'
+        f'<option value="" selected disabled>choose</option>{options}</select></label>'
+        '<label>Note <input type="text" name="note" maxlength="500" '
+        'placeholder="optional: where, when it started"></label>'
+        '<button type="submit">Record</button></form>'
+        '<p class="muted">4 or more means stop and reassess.</p></section>'
+    )
+
+
+def _sources_section(sources: dict[str, dict[str, Any]]) -> str:
+    if not sources:
+        return '<section id="sources"><h2>Sources</h2><p>No source configured.</p></section>'
+    rows = "".join(_source_row(name, state) for name, state in sources.items())
+    return ('<section id="sources"><h2>Sources</h2><table><thead><tr><th>Source</th>'
+            "<th>Last success</th><th>Next</th><th>State</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></section>")
+
+
+def _source_row(name: str, state: dict[str, Any]) -> str:
+    if state.get("running"):
+        condition = "syncing now"
+    elif state.get("last_error"):
+        condition = f'<span class="bad">{escape(str(state["last_error"]))}</span>'
+    else:
+        condition = "ok" if state.get("last_success_at") else "not synced yet"
+    return (f"<tr><td>{escape(name)}</td><td>{_moment(state.get('last_success_at'))}</td>"
+            f"<td>{_moment(state.get('next_run_at'), '-')}</td><td>{condition}</td></tr>")
+
+
+def _moment(value: Any, empty: str = "never") -> str:
+    if value is None:
+        return empty
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return escape(text.replace("T", " ")[:16])

@@ -1,0 +1,43 @@
+"""The HTTP application: FastAPI with the routes of DESIGN section 7, behind the Host-header
+and token guard, with no CORS (nothing here is meant for another origin)."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from syncd.errors import StorageError, SyncdError
+from syncd.web import api, dashboard
+from syncd.web.context import WebContext
+from syncd.web.security import AccessGuard, AccessPolicy
+
+if TYPE_CHECKING:
+    from syncd.app import App
+    from syncd.scheduler import Scheduler
+
+DESCRIPTION = """The local status endpoint of syncd: the current plan week, prescribed against
+actual, open alerts, pain reports and Prometheus metrics. Every route but `/healthz` needs
+`Authorization: Bearer <token>` when `[server] token` is configured."""
+
+
+def create_app(app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
+    """The ASGI application serving ``app`` (and showing ``scheduler``'s state when given)."""
+    web = FastAPI(title="syncd", version=version("syncd"), description=DESCRIPTION,
+                  docs_url=None, redoc_url=None)
+    web.state.syncd = WebContext(app, scheduler)
+    web.include_router(api.router)
+    web.include_router(dashboard.router)
+    policy = AccessPolicy.from_settings(app.settings.server)
+    web.state.policy = policy
+    web.add_exception_handler(SyncdError, _syncd_error)
+    web.add_middleware(AccessGuard, policy=policy, login_page=dashboard.login_asgi)
+    return web
+
+
+async def _syncd_error(request: Request, err: Exception) -> JSONResponse:
+    # The messages of SyncdError are written for users and hold no secret.
+    status = 503 if isinstance(err, StorageError) else 500
+    return JSONResponse({"detail": str(err)}, status_code=status)

@@ -1,0 +1,121 @@
+"""``GET /metrics``: Prometheus text, collected at scrape time.
+
+Counters of this process (sync passes, errors, dispatcher crashes) come from the scheduler;
+gauges of what is stored (activities, alerts by rule and severity, deliveries by channel and
+status, the API quota a source reported) come from the database, so a restart loses nothing
+that matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from syncd.web import queries
+
+if TYPE_CHECKING:
+    from syncd.app import App
+    from syncd.scheduler import Scheduler
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class SyncdCollector(Collector):
+    """Reads the store and the scheduler each time Prometheus scrapes."""
+
+    def __init__(self, app: App, scheduler: Scheduler | None) -> None:
+        self.app = app
+        self.scheduler = scheduler
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield every syncd metric family."""
+        yield from self._scheduler_metrics()
+        with self.app.store.read() as tx:
+            activities = queries.activity_counts(tx, self.app.athlete_id)
+            alerts = queries.alert_counts(tx, self.app.athlete_id)
+            deliveries = queries.delivery_counts(tx, self.app.athlete_id)
+            states = queries.source_states(tx, self.app.athlete_id)
+        yield _gauge("syncd_activities", "Stored activities (not deleted)",
+                     ["source", "sport"], {k: float(v) for k, v in activities.items()})
+        yield _gauge("syncd_alerts", "Alerts by rule, severity and status",
+                     ["rule", "severity", "status"], {k: float(v) for k, v in alerts.items()})
+        yield _gauge("syncd_deliveries", "Alert deliveries by channel and status",
+                     ["channel", "status"], {k: float(v[0]) for k, v in deliveries.items()})
+        yield _gauge("syncd_delivery_attempts", "Delivery attempts by channel and status",
+                     ["channel", "status"], {k: float(v[1]) for k, v in deliveries.items()})
+        yield from _state_metrics(states)
+
+    def _scheduler_metrics(self) -> Iterator[Metric]:
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
+        runs = CounterMetricFamily("syncd_sync_runs", "Scheduled sync passes by outcome",
+                                   labels=["source", "outcome"])
+        errors = CounterMetricFamily("syncd_sync_errors", "Sync passes that failed",
+                                     labels=["source"])
+        fetched = CounterMetricFamily("syncd_sync_records_fetched",
+                                      "Records fetched by scheduled passes", labels=["source"])
+        duration = GaugeMetricFamily("syncd_sync_last_duration_seconds",
+                                     "Duration of the last pass", labels=["source"])
+        running = GaugeMetricFamily("syncd_sync_running", "1 while a pass is under way",
+                                    labels=["source"])
+        under_way = scheduler.running()
+        for name, stats in sorted(scheduler.stats.items()):
+            ok = stats.runs - stats.errors - stats.skipped - (1 if name in under_way else 0)
+            for outcome, count in (("ok", max(ok, 0)), ("error", stats.errors - stats.crashes),
+                                   ("crashed", stats.crashes), ("backoff", stats.skipped)):
+                runs.add_metric([name, outcome], count)
+            errors.add_metric([name], stats.errors)
+            fetched.add_metric([name], stats.fetched)
+            if stats.last_duration_s is not None:
+                duration.add_metric([name], stats.last_duration_s)
+            running.add_metric([name], 1.0 if name in under_way else 0.0)
+        yield from (runs, errors, fetched, duration, running)
+        yield CounterMetricFamily("syncd_dispatcher_crashes", "Dispatcher passes that crashed",
+                                  value=scheduler.dispatch_errors)
+        yield GaugeMetricFamily("syncd_scheduler_heartbeat_age_seconds",
+                                "Seconds since the scheduler's heartbeat job ran",
+                                value=scheduler.heartbeat_age())
+
+
+def _state_metrics(states: dict[str, dict[str, object]]) -> Iterator[Metric]:
+    success = GaugeMetricFamily("syncd_source_last_success_timestamp_seconds",
+                                "Unix time of the last successful pass", labels=["source"])
+    failing = GaugeMetricFamily("syncd_source_consecutive_errors",
+                                "Passes failed in a row", labels=["source"])
+    quota = GaugeMetricFamily("syncd_api_quota_remaining",
+                              "Requests left in the source's rate-limit window",
+                              labels=["source", "window"])
+    for name, state in sorted(states.items()):
+        last = state.get("last_success_at")
+        if last is not None and hasattr(last, "timestamp"):
+            success.add_metric([name], last.timestamp())
+        count = state.get("error_count")
+        failing.add_metric([name], float(count) if isinstance(count, int) else 0.0)
+        details = state.get("details")
+        left = details.get("quota") if isinstance(details, dict) else None
+        if isinstance(left, dict):
+            for window, value in sorted(left.items()):
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    quota.add_metric([name, str(window)], float(value))
+    yield from (success, failing, quota)
+
+
+def _gauge(name: str, documentation: str, labels: list[str],
+           values: dict[tuple[str, ...], float] | dict[tuple[str, str], float]
+           | dict[tuple[str, str, str], float]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for key, value in sorted(values.items()):
+        family.add_metric(list(key), value)
+    return family
+
+
+def render_metrics(app: App, scheduler: Scheduler | None) -> bytes:
+    """The Prometheus exposition of syncd's metrics."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SyncdCollector(app, scheduler))
+    return generate_latest(registry)

@@ -1,0 +1,201 @@
+"""Who may talk to the local HTTP endpoint.
+
+Two guards, as ASGI middleware in front of every route:
+
+- **Host header** (DNS rebinding): a web page on ``evil.example`` whose name an attacker points
+  at 127.0.0.1 could otherwise read ``/status`` from the runner's own browser. Only the
+  configured listen host, ``localhost``, ``127.0.0.1``, ``[::1]`` and ``[server]
+  allowed_hosts`` are served; the ``public_url`` host reaches the Strava callback only. The
+  header is parsed strictly: ``127.0.0.1:evil.example`` is refused, not read as 127.0.0.1.
+- **Bearer token** (optional, ``[server] token``): compared in constant time; ``/healthz`` and
+  the Strava callback stay open. A browser logs in once through a form and gets a cookie
+  holding an HMAC of the token (never the token itself), ``HttpOnly`` and ``SameSite=Strict``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import urlsplit
+
+from syncd.config import ServerSection
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a bind
+COOKIE = "syncd_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*$")
+_IPV6 = re.compile(r"^[0-9a-f:.]+$")
+
+
+def parse_host(header: str) -> str | None:
+    """The host name of a ``Host`` header value, lower-cased, or ``None`` when the value is
+    not exactly ``name``, ``name:port``, ``[v6]`` or ``[v6]:port`` with a numeric port."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        inside, bracket, rest = value[1:].partition("]")
+        if not bracket or not _IPV6.match(inside) or not _port_ok(rest, optional=True):
+            return None
+        return inside
+    name, colon, port = value.partition(":")
+    if colon and not _port_ok(":" + port, optional=False):
+        return None
+    name = name.removesuffix(".")
+    return name if _NAME.match(name) else None
+
+
+def _port_ok(rest: str, *, optional: bool) -> bool:
+    if rest == "":
+        return optional
+    return rest.startswith(":") and rest[1:].isdigit() and 0 < len(rest) - 1 <= 5
+
+
+def token_cookie_value(token: str) -> str:
+    """What the login cookie holds: an HMAC of the token, so the cookie never reveals it."""
+    return hmac.new(token.encode(), b"syncd dashboard session", hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPolicy:
+    """The hosts served, the token (if any) and the paths open without it."""
+
+    hosts: frozenset[str]
+    public_hosts: frozenset[str] = frozenset()
+    token: str | None = field(default=None, repr=False)
+    open_paths: tuple[str, ...] = ("/healthz", "/login")
+    public_paths: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, server: ServerSection, *, public_paths: Iterable[str] = (),
+                      open_paths: Iterable[str] = ("/healthz", "/login")) -> AccessPolicy:
+        """The policy ``[server]`` describes; ``public_paths`` (the Strava callback) are open
+        without the token and the only paths reachable through ``public_url``'s host."""
+        hosts = set(LOOPBACK_NAMES)
+        if server.host.lower() not in WILDCARD_HOSTS:
+            hosts.add(server.host.lower())
+        hosts.update(h.lower().strip("[]") for h in server.allowed_hosts)
+        public: set[str] = set()
+        if server.public_url:
+            public_host = urlsplit(server.public_url).hostname
+            if public_host:
+                public.add(public_host.lower())
+        token = server.token.get_secret_value() if server.token is not None else None
+        paths = tuple(public_paths)
+        return cls(hosts=frozenset(hosts), public_hosts=frozenset(public - hosts),
+                   token=token or None, open_paths=(*open_paths, *paths), public_paths=paths)
+
+    def host_allows(self, host: str | None, path: str) -> bool:
+        """True when a request for ``path`` with this parsed ``Host`` may be served."""
+        if host is None:
+            return False
+        if host in self.hosts:
+            return True
+        return host in self.public_hosts and _under(path, self.public_paths)
+
+    def needs_token(self, path: str) -> bool:
+        """True when ``path`` requires the token (one is configured, the path is not open)."""
+        return self.token is not None and not _under(path, self.open_paths)
+
+    def authorized(self, authorization: str | None, cookie_header: str | None) -> bool:
+        """True when the request carries the token (bearer header) or the login cookie."""
+        if self.token is None:
+            return True
+        if authorization:
+            scheme, _, given = authorization.partition(" ")
+            if scheme.lower() == "bearer" and hmac.compare_digest(
+                    given.strip().encode(), self.token.encode()):
+                return True
+        if cookie_header:
+            cookie = SimpleCookie()
+            try:
+                cookie.load(cookie_header)
+            except Exception:  # a malformed Cookie header is simply no login
+                return False
+            morsel = cookie.get(COOKIE)
+            if morsel is not None:
+                return hmac.compare_digest(morsel.value.encode(),
+                                           token_cookie_value(self.token).encode())
+        return False
+
+    def login_ok(self, given: str) -> bool:
+        """True when ``given`` (typed into the login form) is the token."""
+        return self.token is not None and hmac.compare_digest(given.encode(), self.token.encode())
+
+
+def _under(path: str, prefixes: Iterable[str]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
+class AccessGuard:
+    """ASGI middleware enforcing an :class:`AccessPolicy` before any route runs."""
+
+    def __init__(self, app: ASGIApp, policy: AccessPolicy,
+                 login_page: ASGIApp | None = None) -> None:
+        self.app = app
+        self.policy = policy
+        self.login_page = login_page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse a foreign host (400) or a missing token (401); pass the rest on."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        path = scope.get("path", "/")
+        host = parse_host(headers.get("host", ""))
+        if not self.policy.host_allows(host, path):
+            await _plain(send, 400, "host not allowed: add it to [server] allowed_hosts")
+            return
+        if scope.get("method") not in SAFE_METHODS and not self._same_site(headers, path):
+            await _plain(send, 403, "cross-site request refused")
+            return
+        if self.policy.needs_token(path) and not self.policy.authorized(
+                headers.get("authorization"), headers.get("cookie")):
+            if self.login_page is not None and path == "/":
+                await self.login_page(scope, receive, send)
+                return
+            await _plain(send, 401, "a bearer token is required (Authorization: Bearer ...)",
+                         extra=[(b"www-authenticate", b'Bearer realm="syncd"')])
+            return
+        await self.app(scope, receive, send)
+
+
+    def _same_site(self, headers: dict[str, str], path: str) -> bool:
+        # A page elsewhere can make the runner's browser POST a form here (the Host is then
+        # ours): browsers say where a request comes from, so refuse what comes from outside.
+        if headers.get("sec-fetch-site") == "cross-site":
+            return False
+        origin = headers.get("origin")
+        if origin is None:
+            return True
+        parts = urlsplit(origin)
+        host = parse_host(parts.netloc) if parts.scheme in ("http", "https") else None
+        return self.policy.host_allows(host, path)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    # Duplicated headers: the first wins, as a proxy would forward it.
+    out: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", []):
+        out.setdefault(raw_name.decode("latin-1").lower(), raw_value.decode("latin-1"))
+    return out
+
+
+async def _plain(send: Send, status: int, text: str,
+                 extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = (text + "\n").encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()), *(extra or [])]})
+    await send({"type": "http.response.body", "body": body})
