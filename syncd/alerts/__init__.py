@@ -1,0 +1,16 @@
+"""Alert delivery: the outbox dispatcher, the webhook and email channels, the weekly summary
+and the delivery metrics."""
+
+from __future__ import annotations
+
+from syncd.alerts.dispatcher import (
+    ChannelReport,
+    Dispatcher,
+    DispatchReport,
+    build_channels,
+    deliver_pending,
+)
+from syncd.alerts.metrics import DeliveryMetrics
+
+__all__ = ["ChannelReport", "DeliveryMetrics", "DispatchReport", "Dispatcher", "build_channels",
+           "deliver_pending"]

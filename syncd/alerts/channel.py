@@ -1,0 +1,116 @@
+"""What every delivery channel (a webhook endpoint, the mailbox) offers the dispatcher."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from syncd.models import SEVERITY_ORDER
+from syncd.store.alerts import EVENT_NOTICE as EVENT_NOTICE
+from syncd.store.alerts import EVENT_RAISED, EVENT_RESOLVED
+
+EVENT_SUMMARY = "summary.weekly"
+EVENT_TEST = "test"
+ALERT_EVENTS = (EVENT_RAISED, EVENT_RESOLVED)
+# Notices have no severity of their own; a channel that only wants critical alerts skips them.
+NOTICE_SEVERITY = "warning"
+# The notice saying a webhook endpoint answered 410 Gone, keyed by the endpoint's fingerprint.
+GONE_NOTICE_PREFIX = "webhook_gone:"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One message to deliver, as stored in the outbox; ``id`` is the webhook-id."""
+
+    id: str
+    type: str
+    payload: dict[str, Any]
+    created_at: datetime
+    alert_id: str | None = None
+    notice_kind: str | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The payload's ``data`` object."""
+        data = self.payload.get("data")
+        return data if isinstance(data, dict) else {}
+
+    @property
+    def severity(self) -> str:
+        """The alert's severity (``warning`` for notices and summaries)."""
+        return str(self.data.get("severity") or NOTICE_SEVERITY)
+
+    @property
+    def rule(self) -> str | None:
+        """The rule id of an alert event, else ``None``."""
+        rule = self.data.get("rule")
+        return str(rule) if rule else None
+
+
+class Result(StrEnum):
+    """How one attempt (or non-attempt) on one channel ended."""
+
+    DELIVERED = "delivered"  # the receiver took it (2xx, or the mail server accepted it)
+    ERROR = "error"  # try again on the schedule
+    GONE = "gone"  # 410: the endpoint is gone for good
+    SKIPPED = "skipped"  # the channel does not want this event (severity, rules, type)
+    RELEASED = "released"  # not attempted in time; due again at once, no attempt counted
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of offering one event to a channel."""
+
+    result: Result
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: timedelta | None = None
+    duration_s: float = 0.0
+
+    @property
+    def attempted(self) -> bool:
+        """True when something went over the network (an attempt to record)."""
+        return self.result in (Result.DELIVERED, Result.ERROR, Result.GONE)
+
+
+def severity_at_least(severity: str, minimum: str) -> bool:
+    """True when ``severity`` is ``minimum`` or above."""
+    return SEVERITY_ORDER.get(severity, 0) >= SEVERITY_ORDER.get(minimum, 0)
+
+
+class Channel(ABC):
+    """A destination for outbox events. Implementations are used from one dispatcher thread
+    at a time but may fan out internally."""
+
+    #: The channel's name as stored on deliveries (``webhook``, ``webhook:1``, ``email``).
+    name: str
+    #: How long one attempt may take at most (connect, send, answer).
+    timeout_s: float
+    #: How many events the dispatcher claims at once for this channel.
+    batch_size: int = 32
+    #: How many attempts run at the same time.
+    concurrency: int = 1
+    #: A digest waits until its oldest event is this old (``None``: send at once).
+    hold: timedelta | None = None
+
+    @abstractmethod
+    def accepts(self, event: OutboxEvent) -> bool:
+        """True when this channel should carry ``event`` (type, severity and rule filters)."""
+
+    @abstractmethod
+    def deliver(self, events: list[OutboxEvent], deadline: float) -> list[Outcome]:
+        """Try to deliver each event; one outcome per event, in order. No attempt may start
+        when it could not finish before ``deadline`` (a ``time.monotonic()`` value): such
+        events come back :attr:`Result.RELEASED`. Never raises for a delivery failure."""
+
+    def lease(self) -> timedelta:
+        """How long a claimed batch stays reserved for this dispatcher: long enough for every
+        attempt in it to finish, after which a crashed dispatcher's claims are taken over."""
+        rounds = -(-self.batch_size // max(1, self.concurrency))
+        return timedelta(seconds=self.timeout_s * rounds + max(1.0, self.timeout_s))
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release connections and threads."""

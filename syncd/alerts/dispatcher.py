@@ -1,0 +1,358 @@
+"""The dispatcher: takes due deliveries from the outbox, sends them, records every attempt.
+
+One pass (:meth:`Dispatcher.run_once`) first gives every event a delivery row on every
+configured channel and queues the weekly summary when a plan week has ended, then drains each
+channel (the channels side by side, so a dead webhook never holds up the mail): claim a batch,
+send it, record the outcomes and the next attempt on the retry schedule. Delivery is at least
+once: a dispatcher that dies after sending but before recording leaves its claims to expire,
+and the next pass sends them again under the same event id.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy.orm import Session
+
+from syncd.alerts import outbox
+from syncd.alerts.channel import GONE_NOTICE_PREFIX, Channel, OutboxEvent, Outcome, Result
+from syncd.alerts.metrics import DeliveryMetrics
+from syncd.alerts.schedule import retry_delay
+from syncd.alerts.smtp import EmailChannel
+from syncd.alerts.webhook import WebhookChannel
+from syncd.config import Settings
+from syncd.errors import SyncdError
+from syncd.store.alerts import add_operator_notice
+from syncd.store.engine import Store
+from syncd.store.tables import AlertDeliveryRow
+
+if TYPE_CHECKING:
+    import ssl
+
+    from syncd.app import App
+
+log = structlog.get_logger("syncd.alerts")
+
+DEFAULT_LIMIT = 1000
+
+
+def utcnow() -> datetime:
+    """The wall clock, aware UTC."""
+    return datetime.now(UTC)
+
+
+def build_channels(settings: Settings, *, tls_context: ssl.SSLContext | None = None,
+                   concurrency: int = 8, batch_size: int = 32) -> list[Channel]:
+    """The configured channels, named as :meth:`syncd.app.App.channels` names them."""
+    channels: list[Channel] = []
+    if settings.webhook is not None:
+        channels.append(WebhookChannel("webhook", settings.webhook, concurrency=concurrency,
+                                       batch_size=batch_size))
+    for i, section in enumerate(settings.webhooks, start=1):
+        channels.append(WebhookChannel(f"webhook:{i}", section, concurrency=concurrency,
+                                       batch_size=batch_size))
+    if settings.email is not None:
+        channels.append(EmailChannel("email", settings.email, settings.alerts,
+                                     tls_context=tls_context))
+    return channels
+
+
+@dataclass(slots=True)
+class ChannelReport:
+    """What one pass did on one channel."""
+
+    delivered: int = 0
+    retry: int = 0  # failed attempts with another one scheduled
+    failed: int = 0  # failed attempts that were the last
+    gone: int = 0
+    skipped: int = 0
+    disabled: int = 0
+    released: int = 0  # claimed but not attempted in time; due again at once
+
+    @property
+    def attempts(self) -> int:
+        """Requests or mails that actually went out."""
+        return self.delivered + self.retry + self.failed + self.gone
+
+
+@dataclass(slots=True)
+class DispatchReport:
+    """What one pass did: per channel counts, rows added, summaries queued, errors."""
+
+    now: datetime
+    added: int = 0
+    summaries: list[str] = field(default_factory=list)
+    channels: dict[str, ChannelReport] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def total(self, name: str) -> int:
+        """The sum of one counter (``delivered``, ``retry``...) over the channels."""
+        return sum(getattr(report, name) for report in self.channels.values())
+
+    def summary(self) -> str:
+        """One line for the CLI."""
+        parts = [f"{name}: {r.delivered} delivered, {r.retry} to retry, {r.failed} failed"
+                 + (f", {r.disabled + r.gone} disabled" if r.disabled + r.gone else "")
+                 + (f", {r.skipped} skipped" if r.skipped else "")
+                 for name, r in self.channels.items()]
+        return "; ".join(parts) if parts else "no delivery channel configured"
+
+
+class Dispatcher:
+    """Delivers the outbox. Give it the :class:`~syncd.app.App` (or, without the weekly
+    summary, just a :class:`Store` and the settings) and a clock."""
+
+    def __init__(self, app_or_store: App | Store, settings: Settings | None = None,
+                 clock: Callable[[], datetime] = utcnow, *,
+                 channels: Sequence[Channel] | None = None,
+                 metrics: DeliveryMetrics | None = None, jitter: float = 0.1,
+                 rng: random.Random | None = None, tls_context: ssl.SSLContext | None = None,
+                 concurrency: int = 8, batch_size: int = 32) -> None:
+        if isinstance(app_or_store, Store):
+            self.app: App | None = None
+            self.store = app_or_store
+        else:
+            self.app = app_or_store
+            self.store = app_or_store.store
+            settings = settings or app_or_store.settings
+        if settings is None:
+            raise TypeError("Dispatcher needs the settings when given a bare Store")
+        self.settings = settings
+        self.clock = clock
+        self.channels = list(channels) if channels is not None else build_channels(
+            settings, tls_context=tls_context, concurrency=concurrency, batch_size=batch_size)
+        self.metrics = metrics or DeliveryMetrics()
+        self.metrics.watch(self.store)
+        self.jitter = jitter
+        self.rng = rng or random.Random()
+
+    # -- one pass ------------------------------------------------------------------------------
+
+    def run_once(self, now: datetime | None = None, limit: int = DEFAULT_LIMIT) -> DispatchReport:
+        """Deliver what is due at ``now`` (default: the clock), at most ``limit`` deliveries
+        per channel, and report what happened. Failures are recorded and reported, never
+        raised, so that the caller (the scheduler, ``syncd sync``) goes on."""
+        now = now or self.clock()
+        report = DispatchReport(now, channels={c.name: ChannelReport() for c in self.channels})
+        names = [c.name for c in self.channels]
+        try:
+            with self.store.write() as tx:
+                report.added = outbox.ensure_deliveries(tx, names, now)
+                gone = outbox.gone_endpoints(tx)
+            self._queue_summary(now, names, report)
+        except SyncdError as err:
+            report.errors.append(str(err))
+            log.error("outbox unavailable", error=str(err))
+            return report
+        live = [c for c in self.channels if not self._is_gone(c, gone, now, report)]
+        if live:
+            with ThreadPoolExecutor(len(live), thread_name_prefix="dispatch") as pool:
+                for channel, error in zip(live, pool.map(
+                        lambda c: self._drain(c, now, limit, report.channels[c.name]), live),
+                        strict=True):
+                    if error:
+                        report.errors.append(f"{channel.name}: {error}")
+        return report
+
+    def run_until_idle(self, within: timedelta, limit: int = DEFAULT_LIMIT,
+                       sleep: Callable[[float], None] = time.sleep) -> list[DispatchReport]:
+        """Pass after pass while a pending delivery is due within ``within`` of the clock
+        (waiting for it in between); for ``syncd deliver --wait``."""
+        reports = [self.run_once(limit=limit)]
+        while True:
+            with self.store.read() as tx:
+                due = outbox.next_due(tx)
+            now = self.clock()
+            if due is None or due > now + within:
+                return reports
+            sleep(max(0.0, min((due - now).total_seconds(), within.total_seconds())) + 0.05)
+            reports.append(self.run_once(limit=limit))
+
+    def close(self) -> None:
+        """Close every channel's connections."""
+        for channel in self.channels:
+            channel.close()
+
+    def __enter__(self) -> Dispatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _queue_summary(self, now: datetime, names: Sequence[str], report: DispatchReport) -> None:
+        """Queue the weekly summary when a week has ended (email configured and wanted)."""
+        if (self.app is None or not self.settings.alerts.weekly_summary
+                or not any(isinstance(c, EmailChannel) for c in self.channels)):
+            return
+        from syncd.alerts.summary import queue_weekly_summary
+
+        event_id = queue_weekly_summary(self.app, now, names)
+        if event_id:
+            report.summaries.append(event_id)
+            log.info("weekly summary queued", event_id=event_id)
+
+    def _is_gone(self, channel: Channel, gone: set[str], now: datetime,
+                 report: DispatchReport) -> bool:
+        """True for a webhook whose endpoint answered 410; its pending rows become disabled."""
+        if not isinstance(channel, WebhookChannel) or channel.fingerprint not in gone:
+            return False
+        with self.store.write() as tx:
+            count = outbox.disable_pending(tx, channel.name, now)
+        report.channels[channel.name].disabled += count
+        for _ in range(count):
+            self.metrics.observe(channel.name, "disabled")
+        return True
+
+    def _drain(self, channel: Channel, now: datetime, limit: int,
+               report: ChannelReport) -> str | None:
+        """Claim, send and record batches on one channel until nothing is due; returns an
+        error text when the channel had to stop."""
+        started = time.monotonic()
+        remaining = limit
+        try:
+            while remaining > 0 and not report.gone:
+                lease = channel.lease()
+                moment = now + timedelta(seconds=time.monotonic() - started)
+                with self.store.write() as tx:
+                    if not self._ready(tx, channel, now):
+                        break
+                    claims = outbox.claim_due(tx, channel.name, now,
+                                              min(channel.batch_size, remaining), moment + lease)
+                if not claims:
+                    break
+                deadline = time.monotonic() + lease.total_seconds()
+                outcomes = self._offer(channel, [c.event for c in claims], deadline)
+                self._record(channel, list(zip(claims, outcomes, strict=True)), now, report)
+                remaining -= len(claims)
+        except SyncdError as err:
+            log.error("delivery channel stopped", channel=channel.name, error=str(err))
+            return str(err)
+        except Exception as err:  # a bug in one channel must not stop the others
+            log.exception("delivery channel crashed", channel=channel.name)
+            return f"unexpected {type(err).__name__}"
+        return None
+
+    def _ready(self, tx: Session, channel: Channel, now: datetime) -> bool:
+        """A digest channel sends only once its oldest due event has waited long enough."""
+        if channel.hold is None:
+            return True
+        oldest = outbox.oldest_due(tx, channel.name, now)
+        return oldest is not None and oldest + channel.hold <= now
+
+    @staticmethod
+    def _offer(channel: Channel, events: list[OutboxEvent], deadline: float) -> list[Outcome]:
+        """The channel's outcome for each event; refused events are skipped, unsent."""
+        wanted = [i for i, event in enumerate(events) if channel.accepts(event)]
+        outcomes = [Outcome(Result.SKIPPED)] * len(events)
+        for i, outcome in zip(wanted, channel.deliver([events[i] for i in wanted], deadline),
+                              strict=True):
+            outcomes[i] = outcome
+        return outcomes
+
+    def _record(self, channel: Channel, results: list[tuple[outbox.Claim, Outcome]],
+                now: datetime, report: ChannelReport) -> None:
+        """Write the attempts and the deliveries' new state in one transaction, then count
+        and log them."""
+        lines: list[tuple[outbox.Claim, Outcome, str, AlertDeliveryRow]] = []
+        disabled = 0
+        with self.store.write() as tx:
+            rows = outbox.claimed_rows(tx, [claim for claim, _ in results])
+            for claim, outcome in results:
+                row = rows.get(claim.delivery_id)
+                if row is None:  # the event was deleted meanwhile (athlete erased)
+                    continue
+                verdict = self._apply(tx, row, claim, outcome, now)
+                lines.append((claim, outcome, verdict, row))
+            if any(verdict == "gone" for _, _, verdict, _ in lines):
+                tx.flush()
+                disabled = self._endpoint_gone(tx, channel, now)
+        report.disabled += disabled
+        for _ in range(disabled):
+            self.metrics.observe(channel.name, "disabled")
+        for claim, outcome, verdict, row in lines:
+            setattr(report, verdict, getattr(report, verdict) + 1)
+            if verdict != "released":
+                self.metrics.observe(channel.name, verdict,
+                                     outcome.duration_s if outcome.attempted else None)
+            if outcome.attempted:
+                _log_attempt(channel.name, claim, outcome, verdict, row)
+
+    def _apply(self, tx: Session, row: AlertDeliveryRow, claim: outbox.Claim,
+               outcome: Outcome, now: datetime) -> str:
+        """Update one delivery for ``outcome``; returns the report counter it counts under."""
+        owned = row.status == outbox.PENDING and row.next_attempt_at == claim.lease_until
+        if not outcome.attempted:
+            if owned and outcome.result is Result.SKIPPED:
+                row.status, row.next_attempt_at = outbox.SKIPPED, None
+            elif owned:
+                row.next_attempt_at = now
+            return "skipped" if outcome.result is Result.SKIPPED else "released"
+        outbox.add_attempt(tx, row.id, now, outcome.status_code, outcome.error, outcome.duration_s)
+        if row.status != outbox.PENDING:
+            return "delivered" if row.status == outbox.DELIVERED else "retry"
+        if outcome.result is not Result.DELIVERED and not owned:
+            return "retry"  # another dispatcher took this delivery over; its record counts
+        row.attempts += 1
+        row.last_attempt_at = now
+        row.last_status_code = outcome.status_code
+        row.last_error = outcome.error
+        return self._next_state(row, outcome, now)
+
+    def _next_state(self, row: AlertDeliveryRow, outcome: Outcome, now: datetime) -> str:
+        if outcome.result is Result.DELIVERED:
+            row.status, row.delivered_at, row.next_attempt_at = outbox.DELIVERED, now, None
+            return "delivered"
+        if outcome.result is Result.GONE:
+            row.status, row.next_attempt_at = outbox.DISABLED, None
+            return "gone"
+        delay = retry_delay(row.attempts, jitter=self.jitter, retry_after=outcome.retry_after,
+                            rng=self.rng)
+        if delay is None:
+            row.status, row.next_attempt_at = outbox.FAILED, None
+            return "failed"
+        row.next_attempt_at = now + delay
+        return "retry"
+
+    def _endpoint_gone(self, tx: Session, channel: Channel, now: datetime) -> int:
+        """Disable a webhook endpoint that answered 410, and tell the operator by mail;
+        returns how many pending deliveries were disabled with it."""
+        assert isinstance(channel, WebhookChannel)
+        disabled = outbox.disable_pending(tx, channel.name, now)
+        mail = [c.name for c in self.channels if isinstance(c, EmailChannel)]
+        message = (f"The webhook endpoint of channel {channel.name} answered 410 Gone: syncd "
+                   "stopped sending alerts to it (they stay listed by `syncd alerts` and "
+                   "`syncd deliveries`). Point its url at a live endpoint to resume.")
+        add_operator_notice(tx, None, GONE_NOTICE_PREFIX + channel.fingerprint, message, now,
+                            mail)
+        return disabled
+
+
+def _log_attempt(channel: str, claim: outbox.Claim, outcome: Outcome, verdict: str,
+                 row: AlertDeliveryRow) -> None:
+    """One line per attempt: which alert, where, how it went. Never a secret or a body."""
+    fields: dict[str, Any] = {
+        "channel": channel, "event_id": claim.event.id, "event_type": claim.event.type,
+        "alert_id": claim.event.alert_id, "attempt": row.attempts, "outcome": verdict,
+        "status_code": outcome.status_code, "duration_ms": round(outcome.duration_s * 1000, 1),
+    }
+    if outcome.error:
+        fields["error"] = outcome.error
+    if row.next_attempt_at is not None and verdict == "retry":
+        fields["next_attempt_at"] = row.next_attempt_at.isoformat()
+    level = log.info if verdict == "delivered" else log.warning
+    level("alert delivery attempt", **fields)
+
+
+def deliver_pending(app: App, limit: int = DEFAULT_LIMIT) -> DispatchReport:
+    """One dispatcher pass for ``app`` (what ``syncd sync`` and the scheduler call)."""
+    with Dispatcher(app, app.settings, app.clock) as dispatcher:
+        return dispatcher.run_once(limit=limit)

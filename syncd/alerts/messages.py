@@ -1,0 +1,134 @@
+"""The mails syncd sends: one per alert or notice, a digest of several, the weekly summary.
+
+Every mail has a plain-text body and an HTML alternative, and a ``Message-ID`` derived from
+the outbox event id (``<event id@syncd>``), so a re-sent mail is recognisable as the same one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from syncd.alerts.channel import (
+    EVENT_NOTICE,
+    EVENT_RESOLVED,
+    EVENT_SUMMARY,
+    OutboxEvent,
+)
+from syncd.alerts.summary import summary_chart, summary_html, summary_subject, summary_text
+
+MESSAGE_DOMAIN = "syncd"
+_SUBJECT_LIMIT = 140
+
+
+def message_id(event_id: str) -> str:
+    """The ``Message-ID`` of the mail for one outbox event."""
+    return f"<{event_id}@{MESSAGE_DOMAIN}>"
+
+
+def digest_message_id(event_ids: Sequence[str]) -> str:
+    """The ``Message-ID`` of a digest: the same events give the same id."""
+    digest = hashlib.sha256("\n".join(sorted(event_ids)).encode()).hexdigest()[:32]
+    return f"<digest_{digest}@{MESSAGE_DOMAIN}>"
+
+
+def _envelope(subject: str, sender: str, recipients: Sequence[str], msg_id: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = subject if len(subject) <= _SUBJECT_LIMIT else subject[:137] + "..."
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = msg_id
+    # Tells vacation responders and mailing lists not to answer (RFC 3834).
+    message["Auto-Submitted"] = "auto-generated"
+    return message
+
+
+def subject_of(event: OutboxEvent) -> str:
+    """The subject line of one event's mail."""
+    data = event.data
+    if event.type == EVENT_SUMMARY:
+        return summary_subject(data)
+    if event.type == EVENT_NOTICE:
+        return f"[syncd] notice: {data.get('message', '')}"
+    if event.type == EVENT_RESOLVED:
+        return f"[syncd] resolved: {data.get('rule')}: {data.get('message', '')}"
+    return f"[syncd] {event.severity.upper()} {data.get('rule')}: {data.get('message', '')}"
+
+
+def _facts(event: OutboxEvent) -> list[str]:
+    """The numbers and ids of an alert, one per line."""
+    data, unit = event.data, event.data.get("unit", "")
+    facts = [f"Observed: {data.get('observed')} {unit}, limit: {data.get('limit')} {unit}",
+             f"Athlete: {data.get('athlete', '')}"]
+    if data.get("activity_ids"):
+        facts.append(f"Activities: {', '.join(map(str, data['activity_ids']))}")
+    facts += [f"Alert id: {data.get('id', '')}", f"Raised at: {data.get('created_at', '')}"]
+    if data.get("resolved_at"):
+        facts.append(f"Resolved at: {data['resolved_at']}")
+    return facts
+
+
+def event_text(event: OutboxEvent) -> str:
+    """The plain-text account of one alert or notice."""
+    data = event.data
+    if event.type == EVENT_NOTICE:
+        return f"{data.get('message', '')}\n\nNotice id: {data.get('id', event.id)}\n"
+    state = "resolved: the condition no longer holds" if event.type == EVENT_RESOLVED else "raised"
+    lines = [f"{event.severity.upper()} {data.get('rule')} ({state})", "",
+             str(data.get("message", "")), "", f"What to do: {data.get('advice', '')}", "",
+             *_facts(event)]
+    return "\n".join(lines) + "\n"
+
+
+def event_html(event: OutboxEvent) -> str:
+    """The HTML account of one alert or notice (the same facts as the text)."""
+    e, data = html.escape, event.data
+    if event.type == EVENT_NOTICE:
+        return f"<p>{e(str(data.get('message', '')))}</p>"
+    state = " (resolved)" if event.type == EVENT_RESOLVED else ""
+    facts = "".join(f"<li>{e(line)}</li>" for line in _facts(event))
+    return (f"<h3>{e(event.severity.upper())} {e(str(data.get('rule')))}{state}</h3>"
+            f"<p>{e(str(data.get('message', '')))}</p>"
+            f"<p><b>What to do:</b> {e(str(data.get('advice', '')))}</p><ul>{facts}</ul>")
+
+
+def alert_mail(event: OutboxEvent, sender: str, recipients: Sequence[str]) -> EmailMessage:
+    """The mail for one alert, notice or weekly summary."""
+    if event.type == EVENT_SUMMARY:
+        return summary_mail(event, sender, recipients)
+    message = _envelope(subject_of(event), sender, recipients, message_id(event.id))
+    message.set_content(event_text(event))
+    message.add_alternative(f"<html><body>{event_html(event)}</body></html>", subtype="html")
+    return message
+
+
+def digest_mail(events: Sequence[OutboxEvent], sender: str,
+                recipients: Sequence[str]) -> EmailMessage:
+    """One mail listing several alerts and notices, oldest first."""
+    count = len(events)
+    subject = f"[syncd] {count} alert{'s' if count != 1 else ''}: " + "; ".join(
+        f"{ev.severity.upper()} {ev.rule or 'notice'}" for ev in events[:5])
+    message = _envelope(subject, sender, recipients, digest_message_id([ev.id for ev in events]))
+    separator = "\n" + "-" * 60 + "\n\n"
+    message.set_content(separator.join(event_text(ev) for ev in events))
+    message.add_alternative("<html><body>" + "<hr>".join(event_html(ev) for ev in events)
+                            + "</body></html>", subtype="html")
+    return message
+
+
+def summary_mail(event: OutboxEvent, sender: str, recipients: Sequence[str]) -> EmailMessage:
+    """The weekly summary: text, HTML, and the chart as an inline PNG."""
+    data = event.data
+    message = _envelope(summary_subject(data), sender, recipients, message_id(event.id))
+    message.set_content(summary_text(data))
+    chart_cid = make_msgid(domain=MESSAGE_DOMAIN)
+    message.add_alternative(summary_html(data, chart_cid), subtype="html")
+    html_part = message.get_body(("html",))
+    assert isinstance(html_part, EmailMessage)
+    html_part.add_related(summary_chart(data), maintype="image", subtype="png", cid=chart_cid,
+                          filename="weekly-chart.png")
+    return message
