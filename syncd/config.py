@@ -30,6 +30,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from syncd.errors import ConfigError
@@ -45,6 +46,9 @@ SECRETS: tuple[tuple[str, str], ...] = (
     ("strava", "client_secret"), ("strava", "webhook_verify_token"), ("webhook", "secret"),
     ("email", "password"), ("server", "token"),
 )
+
+# Sections that exist with their defaults when the file leaves them out.
+_ALWAYS_PRESENT = ("database", "athlete", "server", "sources", "alerts", "log")
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*"
                        r"(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
@@ -74,7 +78,7 @@ def format_duration(value: timedelta) -> str:
     """The shortest string :func:`parse_duration` reads back to ``value``."""
     seconds = value.total_seconds()
     if seconds != int(seconds):
-        return f"{seconds}s"
+        return f"{seconds:.6f}".rstrip("0") + "s"
     seconds_int, out = int(seconds), ""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         count, seconds_int = divmod(seconds_int, size)
@@ -119,7 +123,7 @@ class AthleteSection(_Section):
     def _zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder like "Europe"
             raise ValueError("is not a known time zone; use an IANA name like "
                              "\"Europe/Berlin\" or \"America/New_York\"") from None
         return value
@@ -184,6 +188,21 @@ class EmailSection(_Section):
     min_severity: Literal["info", "warning", "critical"] = "info"
     timeout: Duration = timedelta(seconds=30)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _implicit_tls_defaults(cls, data: Any) -> Any:
+        # TLS from the first byte is port 465 and excludes STARTTLS unless the file says more.
+        if isinstance(data, dict) and data.get("implicit_tls") is True:
+            return {"port": 465, "starttls": False, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _one_tls_mode(self) -> EmailSection:
+        if self.starttls and self.implicit_tls:
+            raise ValueError("starttls and implicit_tls cannot both be true; use implicit_tls "
+                             "for port 465 or starttls for port 587")
+        return self
+
 
 class ServerSection(_Section):
     """The local HTTP status endpoint."""
@@ -191,9 +210,6 @@ class ServerSection(_Section):
     listen: str = "127.0.0.1:8765"
     token: SecretStr | None = None
     public_url: HttpUrl | None = None
-    # Extra names the endpoint answers to (a LAN name like "pi.local"); anything else is
-    # refused, against DNS rebinding.
-    allowed_hosts: list[str] = Field(default_factory=list)
 
     @field_validator("listen")
     @classmethod
@@ -286,8 +302,14 @@ class Settings(_Section):
         return [name for name in SOURCE_NAMES if getattr(self, name) is not None]
 
     def redacted_dict(self) -> dict[str, Any]:
-        """The settings as a dict with every secret shown as ``***`` (or ``None``)."""
-        return _redact(self.model_dump(mode="json"))
+        """The settings as a dict; every secret is ``"***"``, or ``"(not set)"``."""
+        dumped: dict[str, Any] = _redact(self.model_dump(mode="json"))
+        tables = [(dumped.get(section), key) for section, key in SECRETS]
+        tables += [(hook, "secret") for hook in dumped["webhooks"]]
+        for table, key in tables:
+            if isinstance(table, dict) and table.get(key) is None:
+                table[key] = "(not set)"
+        return dumped
 
 
 def _redact(value: Any) -> Any:
@@ -343,17 +365,18 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         path = Path(env["SYNCD_CONFIG"])
     source = str(path) if path else "the built-in defaults"
     data, problems = _read(path)
-    base = path.parent if path else Path.cwd()
+    # The same folder as Settings.config_dir, so relative paths mean one thing everywhere.
+    base = path.resolve().parent if path else Path.cwd()
     problems += _fill_secrets(data, env, base)
     settings: Settings | None = None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as err:
         problems += [_describe(e, data) for e in err.errors()]
+    problems += _check_plan(data, base)
     if settings is not None:
         settings._config_path = path.resolve() if path else None
         settings._state_dir = state_dir(env)
-        problems += _check_paths(settings, base)
     if problems:
         raise ConfigError(problems, source=source)
     assert settings is not None
@@ -379,6 +402,8 @@ def _fill_secrets(data: dict[str, Any], env: Mapping[str, str], base: Path) -> l
     problems: list[str] = []
     for section_name, key in SECRETS:
         section = data.get(section_name)
+        if section is None and section_name in _ALWAYS_PRESENT:
+            section = data.setdefault(section_name, {})
         if not isinstance(section, dict):
             continue
         problems += _fill_one(section, f"{section_name}.{key}", key,
@@ -461,14 +486,17 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _check_paths(settings: Settings, base: Path) -> list[str]:
-    problems: list[str] = []
-    if settings.athlete.plan:
-        try:
-            resolve_plan(settings.athlete.plan, base)
-        except ConfigError as err:
-            problems += err.problems
-    return problems
+def _check_plan(data: Mapping[str, Any], base: Path) -> list[str]:
+    """The plan named in the raw data must exist, whatever else is wrong with the file."""
+    athlete = data.get("athlete", {})
+    plan = athlete.get("plan", DEFAULT_PLAN) if isinstance(athlete, dict) else None
+    if not isinstance(plan, str) or not plan:  # a wrong type is reported by validation
+        return []
+    try:
+        resolve_plan(plan, base)
+    except ConfigError as err:
+        return err.problems
+    return []
 
 
 def _resolved(settings: Settings, base: Path) -> Settings:
