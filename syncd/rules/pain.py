@@ -9,6 +9,11 @@ from syncd.models import Finding, PainReport, Session, Subject
 from syncd.plan import Limits
 from syncd.rules.context import History
 
+# How far back the last pain report may lie and still say how the runner felt before a run.
+# Older scores say little about today, and the limit must stay inside LOOKBACK: an
+# incremental evaluation loads only that much history, and must find what a full one finds.
+PAIN_BASELINE = timedelta(days=28)
+
 
 def pain_stop(report: PainReport, local_day: date, history: History,
               limits: Limits) -> Iterator[Finding]:
@@ -50,9 +55,12 @@ def pain_persistent(session: Session, history: History, limits: Limits) -> Itera
 def pain_rising(session: Session, history: History) -> Iterator[Finding]:
     """The first pain report within 24 h after ``session`` is higher than the last one before.
 
-    With no report before the session there is nothing to compare with, so nothing is said.
+    With no report in the :data:`PAIN_BASELINE` before the session there is nothing to
+    compare with, so nothing is said.
     """
     before = history.last_pain_before(session.start_utc)
+    if before is not None and before.at_utc < session.start_utc - PAIN_BASELINE:
+        before = None
     after = history.pain_between(session.start_utc, session.end_utc + timedelta(hours=24))
     if before is None or not after or after[0].score <= before.score:
         return
