@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from syncd.app import App
     from syncd.scheduler import Scheduler
 
+# What a source that never ran shows, so that every source has the same keys.
+_NEVER_SYNCED: dict[str, Any] = {"last_success_at": None, "last_error_at": None,
+                                 "last_error": None, "error_count": 0, "backoff_until": None}
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 
 
@@ -50,7 +53,7 @@ class WebContext:
         next_runs = self.scheduler.next_runs() if self.scheduler else {}
         out: dict[str, dict[str, Any]] = {}
         for name in [*enabled, *sorted(set(stored) - set(enabled))]:
-            state = dict(stored.get(name) or {})
+            state = {**_NEVER_SYNCED, **(stored.get(name) or {})}
             state = {key: scrub(value) for key, value in state.items()}
             state["enabled"] = name in enabled
             state["running"] = name in running
