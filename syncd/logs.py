@@ -76,13 +76,16 @@ def configure_logging(
         structlog.stdlib.ExtraAdder(),
         redact_processor,
     ]
+    # Tracebacks are rendered here, before redaction runs again in the formatter, and without
+    # local variables (they may hold tokens); structlog's dict_tracebacks would include them.
     if _wants_json(fmt, stream):
-        # Tracebacks as plain text: no local variables, which could hold tokens.
         renderer: Any = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.dict_tracebacks)
+        shared.append(structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)))
     else:
         renderer = structlog.dev.ConsoleRenderer(
             colors=False, exception_formatter=structlog.dev.plain_traceback)
+        shared.append(structlog.processors.format_exc_info)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
