@@ -154,6 +154,8 @@ class GarminSection(_Section):
     poll_interval: Duration = timedelta(minutes=30)
     lookback: Duration = timedelta(days=7)
     backoff: Duration = timedelta(hours=6)
+    run_speed_threshold: float = Field(1.9, gt=0, le=10)
+    fetch_feel: bool = False
 
 
 class FilesSection(_Section):

@@ -1,0 +1,110 @@
+"""One Garmin activity (list entry plus whatever else was fetched for it) -> :class:`Activity`.
+
+The raw record is ``{"activity": <list entry>, "detail": ..., "typed_splits": ...,
+"laps": ...}`` (the last three only when they were fetched); it is stored whole, so a change
+here can rebuild every row without downloading anything again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from connectors.garmin.parse import (
+    RunWalk,
+    feel_fields,
+    lap_segments,
+    optional_number,
+    read_listed,
+    run_walk,
+    typed_split_segments,
+)
+from syncd.errors import InvalidResponse
+from syncd.models import Activity, Segment
+
+SOURCE = "garmin"
+
+
+def build_activity(payload: Any, *, athlete: str, athlete_zone: str,
+                   run_speed_threshold: float) -> Activity:
+    """The normalized activity for one raw Garmin record. Raises :class:`InvalidResponse`."""
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("activity"), Mapping):
+        raise InvalidResponse("a Garmin record without its activity-list entry; skipped")
+    entry: Mapping[str, Any] = payload["activity"]
+    listed = read_listed(entry)
+    detail = payload.get("detail") if isinstance(payload.get("detail"), Mapping) else None
+    summary = detail.get("summaryDTO") if detail else None
+    totals = listed.run_walk
+    if detail is not None and not listed.has_split_summaries:
+        totals = run_walk(detail.get("splitSummaries") or [], listed.activity_id)
+    segments, run_s, walk_s, method = _bouts(payload, listed.activity_id, listed.start_utc,
+                                             totals, run_speed_threshold)
+    aid = listed.activity_id
+    elapsed = optional_number(entry.get("elapsedDuration"), aid, "elapsedDuration")
+    if elapsed is None:
+        elapsed = optional_number(entry.get("duration"), aid, "duration")
+    if elapsed is None:
+        raise InvalidResponse(f"Garmin activity {aid} has no duration; skipped")
+    return Activity(
+        source=SOURCE, source_id=aid, sport=listed.sport, sport_type=listed.sport_type,
+        start_utc=listed.start_utc, local_start=listed.local_start, elapsed_s=elapsed,
+        timezone=_zone(detail, listed.start_utc, listed.local_start, athlete_zone),
+        moving_s=optional_number(entry.get("movingDuration"), aid, "movingDuration"),
+        distance_m=optional_number(entry.get("distance"), aid, "distance"),
+        run_s=run_s, walk_s=walk_s, segments=segments,
+        name=entry.get("activityName") if isinstance(entry.get("activityName"), str) else None,
+        manual=entry.get("manualActivity") is True, athlete=athlete,
+        extra=_extra(entry, summary, totals, method), raw=dict(payload),
+    )
+
+
+def _bouts(payload: Mapping[str, Any], activity_id: str, start_utc: datetime,
+           totals: RunWalk | None, threshold: float
+           ) -> tuple[tuple[Segment, ...], float | None, float | None, str | None]:
+    """(segments, run seconds, walk seconds, where they came from), best source first:
+    Garmin's detection (totals, with typed splits for the bouts), else laps, else nothing."""
+    if totals is not None:
+        typed = payload.get("typed_splits")
+        segments = (typed_split_segments(typed, start_utc, activity_id)
+                    if typed is not None else ())
+        return segments, totals.run_s, totals.walk_s, "garmin"
+    if payload.get("laps") is not None:
+        segments = lap_segments(payload["laps"], start_utc, activity_id, threshold)
+        run_s = sum(s.duration_s for s in segments if s.kind == "run")
+        walk_s = sum(s.duration_s for s in segments if s.kind == "walk")
+        return segments, run_s, walk_s, "laps"
+    return (), None, None, None
+
+
+def _zone(detail: Mapping[str, Any] | None, start_utc: datetime, local_start: datetime,
+          athlete_zone: str) -> str | None:
+    """The IANA zone: the detail names it; without it, the athlete's own zone when its offset
+    at that moment is the activity's (the list only gives Garmin's numeric zone id)."""
+    unit = detail.get("timeZoneUnitDTO") if detail else None
+    named = unit.get("timeZone") if isinstance(unit, Mapping) else None
+    for candidate in (named, athlete_zone):
+        if not isinstance(candidate, str) or not candidate:
+            continue
+        try:
+            zone = ZoneInfo(candidate)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        if start_utc.astimezone(zone).replace(tzinfo=None) == local_start:
+            return candidate
+    return None
+
+
+def _extra(entry: Mapping[str, Any], summary: Any, totals: RunWalk | None,
+           method: str | None) -> dict[str, Any]:
+    """Feel and perceived effort, and how the run/walk split was found."""
+    extra = feel_fields(entry, summary)
+    if method is not None:
+        extra["run_walk_from"] = method
+    if totals is not None:
+        extra["run_bouts"] = totals.run_bouts
+        extra["walk_bouts"] = totals.walk_bouts
+        if totals.stand_s:
+            extra["stand_s"] = totals.stand_s
+    return extra
