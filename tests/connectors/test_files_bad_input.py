@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import HISTORY, make_context
+from files_support import HISTORY, make_context
 
 from connectors.files import ArchiveLimits, FilesConnector
 from connectors.files.reader import content_id

@@ -7,8 +7,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import HISTORY, make_context
 from contract import ConnectorContract
+from files_support import HISTORY, make_context
 
 from connectors.base import Connector
 from connectors.files import FilesConnector

@@ -8,7 +8,7 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
-from conftest import HISTORY
+from files_support import HISTORY
 
 from connectors.files import FilesConnector
 from connectors.files.reader import content_id

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import HISTORY, make_context
+from files_support import HISTORY, make_context
 
 from connectors.files import FilesConnector
 from connectors.files.reader import content_id

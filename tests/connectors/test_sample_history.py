@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, HISTORY, REPO, make_context
+from files_support import EXAMPLES, HISTORY, REPO, make_context
 
 from connectors.files import FilesConnector
 from syncd.models import Activity
