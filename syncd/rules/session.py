@@ -68,8 +68,12 @@ def run_interval(session: Session, week: PlanWeek, limits: Limits) -> Iterator[F
 
 
 def run_in_walk_week(session: Session, week: PlanWeek) -> Iterator[Finding]:
-    """Any running at all in a walk-only week."""
-    if not week.walk_only:
+    """Any running at all in a walk-only week.
+
+    A running activity whose run/walk split shows no running (a run/walk session walked
+    throughout) is what the week asks for, so it says nothing.
+    """
+    if not week.walk_only or session.run_s <= 0:
         return
     observed = minutes(session.run_s)
     yield _finding(
