@@ -78,6 +78,8 @@ RUN_IN_WALK_WEEK: list[tuple[str, dict[str, Any], list[tuple[Any, ...]]]] = [
      [("run_in_walk_week", "warning", key("2026-03-03"), 1.0, 0.0, "min")]),
     ("a whole run on the walking week's last day", {"day": "2026-03-08", "minutes": 15},
      [("run_in_walk_week", "warning", key("2026-03-08"), 15.0, 0.0, "min")]),
+    ("a run/walk activity walked throughout",
+     {"day": "2026-03-04", "minutes": 15, "run_min": 0, "longest_s": 0}, []),
     ("the first day of the jogging week", {"day": "2026-03-09", "minutes": 15, "run_min": 1.5},
      []),
     ("before the plan starts", {"day": "2026-03-01", "minutes": 15}, []),
