@@ -95,6 +95,9 @@ def _add_later_commands(add: Callable[[str, Command, str], argparse.ArgumentPars
     cli_sync.register(add)
     cli_daemon.register(add)
     cli_alerts.register(add)
+    from syncd import cli_garmin
+
+    cli_garmin.register(add)
 
 
 # -- commands -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ for ever) are injected with :meth:`FakeGarmin.fail`. Used by the tests and by
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import threading
@@ -313,10 +314,8 @@ def _handler(fake: FakeGarmin) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            try:
-                self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(payload)  # unless the client gave up (a timeout test)
 
         do_GET = do_POST = _serve  # noqa: N815 - http.server's naming
 

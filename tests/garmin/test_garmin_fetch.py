@@ -242,7 +242,8 @@ def test_gear_is_read_at_most_daily_shoes_only(fake, connector):
         ("a", "Pegasus 40", 412_345.0, False), ("b", "Old Clifton", 0.0, True)]
     assert second.gear == [] and len(third.gear) == 2
     gear_calls = [r.path for r in fake.calls("/gear-service/")]
-    assert gear_calls == ["/gear-service/gear/filterGear", f"/gear-service/gear/stats/{'a' * 32}"] * 2
+    daily = ["/gear-service/gear/filterGear", f"/gear-service/gear/stats/{'a' * 32}"]
+    assert gear_calls == daily * 2
 
 
 def test_refused_login_after_a_refresh_raises_auth_error_without_looping(fake, connector):
