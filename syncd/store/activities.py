@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, load_only, selectinload
 
 from syncd.errors import InvalidResponse
@@ -305,10 +305,14 @@ def _neighbourhood(
     return list(found.values())
 
 
+# Built once: constructing loader options costs more than the small queries using them.
+_IDENTITY_LOAD = load_only(*_IDENTITY_COLUMNS)
+
+
 def _identity_query(athlete_id: int) -> Any:
     """A query for activity rows loading only what identity needs."""
     return (select(ActivityRow).where(ActivityRow.athlete_id == athlete_id)
-            .options(load_only(*_IDENTITY_COLUMNS)))
+            .options(_IDENTITY_LOAD))
 
 
 def _rows_near(session: Session, athlete_id: int, times: list[datetime]) -> list[ActivityRow]:
@@ -335,25 +339,30 @@ def _spans(times: list[datetime], window: timedelta) -> list[tuple[datetime, dat
 
 def _rows_linked(session: Session, athlete_id: int, rows: list[ActivityRow]) -> list[ActivityRow]:
     """Rows in the same group as ``rows``, and rows tied to them by a Garmin upload id."""
-    ids = [row.id for row in rows]
+    found: list[ActivityRow] = []
+    for chunk in _chunks(rows):
+        conditions = _link_conditions(chunk)
+        if conditions:
+            found.extend(session.scalars(_identity_query(athlete_id).where(or_(*conditions))))
+    return found
+
+
+def _link_conditions(rows: Sequence[ActivityRow]) -> list[ColumnElement[bool]]:
+    """Conditions matching the group members and Garmin upload partners of ``rows``."""
     canonical_ids = [row.canonical_id for row in rows if row.canonical_id is not None]
     pushed = [GARMIN_PUSH_PREFIX + row.source_id for row in rows if row.source == "garmin"]
     origins = [row.external_id.removeprefix(GARMIN_PUSH_PREFIX) for row in rows
                if row.source == "strava" and row.external_id
                and row.external_id.startswith(GARMIN_PUSH_PREFIX)]
-    lookups: list[tuple[Any, Sequence[Any]]] = [
-        (ActivityRow.canonical_id, ids), (ActivityRow.id, canonical_ids),
-        (ActivityRow.external_id, pushed),
-    ]
-    found: list[ActivityRow] = []
-    for column, values in lookups:
-        for chunk in _chunks(values):
-            found.extend(session.scalars(_identity_query(athlete_id).where(column.in_(chunk))))
-    for chunk in _chunks(origins):
-        query = _identity_query(athlete_id).where(ActivityRow.source == "garmin",
-                                                  ActivityRow.source_id.in_(chunk))
-        found.extend(session.scalars(query))
-    return found
+    conditions: list[ColumnElement[bool]] = [ActivityRow.canonical_id.in_([r.id for r in rows])]
+    if canonical_ids:
+        conditions.append(ActivityRow.id.in_(canonical_ids))
+    if pushed:
+        conditions.append(ActivityRow.external_id.in_(pushed))
+    if origins:
+        conditions.append(and_(ActivityRow.source == "garmin",
+                               ActivityRow.source_id.in_(origins)))
+    return conditions
 
 
 def _regroup(rows: list[ActivityRow], canonical_order: Sequence[str], now: datetime) -> int:

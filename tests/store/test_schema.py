@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -12,6 +14,14 @@ from syncd.errors import StorageError
 from syncd.store import Store, current_revision, display_url, head_revision
 from syncd.store.schema import alembic_config
 from syncd.store.tables import Base
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A database migrated from empty, on SQLite and on PostgreSQL."""
+    opened = Store.open(db_url)
+    yield opened
+    opened.close()
 
 
 def test_migrated_database_matches_the_models_exactly(store: Store) -> None:

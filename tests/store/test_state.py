@@ -56,11 +56,11 @@ def test_a_failing_streak_is_counted_then_ended_by_a_success(
 
 
 def test_a_saved_credential_is_committed_before_save_returns(
-    store: Store, athlete_id: int, db_url: str
+    store: Store, athlete_id: int, store_url: str
 ) -> None:
     tokens = DbCredentialStore(store, athlete_id, prefix="strava.")
     tokens.save("token", {"refresh_token": "rotated-2", "expires_at": 1767225600})
-    elsewhere = Store.open(db_url, migrate=False)  # another process would see the same
+    elsewhere = Store.open(store_url, migrate=False)  # another process would see the same
     assert DbCredentialStore(elsewhere, athlete_id, prefix="strava.").load("token") == {
         "refresh_token": "rotated-2", "expires_at": 1767225600}
     assert DbCredentialStore(elsewhere, athlete_id, prefix="garmin.").load("token") is None
