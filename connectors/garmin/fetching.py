@@ -14,7 +14,8 @@ The request policy (the fewest requests that give the rules what they need):
      needs the longest bout and the summaries give only totals (one bout is its own total);
    - no run/walk detection and two or more laps: the laps (one lap says nothing).
    Walks, hikes and everything else need nothing beyond the list.
-3. **Nothing for an activity already read** whose list entry has not changed.
+3. **Nothing for an activity already read** whose list entry has not changed (a backfill
+   reads everything again: that is what it is asked for).
 4. **Gear at most daily:** the shoes (``filterGear``) and each active pair's distance.
 
 ``[garmin] fetch_feel = true`` adds the detail of each new running activity whose list entry
@@ -87,10 +88,13 @@ class FetchPass:
     saved_profile_id: int | None = None
     result: FetchResult = field(default_factory=FetchResult)
     listed_ids: set[str] = field(default_factory=set)
+    rereading: bool = False
 
     def run(self, window: Window, lookback: timedelta) -> FetchResult:
         """List ``window`` (at most ``policy.pages_per_fetch`` pages) and return the records,
         the gear when due, and the new cursor."""
+        # A backfill was asked for: read everything again, changed or not.
+        self.rereading = window.backfill_since is not None
         position = _Position(window.start, window.skip)
         finished = self._list(window, position)
         self._refresh_gear()
@@ -134,7 +138,7 @@ class FetchPass:
             self._skip(_raw_id(entry), err)
             return None
         self.listed_ids.add(listed.activity_id)
-        if self.cursor.unchanged(listed):
+        if not self.rereading and self.cursor.unchanged(listed):
             return listed
         try:
             payload = self._payload(listed, entry)

@@ -1,0 +1,49 @@
+"""One operator notice when a source needs a human, not one per poll.
+
+A source whose login was refused (:class:`~syncd.errors.AuthError`) or that the service is
+throttling (:class:`~syncd.errors.RateLimited`, Garmin's 427 and 429) backs off for hours;
+polling on would only repeat the failure. :func:`notify_source_failure`, called after each
+pass, queues an ``operator.notice`` ("Garmin login needs attention: run `syncd auth
+garmin`") through the outbox, and :func:`syncd.store.alerts.add_operator_notice` drops the
+repeats: a notice of the same kind written within the last day, or still being delivered.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from syncd.errors import Action
+from syncd.store.alerts import add_operator_notice
+
+if TYPE_CHECKING:
+    from syncd.app import App
+    from syncd.sync import SourceResult
+
+NEEDS_ATTENTION = frozenset({Action.REAUTH, Action.BACKOFF})
+_TITLES = {"garmin": "Garmin", "strava": "Strava", "files": "Files"}
+
+
+def notice_kind(source: str) -> str:
+    """The de-duplication key of a source's login notice."""
+    return f"{source}.login"
+
+
+def notice_message(source: str, reason: str) -> str:
+    """What the operator reads: the source, the command that fixes it, and why. A reason
+    that already starts that way (Garmin's errors do) is used as it is."""
+    head = f"{_TITLES.get(source, source)} login needs attention"
+    if reason.startswith(head):
+        return reason
+    return f"{head}: run `syncd auth {source}` ({reason})"
+
+
+def notify_source_failure(app: App, result: SourceResult) -> bool:
+    """Queue the operator notice for a pass that ended in a refused login or a throttle.
+    Returns whether a notice was written (False for other outcomes and for repeats)."""
+    err = result.error
+    if err is None or err.action not in NEEDS_ATTENTION:
+        return False
+    message = notice_message(result.source, str(err))
+    with app.store.write() as tx:
+        return add_operator_notice(tx, app.athlete_id, notice_kind(result.source), message,
+                                   app.clock(), app.channels())
