@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pydantic
@@ -17,6 +18,7 @@ import requests
 from stravalib import exc
 from stravalib.client import Client
 from stravalib.protocol import ApiV3
+from stravalib.strava_model import DetailedGear
 
 from connectors.base import ConnectorContext
 from connectors.strava.budget import RateBudget, budget_for
@@ -67,9 +69,10 @@ class StravaApi:
         self.api_url: str = str(getattr(settings, "api_url", None) or "https://www.strava.com")
         client_id = getattr(settings, "client_id", None)
         self.budget: RateBudget = budget_for(f"{self.api_url}|{client_id}")
-        self.session = StravaSession(self.api_url, self.budget, context.now)
+        self.clock = utc_clock(context.now)
+        self.session = StravaSession(self.api_url, self.budget, self.clock)
         self.client = _Client(self.session)
-        self.keeper = TokenKeeper(context.credentials, self._refresh_grant, context.now,
+        self.keeper = TokenKeeper(context.credentials, self._refresh_grant, self.clock,
                                   lock_key=f"{self.api_url}|{context.athlete}")
 
     # -- application credentials and tokens ---------------------------------------------------
@@ -162,8 +165,13 @@ class StravaApi:
 
     def gear(self, gear_id: str) -> dict[str, Any]:
         """One piece of gear (name, distance in metres, retired)."""
-        gear = self._call(lambda: self.client.get_gear(gear_id), f"gear {gear_id}")
-        return gear.model_dump(mode="json")
+        gear = self._call(lambda: self.client.protocol.get("/gear/{id}", id=gear_id),
+                          f"gear {gear_id}")
+        # Validated by stravalib's model, read raw: the model drops ``retired``.
+        self._mapped(lambda: DetailedGear.model_validate(gear), f"gear {gear_id}")
+        if not isinstance(gear, dict):
+            raise InvalidResponse(f"Strava sent gear {gear_id} as something else than an object")
+        return gear
 
     # -- webhook subscriptions (application credentials, no athlete token) --------------------
 
@@ -246,6 +254,12 @@ class StravaApi:
                 f"{client_id}) is inactive: the account that owns it needs an active Strava "
                 "subscription; subscribe with that account and reactivate the application "
                 "at https://www.strava.com/settings/api")
+
+
+def utc_clock(now: Callable[[], datetime]) -> Callable[[], datetime]:
+    """``now`` returning aware UTC (a naive reading is taken as the machine's local time,
+    which is what the context's default, ``datetime.now``, gives)."""
+    return lambda: now().astimezone(UTC)
 
 
 def _secret(value: Any) -> str:

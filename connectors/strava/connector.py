@@ -53,7 +53,7 @@ class StravaConnector(Connector):
         if since is not None:
             state.backfill = self._backfill(state.backfill, since)
         elif state.newest is None and state.backfill is None:
-            first = (self.context.now() - self.history).astimezone(ZoneInfo(self.zone)).date()
+            first = (self.api.clock() - self.history).astimezone(ZoneInfo(self.zone)).date()
             state.backfill = self._backfill(None, first)
         return SyncPass(self, state).run()
 
@@ -109,7 +109,7 @@ class StravaConnector(Connector):
 
     def quota(self) -> dict[str, Any]:
         """Requests left in Strava's 15-minute window and day, for ``syncd status``."""
-        return self.api.budget.left(self.context.now())
+        return self.api.budget.left(self.api.clock())
 
     @property
     def zone(self) -> str:

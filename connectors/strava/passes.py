@@ -64,11 +64,12 @@ class SyncPass:
         self.gear: list[Gear] = []
         self.more = False
         self.progress = False
+        self.tried: set[int] = set()  # unreadable items met in this pass
 
     @property
     def now(self) -> datetime:
         """The connector's clock."""
-        return self.connector.context.now().astimezone(UTC)
+        return self.api.clock()
 
     def run(self) -> FetchResult:
         """Run every step; keep what was gathered when a later step hits a limit."""
@@ -111,14 +112,16 @@ class SyncPass:
 
     def retry_failed(self) -> None:
         """Read again, one by one, the items that could not be read from a list page."""
-        for activity_id, attempts in list(self.state.retry.items()):
+        for activity_id in list(self.state.retry):
+            if activity_id in self.tried:
+                continue  # listed (and failed) again in this pass
             if not self.api.budget.allows(Priority.BACKFILL, self.now):
                 self.more = True
                 return
             try:
                 self._refetch(activity_id)
             except InvalidResponse as err:
-                self._retry_failed(activity_id, attempts, str(err))
+                self._failed(activity_id, str(err))
 
     def continue_backfill(self) -> None:
         """Walk the history from where the backfill stands."""
@@ -202,9 +205,11 @@ class SyncPass:
                       if isinstance(err, pydantic.ValidationError) else str(err))
             item_id = item.get("id") if isinstance(item, Mapping) else None
             if isinstance(item_id, int) and not isinstance(item_id, bool):
-                self.state.retry.setdefault(item_id, 0)
-            self.failures.append((str(item_id), reason))
-            log.warning("strava activity skipped", activity=item_id, reason=reason)
+                self.tried.add(item_id)
+                self._failed(item_id, reason)
+            else:
+                self.failures.append((str(item_id), reason))
+                log.warning("strava activity skipped", activity=item_id, reason=reason)
             return None
         return summary
 
@@ -255,13 +260,17 @@ class SyncPass:
         self._deliver(record.payload, summary, fingerprint(record.payload["activity"]),
                       backfill=False)
 
-    def _retry_failed(self, activity_id: int, attempts: int, reason: str) -> None:
+    def _failed(self, activity_id: int, reason: str) -> None:
+        """Report an unreadable activity; read it again by id in later passes, up to
+        :data:`MAX_RETRIES` tries in all."""
         self.failures.append((str(activity_id), reason))
-        if attempts + 1 >= MAX_RETRIES:
+        attempts = self.state.retry.get(activity_id, 0) + 1
+        if attempts >= MAX_RETRIES:
             log.warning("strava activity given up", activity=activity_id, reason=reason)
             self.state.retry.pop(activity_id, None)
         else:
-            self.state.retry[activity_id] = attempts + 1
+            log.warning("strava activity skipped", activity=activity_id, reason=reason)
+            self.state.retry[activity_id] = attempts
 
     def _reached_today(self, after: int) -> None:
         """A walk reached the end of the list: polling may start from its newest start."""

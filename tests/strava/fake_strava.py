@@ -32,6 +32,7 @@ CLIENT_ID = "4242"
 CLIENT_SECRET = "fake-client-secret-0123456789"
 ATHLETE_ID = 134815
 TOKEN_LIFETIME = timedelta(hours=6)
+GARBAGE = object()  # a body that is not JSON (a proxy's error page)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,7 @@ class FakeStrava:
     inactive: bool = False
     force_429: set[int] = field(default_factory=set)  # API request numbers answered 429
     failures: dict[str, list[int]] = field(default_factory=dict)  # path -> statuses to send
+    garbage: dict[str, int] = field(default_factory=dict)  # path -> bodies to send as non-JSON
     token_gate: threading.Event | None = None  # when set by a test, /oauth/token waits on it
     token_requests: threading.Event = field(default_factory=threading.Event)
     subscriptions: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -207,6 +209,9 @@ class FakeStrava:
                     {"resource": "Application", "field": "rate limit", "code": "exceeded"}]}
             if status is not None:
                 return status, rate_headers, {"message": "Server Error", "errors": []}
+            if self.garbage.get(call.path):
+                self.garbage[call.path] -= 1
+                return 200, rate_headers, GARBAGE
             if self.inactive:
                 return 403, rate_headers, {"message": "Forbidden", "errors": [
                     {"resource": "Application", "field": "Status", "code": "Inactive"}]}
@@ -425,7 +430,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, extra, payload = self.strava.handle(self.command, self.path, headers, body)
-        data = b"" if payload is None else json.dumps(payload).encode()
+        if payload is GARBAGE:
+            data = b"<html><body>502 Bad Gateway</body></html>"
+        else:
+            data = b"" if payload is None else json.dumps(payload).encode()
         lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
                  f"Content-Length: {len(data)}"]
         if payload is not None:
