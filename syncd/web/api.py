@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from syncd.models import PainReport
 from syncd.web.context import WebContext, web_context
@@ -55,13 +55,24 @@ class AlertOut(BaseModel):
     resolved_at: str | None = None
 
 
+def _whole_number(value: Any) -> Any:
+    """A JSON number without a fraction (``4`` or ``4.0``); text and booleans are refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number from 0 to 10")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be a whole number from 0 to 10")
+        return int(value)
+    return value
+
+
 class PainIn(BaseModel):
     """A pain score on the 0-10 scale; ``at`` without an offset is the athlete's local time
     (default: now)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    score: int = Field(ge=0, le=10, strict=True)
+    score: Annotated[int, BeforeValidator(_whole_number)] = Field(ge=0, le=10)
     at: datetime | None = None
     note: str | None = Field(default=None, max_length=500)
 

@@ -24,11 +24,12 @@ from syncd.web.style import CSS
 
 router = APIRouter(include_in_schema=False)
 MAX_FORM_BYTES = 4096
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
     "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
@@ -123,7 +124,9 @@ def render_dashboard(context: WebContext, *, logged: int | None = None,
     try:
         status = scrub(app.status())
         weeks = app.weeks()
-        alerts = [scrub(a.payload_data()) for a in app.alerts()]
+        # Most severe first: a pain stop must be the first thing a runner reads.
+        alerts = sorted((scrub(a.payload_data()) for a in app.alerts()),
+                        key=lambda a: SEVERITY_ORDER.get(a["severity"], 3))
         with app.store.read() as tx:
             sessions = recent_sessions(tx, app.athlete_id)
     except SyncdError as err:

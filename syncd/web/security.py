@@ -174,10 +174,12 @@ class AccessGuard:
     def _same_site(self, headers: dict[str, str], path: str) -> bool:
         # A page elsewhere can make the runner's browser POST a form here (the Host is then
         # ours): browsers say where a request comes from, so refuse what comes from outside.
-        if headers.get("sec-fetch-site") == "cross-site":
-            return False
+        fetch_site = headers.get("sec-fetch-site")
+        if fetch_site is not None:
+            # Another port on localhost is "same-site" but not ours: refused too.
+            return fetch_site in ("same-origin", "none")
         origin = headers.get("origin")
-        if origin is None:
+        if origin is None:  # not a browser (curl, a script, Strava's servers)
             return True
         parts = urlsplit(origin)
         host = parse_host(parts.netloc) if parts.scheme in ("http", "https") else None

@@ -25,7 +25,7 @@ section { background: var(--card); border: 1px solid var(--line); border-radius:
 .meter.over span { background: var(--over); }
 svg.chart { width: 100%; height: auto; display: block; }
 svg .grid { stroke: var(--line); stroke-width: 1; }
-svg .axis { fill: var(--muted); font-size: 12px; }
+svg .axis { fill: var(--muted); font-size: 15px; }
 svg .actual { fill: var(--run); }
 svg .over .actual { fill: var(--over); }
 svg .plan { stroke: var(--plan); stroke-width: 3; }

@@ -12,6 +12,7 @@ from syncd.scheduler import Scheduler
 from syncd.store.tables import PainReportRow
 from syncd.sync import SourceResult
 from syncd.web import create_app
+
 from .support import NOW, MakeApp, client_for
 
 
@@ -60,8 +61,10 @@ def test_pain_of_four_raises_pain_stop_at_once(client: TestClient, sample_app: A
 
 
 def test_pain_of_three_is_not_a_stop(client: TestClient) -> None:
-    answer = client.post("/pain", json={"score": 3, "at": "2026-11-02T08:00"})
+    # 3.0 is the same JSON number as 3.
+    answer = client.post("/pain", json={"score": 3.0, "at": "2026-11-02T08:00"})
     assert answer.status_code == 201
+    assert answer.json()["score"] == 3
     assert [a["rule"] for a in answer.json()["raised"]] == ["pain_persistent"]
     # A time without an offset is the athlete's local time (Berlin, UTC+1 in November).
     assert answer.json()["at"] == "2026-11-02T07:00:00Z"
@@ -76,6 +79,7 @@ def test_bad_pain_reports_are_refused_and_not_stored(client: TestClient,
                                                      sample_app: App) -> None:
     future = (NOW + timedelta(days=1)).isoformat()
     for body in ({"score": 11}, {"score": -1}, {"score": "4"}, {"score": True}, {},
+                 {"score": 4.5},
                  {"score": 2, "at": future}, {"score": 2, "at": "1999-12-31T23:00:00Z"},
                  {"score": 2, "note": "x" * 501}, {"score": 2, "note": "bad\x00byte"},
                  {"score": 2, "extra": 1}):

@@ -109,14 +109,18 @@ def test_a_form_posted_from_another_site_is_refused(client: TestClient,
     evil = client.post("/dashboard/pain", data={"score": "0"},
                        headers={"origin": "http://evil.example"})
     assert evil.status_code == 403
-    fetch = client.post("/dashboard/pain", data={"score": "0"},
-                        headers={"sec-fetch-site": "cross-site"})
-    assert fetch.status_code == 403
+    for site in ("cross-site", "same-site"):
+        fetch = client.post("/dashboard/pain", data={"score": "0"},
+                            headers={"sec-fetch-site": site, "origin": "null"})
+        assert fetch.status_code == 403
     assert _pain_rows(sample_app) == 0
     own = client.post("/dashboard/pain", data={"score": "0"},
                       headers={"origin": "http://127.0.0.1:8765"})
     assert own.status_code == 303 and own.headers["location"] == "/?logged=0#pain"
-    assert _pain_rows(sample_app) == 1
+    same = client.post("/dashboard/pain", data={"score": "1"},
+                       headers={"origin": "null", "sec-fetch-site": "same-origin"})
+    assert same.status_code == 303
+    assert _pain_rows(sample_app) == 2
 
 
 def test_no_cors_headers_even_when_asked(client: TestClient) -> None:
