@@ -8,14 +8,15 @@ the evaluator re-checks.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import Session, load_only, selectinload
+from sqlalchemy import ColumnElement, and_, delete, insert, or_, select
+from sqlalchemy.orm import Session, load_only
 
 from syncd.errors import InvalidResponse
 from syncd.models import Activity, Segment, SegmentKind, SportFamily
@@ -34,7 +35,7 @@ _SESSION_FIELDS = frozenset({
     "walk_s", "gear_id", "deleted",
 })
 # Start times closer than this are fetched in one range query rather than one query each.
-_SPAN_MERGE_GAP = timedelta(hours=6)
+_SPAN_MERGE_GAP = timedelta(days=7)
 _IN_CHUNK = 500
 Outcome = Literal["updated", "deleted", "unchanged"]
 
@@ -81,6 +82,7 @@ def upsert_activities(
     now = now or datetime.now(UTC)
     latest = {(a.source, a.source_id): a for a in activities}
     existing = _rows_by_key(session, athlete_id, list(latest))
+    stored_segments = _segments_of(session, [row.id for row in existing.values()])
     result = UpsertResult()
     changes = _Changes()
     for key, activity in latest.items():
@@ -89,13 +91,14 @@ def upsert_activities(
             _insert(session, athlete_id, activity, now, result, changes)
             continue
         changes.remember(row)
-        outcome, relevant = _apply(row, activity, now)
+        outcome, relevant = _apply(row, activity, now, stored_segments.get(row.id, ()), changes)
         _count(result, outcome)
         if outcome != "unchanged":
             changes.touch(row, relevant)
     if not changes.touched:
         return result
     session.flush()
+    _write_segments(session, changes.segments)
     rows = _neighbourhood(session, athlete_id, changes.seeds())
     for row in rows:
         changes.remember(row)
@@ -116,10 +119,11 @@ def _insert(
     row = ActivityRow(athlete_id=athlete_id, source=activity.source,
                       source_id=activity.source_id, created_at=now, updated_at=now,
                       canonical_id=None, **_columns(activity))
-    row.segments = _segment_rows(activity.segments)
     session.add(row)
     result.inserted += 1
     changes.add_new(row)
+    if activity.segments:
+        changes.segments[row] = activity.segments
 
 
 def _count(result: UpsertResult, outcome: Outcome) -> None:
@@ -132,9 +136,12 @@ def _count(result: UpsertResult, outcome: Outcome) -> None:
         result.unchanged += 1
 
 
-def _apply(row: ActivityRow, activity: Activity, now: datetime) -> tuple[Outcome, bool]:
-    """Bring ``row`` in line with ``activity``; say what happened and whether the session
-    the rules see may have changed."""
+def _apply(
+    row: ActivityRow, activity: Activity, now: datetime,
+    stored_segments: tuple[tuple[Any, ...], ...], changes: _Changes,
+) -> tuple[Outcome, bool]:
+    """Bring ``row`` in line with ``activity`` (segments are queued in ``changes``); say what
+    happened and whether the session the rules see may have changed."""
     if activity.deleted:
         if row.deleted:
             return "unchanged", False
@@ -142,14 +149,13 @@ def _apply(row: ActivityRow, activity: Activity, now: datetime) -> tuple[Outcome
         row.updated_at = now
         return "deleted", True
     changed = {k: v for k, v in _columns(activity).items() if getattr(row, k) != v}
-    new_segments = _segment_tuples(activity.segments)
-    segments_changed = new_segments != _segment_tuples(row.segments)
+    segments_changed = _segment_tuples(activity.segments) != stored_segments
     if not changed and not segments_changed:
         return "unchanged", False
     for name, value in changed.items():
         setattr(row, name, value)
     if segments_changed:
-        row.segments = _segment_rows(activity.segments)
+        changes.segments[row] = activity.segments
     row.updated_at = now
     return "updated", segments_changed or bool(_SESSION_FIELDS & changed.keys())
 
@@ -194,17 +200,43 @@ def _as_json(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _segment_tuples(segments: Iterable[Segment | SegmentRow]) -> tuple[tuple[Any, ...], ...]:
+def _segment_tuples(segments: Iterable[Segment]) -> tuple[tuple[Any, ...], ...]:
     """Segments in a comparable form."""
     return tuple((s.kind, float(s.offset_s), float(s.duration_s), _float(s.distance_m))
                  for s in segments)
 
 
-def _segment_rows(segments: Iterable[Segment]) -> list[SegmentRow]:
-    """New rows for an activity's segments, numbered in order."""
-    return [SegmentRow(seq=i, kind=s.kind, offset_s=float(s.offset_s),
-                       duration_s=float(s.duration_s), distance_m=_float(s.distance_m))
-            for i, s in enumerate(segments)]
+def _segments_of(session: Session, ids: list[int]) -> dict[int, tuple[tuple[Any, ...], ...]]:
+    """The stored segments of activities ``ids``, in the form of :func:`_segment_tuples`."""
+    found: dict[int, list[tuple[Any, ...]]] = {}
+    for chunk in _chunks(ids):
+        query = (select(SegmentRow.activity_id, SegmentRow.kind, SegmentRow.offset_s,
+                        SegmentRow.duration_s, SegmentRow.distance_m)
+                 .where(SegmentRow.activity_id.in_(chunk))
+                 .order_by(SegmentRow.activity_id, SegmentRow.seq))
+        for activity_id, *segment in session.execute(query):
+            found.setdefault(activity_id, []).append(tuple(segment))
+    return {activity_id: tuple(segments) for activity_id, segments in found.items()}
+
+
+def _write_segments(session: Session, pending: dict[ActivityRow, tuple[Segment, ...]]) -> None:
+    """Replace the segments of the flushed rows in ``pending``, in bulk statements.
+
+    Plain statements rather than ORM objects: a backfill writes tens of thousands of them.
+    """
+    if not pending:
+        return
+    for chunk in _chunks([row.id for row in pending]):
+        session.execute(delete(SegmentRow).where(SegmentRow.activity_id.in_(chunk)))
+    values = [
+        {"activity_id": row.id, "seq": seq, "kind": s.kind, "offset_s": float(s.offset_s),
+         "duration_s": float(s.duration_s), "distance_m": _float(s.distance_m)}
+        for row, segments in pending.items() for seq, s in enumerate(segments)
+    ]
+    if values:
+        session.execute(insert(SegmentRow), values)
+    for row in pending:
+        session.expire(row, ["segments"])
 
 
 def _snapshot(row: ActivityRow) -> _Snapshot:
@@ -220,6 +252,7 @@ class _Changes:
         self.before: dict[ActivityRow, _Snapshot | None] = {}
         self.relevant: set[ActivityRow] = set()
         self.touched: list[ActivityRow] = []
+        self.segments: dict[ActivityRow, tuple[Segment, ...]] = {}
 
     def remember(self, row: ActivityRow) -> None:
         """Record ``row``'s standing, unless already recorded."""
@@ -258,7 +291,7 @@ class _Changes:
 def _rows_by_key(
     session: Session, athlete_id: int, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], ActivityRow]:
-    """Stored rows for (source, source_id) keys, with their segments, in few queries."""
+    """Stored rows for (source, source_id) keys, in few queries."""
     by_source: dict[str, list[str]] = {}
     for source, source_id in keys:
         by_source.setdefault(source, []).append(source_id)
@@ -267,8 +300,7 @@ def _rows_by_key(
         for chunk in _chunks(source_ids):
             query = (select(ActivityRow)
                      .where(ActivityRow.athlete_id == athlete_id, ActivityRow.source == source,
-                            ActivityRow.source_id.in_(chunk))
-                     .options(selectinload(ActivityRow.segments)))
+                            ActivityRow.source_id.in_(chunk)))
             for row in session.scalars(query):
                 found[(row.source, row.source_id)] = row
     return found
@@ -316,19 +348,31 @@ def _identity_query(athlete_id: int) -> Any:
 
 
 def _rows_near(session: Session, athlete_id: int, times: list[datetime]) -> list[ActivityRow]:
-    """Rows starting within the match window of any of ``times``."""
+    """Rows starting within the match window of any of ``times``.
+
+    Nearby times share one range query; rows the range holds beyond the windows are dropped,
+    so that a dense backfill costs few queries without widening the neighbourhood.
+    """
     window = timedelta(seconds=MATCH_WINDOW_S)
+    ordered = sorted(times)
     rows: list[ActivityRow] = []
-    for low, high in _spans(times, window):
+    for low, high in _spans(ordered, window):
         query = _identity_query(athlete_id).where(ActivityRow.start_utc.between(low, high))
-        rows.extend(session.scalars(query))
+        rows.extend(row for row in session.scalars(query)
+                    if _within(row.start_utc, ordered, window))
     return rows
 
 
-def _spans(times: list[datetime], window: timedelta) -> list[tuple[datetime, datetime]]:
-    """``times`` widened by ``window`` and merged where they are close together."""
+def _within(moment: datetime, ordered: list[datetime], window: timedelta) -> bool:
+    """True when ``moment`` is within ``window`` of one of the sorted ``ordered`` times."""
+    index = bisect.bisect_left(ordered, moment - window)
+    return index < len(ordered) and ordered[index] <= moment + window
+
+
+def _spans(ordered: list[datetime], window: timedelta) -> list[tuple[datetime, datetime]]:
+    """Sorted times widened by ``window`` and merged where they are close together."""
     spans: list[tuple[datetime, datetime]] = []
-    for moment in sorted(times):
+    for moment in ordered:
         low, high = moment - window, moment + window
         if spans and low - spans[-1][1] <= _SPAN_MERGE_GAP:
             spans[-1] = (spans[-1][0], max(spans[-1][1], high))

@@ -125,9 +125,8 @@ class ActivityRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     athlete: Mapped[AthleteRow] = relationship()
-    segments: Mapped[list[SegmentRow]] = relationship(
-        order_by="SegmentRow.seq", cascade="all, delete-orphan", passive_deletes=True
-    )
+    # Read-only: segments are written in bulk statements (see syncd.store.activities).
+    segments: Mapped[list[SegmentRow]] = relationship(order_by="SegmentRow.seq", viewonly=True)
 
     @property
     def key(self) -> str:
@@ -140,8 +139,6 @@ class SegmentRow(Base):
 
     __tablename__ = "segments"
 
-    # A surrogate key: replacing segments deletes and inserts rows in one flush, and a
-    # (activity_id, seq) key would collide because inserts are flushed before deletes.
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     activity_id: Mapped[int] = mapped_column(
         ForeignKey("activities.id", ondelete="CASCADE"), index=True
