@@ -35,10 +35,12 @@ def open_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> 
     ``busy_timeout`` and ``foreign_keys=ON``. Nothing is connected yet.
     """
     parsed = make_url(url)
+    # hide_parameters: a failed statement's message would otherwise quote its values, and
+    # some are tokens (credentials) that must never reach a log line.
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     _prepare_sqlite_file(parsed)
-    engine = create_engine(parsed)
+    engine = create_engine(parsed, hide_parameters=True)
     timeout_ms = int(busy_timeout_s * 1000)
 
     @event.listens_for(engine, "connect")

@@ -150,3 +150,15 @@ def test_ensure_athlete_returns_the_same_id_and_follows_the_time_zone(store: Sto
         zone = tx.execute(text("SELECT timezone FROM athletes WHERE id = :i"), {"i": first})
         assert zone.scalar_one() == "America/New_York"
     assert again == first
+
+
+def test_timestamps_read_back_as_the_same_instant_in_utc(store: Store, athlete_id: int) -> None:
+    from datetime import UTC, timezone
+
+    kolkata = T0.astimezone(timezone(timedelta(hours=5, minutes=30)))
+    with store.write() as tx:
+        add_pain(tx, athlete_id, kolkata, 1, now=NOW)
+    with store.read() as tx:
+        [report] = load_pain(tx, athlete_id, T0, T0 + DAY)
+    assert report.at_utc == T0
+    assert report.at_utc.tzinfo is UTC

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from syncd.store import (
     DbCredentialStore,
     Store,
@@ -70,3 +72,14 @@ def test_a_saved_credential_is_committed_before_save_returns(
     tokens.delete("token")
     assert tokens.load("token") is None
     assert "rotated" not in repr(tokens)
+
+
+def test_a_failing_statement_does_not_quote_the_token_it_carried(store: Store) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from syncd.store.tables import CredentialRow
+
+    with pytest.raises(IntegrityError) as caught, store.write() as tx:
+        tx.add(CredentialRow(athlete_id=999, name="strava.token",  # no such athlete
+                             value={"refresh_token": "very-secret-token"}, updated_at=NOW))
+    assert "very-secret-token" not in str(caught.value)
