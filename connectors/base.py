@@ -37,7 +37,9 @@ class FetchResult:
 
     ``cursor`` is the high-water mark to pass to the next fetch (``None``: unchanged);
     ``more`` is true when a backfill stopped early (budget, page limit) and should continue;
-    ``failures`` lists ``(source_id, reason)`` for records that were skipped.
+    ``failures`` lists ``(source_id, reason)`` for records that were skipped;
+    ``details`` holds what the source wants ``syncd status`` to show (quota left, backfill
+    progress), JSON-able.
     """
 
     records: list[RawRecord] = field(default_factory=list)
@@ -45,6 +47,7 @@ class FetchResult:
     more: bool = False
     gear: list[Gear] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 class CredentialStore(Protocol):

@@ -139,6 +139,8 @@ class StravaSection(_Section):
     webhook_verify_token: SecretStr | None = None
     lookback: Duration = timedelta(days=7)
     run_speed_threshold: float = Field(1.9, gt=0, le=10)
+    history: Duration = timedelta(days=56)
+    on_revoke: Literal["keep", "delete"] = "keep"
 
     @field_validator("client_id", mode="before")
     @classmethod

@@ -88,7 +88,19 @@ class SyncPass:
         self.state.budget = self.api.budget.dump()
         return FetchResult(records=list(self.records.values()), cursor=self.state.encode(),
                            more=self.more or bool(self.state.pending), gear=self.gear,
-                           failures=self.failures)
+                           failures=self.failures, details=self.details())
+
+    def details(self) -> dict[str, Any]:
+        """Quota left and backfill progress, for ``syncd status``."""
+        out: dict[str, Any] = {"quota": self.api.budget.left(self.now)}
+        backfill = self.state.backfill
+        if backfill is not None:
+            reached = datetime.fromtimestamp(max(backfill.after, 0), UTC)
+            out["backfill"] = {"since": backfill.since.isoformat(),
+                               "reached": reached.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        if self.state.pending:
+            out["laps_pending"] = len(self.state.pending)
+        return out
 
     # -- steps --------------------------------------------------------------------------------
 

@@ -9,31 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_strava import FakeStrava, bouts_laps, bouts_streams, summary
-from strava_support import NOW, Clock
+from fake_strava import FakeStrava
+from strava_support import NOW, RUN_WALK, STEADY, Clock, publish
 
 from connectors.base import RawRecord
 from connectors.strava import StravaConnector
 from syncd.errors import TransientError
 from syncd.models import Activity
-
-RUN_WALK = [(120, 2.8), (600, 1.4), (120, 2.9), (600, 1.3)]  # laps that separate
-STEADY = [(300, 3.0), (60, 1.2), (300, 3.1), (60, 1.1)]  # bouts inside one lap
-
-
-def publish(fake: FakeStrava, activity_id: int, start: datetime, *, sport_type: str = "Run",
-            laps: list[tuple[int, float]] | None = None,
-            stream: list[tuple[int, float]] | None = None, **fields: Any) -> dict[str, Any]:
-    """An activity on the fake, with laps of the given bouts (one lap over ``stream``'s bouts
-    when only a stream is given) and that stream."""
-    bouts = laps or stream or [(1800, 2.6)]
-    elapsed = sum(seconds for seconds, _ in bouts)
-    distance = round(sum(seconds * speed for seconds, speed in bouts), 1)
-    item = summary(activity_id, start, sport_type=sport_type, elapsed_s=elapsed,
-                   distance_m=distance, **fields)
-    lap_bouts = laps if laps else [(elapsed, distance / elapsed)]
-    return fake.add(item, bouts_laps(activity_id, start, lap_bouts),
-                    bouts_streams(stream) if stream else None)
 
 
 def paths(fake: FakeStrava) -> list[str]:
