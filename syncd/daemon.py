@@ -28,11 +28,13 @@ import sdnotify
 import structlog
 import uvicorn
 
+from syncd.alerts.dispatcher import Dispatcher
 from syncd.app import App
 from syncd.config import load_settings
 from syncd.errors import ConfigError, SyncdError
-from syncd.scheduler import Dispatcher, Scheduler
+from syncd.scheduler import Deliverer, Scheduler
 from syncd.web import create_app
+from syncd.web.strava_callback import StravaEvent, drain_inbox, process_event
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -113,20 +115,24 @@ class Daemon:
     """One ``syncd run``."""
 
     app: App
-    dispatcher: Dispatcher | None = None
+    dispatcher: Deliverer | None = None
     notifier: Notifier = field(default_factory=Notifier)
     stop_timeout: float = STOP_TIMEOUT_S
     scheduler: Scheduler = field(init=False)
     web: FastAPI = field(init=False)
     _retired: list[App] = field(default_factory=list)
+    _retired_dispatchers: list[Deliverer | None] = field(default_factory=list)
     _abort: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; returns the exit code."""
         _ = self.app.athlete_id  # migrates the database and checks it answers
         sock = bind(self.app.settings.server.host, self.app.settings.server.port)
+        if self.dispatcher is None:
+            self.dispatcher = Dispatcher(self.app)
         self.scheduler = Scheduler(self.app, dispatcher=self.dispatcher)
         self.web = create_app(self.app, scheduler=self.scheduler)
+        self.web.state.on_strava_event = self._on_strava_event
         clean = asyncio.run(self._serve(sock))
         if not clean:
             _exit_now()
@@ -144,6 +150,9 @@ class Daemon:
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         await self._wait_started(server, serving)
         self.scheduler.start()
+        if self.app.settings.strava is not None:
+            # Events stored by the callback but not processed before the last stop.
+            self.scheduler.run_event("strava inbox", drain_inbox, self.app)
         url = dashboard_url(sock)
         self.notifier.send("READY=1", f"STATUS=serving {url}")
         log.info("syncd running", dashboard=url, pid=os.getpid())
@@ -153,6 +162,10 @@ class Daemon:
         if serving.done() and not stop.is_set():
             log.error("the HTTP server stopped unexpectedly; stopping")
         return await self._stop(server, serving, watchdog)
+
+    def _on_strava_event(self, event: StravaEvent) -> None:
+        # Stored in the inbox already: if the daemon is stopping, the next start drains it.
+        self.scheduler.run_event("strava event", process_event, self.app, event)
 
     def _on_stop(self, stop: asyncio.Event, sig: int) -> None:
         if stop.is_set():
@@ -202,6 +215,9 @@ class Daemon:
         if not idle:
             log.warning("stopped with passes still running; they are redone at the next "
                         "start", sources=sorted(self.scheduler.running()))
+        for dispatcher in [*self._retired_dispatchers, self.dispatcher]:
+            if isinstance(dispatcher, Dispatcher):
+                dispatcher.close()
         for app in [*self._retired, self.app]:
             app.close()
         log.info("stopped")
@@ -230,8 +246,10 @@ class Daemon:
             log.error("configuration not reloaded; the running one stays", problems=problems)
             return False
         self._retired.append(self.app)
+        self._retired_dispatchers.append(self.dispatcher)
         self.app = app
-        self.scheduler.replace_app(app)
+        self.dispatcher = Dispatcher(app)
+        self.scheduler.replace_app(app, self.dispatcher)
         self.web.state.syncd.app = app
         logging.getLogger().setLevel(settings.log.level.upper())
         log.info("configuration reloaded", sources=settings.enabled_sources(),

@@ -10,6 +10,7 @@ memory (never a shared job store: one process schedules).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,9 +40,10 @@ STALE_AFTER = timedelta(seconds=30)
 MAX_JITTER = timedelta(seconds=60)
 _HEARTBEAT_JOB = "heartbeat"
 _DISPATCH_JOB = "dispatch"
+_EVENTS = "events"
 
 
-class Dispatcher(Protocol):
+class Deliverer(Protocol):
     """What the scheduler needs from alert delivery: one pass over what is due."""
 
     def run_once(self, now: datetime) -> Any:
@@ -70,6 +72,25 @@ class SourceStats:
     last_outcome: str | None = None
 
 
+def _quiet_executor_logs() -> None:
+    """APScheduler logs every job run at INFO: with a heartbeat every 5 s that floods the
+    journal. Runs are logged by :func:`_log_pass` instead; debug level shows them again."""
+    root = logging.getLogger().getEffectiveLevel()
+    level = logging.DEBUG if root <= logging.DEBUG else logging.WARNING
+    logging.getLogger("apscheduler.executors").setLevel(level)
+
+
+def _log_pass(result: SourceResult) -> None:
+    """One line for a pass that changed something; a quiet pass only at debug level (failures
+    are logged once by :mod:`syncd.sync`)."""
+    changed = (result.inserted, result.updated, result.deleted, result.raised, result.resolved)
+    emit = log.info if any(changed) else log.debug
+    if result.error is None and result.skipped_until is None:
+        emit("source synced", source=result.source, fetched=result.fetched,
+             inserted=result.inserted, updated=result.updated, deleted=result.deleted,
+             alerts_raised=result.raised, alerts_resolved=result.resolved)
+
+
 def source_job_id(name: str) -> str:
     """The APScheduler job id of source ``name``."""
     return f"sync:{name}"
@@ -79,7 +100,7 @@ class Scheduler:
     """The daemon's clockwork. ``start()`` schedules, ``stop_taking_work()`` then
     ``wait_idle()`` then ``shutdown()`` stop it in bounded time."""
 
-    def __init__(self, app: App, *, dispatcher: Dispatcher | None = None,
+    def __init__(self, app: App, *, dispatcher: Deliverer | None = None,
                  sync: SyncPass = _default_sync,
                  dispatch_interval: timedelta = DISPATCH_INTERVAL,
                  heartbeat_interval: timedelta = HEARTBEAT_INTERVAL,
@@ -105,7 +126,10 @@ class Scheduler:
         # sources: no job ever waits for a worker another job holds.
         workers = sources + 4
         return BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=workers)},
+            # Webhook events (Strava) are handled one at a time in their own worker, so a
+            # burst of them never queues in front of a source's pass.
+            executors={"default": ThreadPoolExecutor(max_workers=workers),
+                       _EVENTS: ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
         )
@@ -116,6 +140,7 @@ class Scheduler:
         """Schedule every enabled source (first pass now), the dispatcher and the heartbeat."""
         now = datetime.now(UTC)
         self._beat = time.monotonic()
+        _quiet_executor_logs()
         self._scheduler.add_job(self._heartbeat, IntervalTrigger(
             seconds=self._heartbeat_interval.total_seconds()), id=_HEARTBEAT_JOB,
             name="heartbeat", misfire_grace_time=None)
@@ -147,12 +172,14 @@ class Scheduler:
         interval: timedelta = section.poll_interval
         return interval
 
-    def replace_app(self, app: App) -> None:
+    def replace_app(self, app: App, dispatcher: Deliverer | None = None) -> None:
         """Use a reloaded configuration: new sources are added (first pass now), removed ones
         dropped, changed poll intervals rescheduled. Passes already running finish as they
         began."""
         old = set(self.app.settings.enabled_sources())
         self.app = app
+        if dispatcher is not None:
+            self.dispatcher = dispatcher
         new = app.settings.enabled_sources()
         for name in old - set(new):
             if self._scheduler.get_job(source_job_id(name)) is not None:
@@ -201,7 +228,8 @@ class Scheduler:
     def running(self) -> dict[str, datetime]:
         """Sources with a pass under way, and since when."""
         with self._idle:
-            return {k: v for k, v in self._running.items() if k != _DISPATCH_JOB}
+            return {k: v for k, v in self._running.items()
+                    if k != _DISPATCH_JOB and not k.startswith("event:")}
 
     def next_runs(self) -> dict[str, datetime | None]:
         """When each scheduled source runs next (``None``: paused or stopping)."""
@@ -228,6 +256,24 @@ class Scheduler:
         if job is not None and self._accepting:
             job.modify(next_run_time=datetime.now(UTC))
             self._scheduler.wakeup()
+
+    def run_event(self, name: str, handler: Callable[..., object], *args: object) -> bool:
+        """Handle an event (a Strava webhook) in the events worker, after the ones before it;
+        False when stopping (the event stays wherever the caller stored it)."""
+        if not self._accepting:
+            return False
+        self._scheduler.add_job(self._event_job, args=(name, handler, *args),
+                                executor=_EVENTS, name=name, misfire_grace_time=None)
+        return True
+
+    def _event_job(self, name: str, handler: Callable[..., object], *args: object) -> None:
+        if not self._accepting:
+            return
+        with self._work(f"event:{name}:{id(args)}"):
+            try:
+                handler(*args)
+            except Exception:  # one bad event must not stop the ones after it
+                log.exception("event handler crashed", event=name)
 
     # -- the jobs -------------------------------------------------------------------------------
 
@@ -273,6 +319,7 @@ class Scheduler:
             log.exception("sync pass crashed", source=name)
             return None
         stats.fetched += result.fetched
+        _log_pass(result)
         if result.skipped_until is not None:
             stats.skipped += 1
             stats.last_outcome = "backoff"

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from syncd.errors import StorageError, SyncdError
-from syncd.web import api, dashboard
+from syncd.web import api, dashboard, strava_callback
 from syncd.web.context import WebContext
 from syncd.web.security import AccessGuard, AccessPolicy
 
@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from syncd.scheduler import Scheduler
 
 DESCRIPTION = """The local status endpoint of syncd: the current plan week, prescribed against
-actual, open alerts, pain reports and Prometheus metrics. Every route but `/healthz` needs
-`Authorization: Bearer <token>` when `[server] token` is configured."""
+actual, open alerts, pain reports and Prometheus metrics. Every route but `/healthz` (and the
+Strava webhook callback, `/strava/webhook`) needs `Authorization: Bearer <token>` when
+`[server] token` is configured."""
 
 
 def create_app(app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
@@ -30,7 +31,11 @@ def create_app(app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
     web.state.syncd = WebContext(app, scheduler)
     web.include_router(api.router)
     web.include_router(dashboard.router)
-    policy = AccessPolicy.from_settings(app.settings.server)
+    # Strava posts from the internet, unsigned and without our token: the callback checks
+    # what it can itself, and is the one path reachable through [server] public_url.
+    web.include_router(strava_callback.router)
+    policy = AccessPolicy.from_settings(app.settings.server,
+                                        public_paths=[strava_callback.CALLBACK_PATH])
     web.state.policy = policy
     web.add_exception_handler(SyncdError, _syncd_error)
     web.add_middleware(AccessGuard, policy=policy, login_page=dashboard.login_asgi)

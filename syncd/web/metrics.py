@@ -118,4 +118,9 @@ def render_metrics(app: App, scheduler: Scheduler | None) -> bytes:
     """The Prometheus exposition of syncd's metrics."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SyncdCollector(app, scheduler))
-    return generate_latest(registry)
+    text = generate_latest(registry)
+    dispatcher = scheduler.dispatcher if scheduler is not None else None
+    delivery = getattr(getattr(dispatcher, "metrics", None), "registry", None)
+    if isinstance(delivery, CollectorRegistry):
+        text += generate_latest(delivery)  # the dispatcher's attempts, latency and backlog
+    return text

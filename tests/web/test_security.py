@@ -47,12 +47,18 @@ def test_allowed_hosts_admit_a_lan_name(make_app: MakeApp) -> None:
         assert http.get("/status", headers={"host": "pi.local.evil:8765"}).status_code == 400
 
 
-def test_the_public_host_reaches_health_only(make_app: MakeApp) -> None:
-    app = make_app('[server]\npublic_url = "https://syncd.example.org"\n')
+def test_the_public_host_reaches_the_strava_callback_only(make_app: MakeApp) -> None:
+    app = make_app('[server]\npublic_url = "https://syncd.example.org"\n'
+                   f'token = "{TOKEN}"\n')
     with client_for(create_app(app)) as http:
         public = {"host": "syncd.example.org"}
-        assert http.get("/status", headers=public).status_code == 400
-        assert http.get("/", headers=public).status_code == 400
+        for path in ("/status", "/", "/healthz", "/metrics"):
+            assert http.get(path, headers=public).status_code == 400
+        # Past the guard without the token: the callback itself refuses a wrong challenge.
+        challenge = http.get("/strava/webhook", headers=public, params={
+            "hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "x"})
+        assert challenge.status_code == 403
+        assert challenge.json() == {"detail": "verification refused"}
 
 
 @pytest.fixture
