@@ -6,6 +6,7 @@ the outbox event id (``<event id@syncd>``), so a re-sent mail is recognisable as
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import html
 from collections.abc import Sequence
@@ -22,6 +23,9 @@ from syncd.alerts.summary import summary_chart, summary_html, summary_subject, s
 
 MESSAGE_DOMAIN = "syncd"
 _SUBJECT_LIMIT = 140
+# SMTP allows 998-octet lines. At the default 78, a subject just over the limit is folded
+# whole onto a continuation line, and readers then show it with a leading space.
+POLICY = email.policy.default.clone(max_line_length=998)
 
 
 def message_id(event_id: str) -> str:
@@ -36,7 +40,7 @@ def digest_message_id(event_ids: Sequence[str]) -> str:
 
 
 def _envelope(subject: str, sender: str, recipients: Sequence[str], msg_id: str) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=POLICY)
     message["Subject"] = subject if len(subject) <= _SUBJECT_LIMIT else subject[:137] + "..."
     message["From"] = sender
     message["To"] = ", ".join(recipients)

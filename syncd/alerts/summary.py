@@ -143,7 +143,7 @@ def _alerts_of_week(app: App, alerts: Sequence[Alert], first_day: date) -> list[
               if (a.finding.subject.anchor is not None
                   and first_day <= a.finding.subject.anchor <= last_day)
               or first_day <= app.athlete.local_date(a.created_at) <= last_day]
-    return sorted(chosen, key=lambda a: (a.created_at, a.id))
+    return sorted(chosen, key=lambda a: (a.created_at, a.finding.rule, a.id))
 
 
 def _chart_week(app: App, week: WeekSummary) -> dict[str, Any]:

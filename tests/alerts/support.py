@@ -4,6 +4,7 @@ implicit TLS and AUTH LOGIN, and helpers to write alerts into the outbox quickly
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import json
@@ -94,7 +95,11 @@ class Receiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                expected = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(expected)
+                if len(body) < expected:  # the sender died mid-request: nothing arrived
+                    self.close_connection = True
+                    return
                 got = receiver.check(self.path, body, dict(self.headers))
                 status, headers = (400, {}) if not got.verified else receiver.responder(got)
                 self.send_response(status)
@@ -104,6 +109,10 @@ class Receiver:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def handle(self) -> None:
+                with contextlib.suppress(ConnectionError):  # a killed sender: no one to answer
+                    super().handle()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
@@ -166,8 +175,9 @@ class _Handler:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.mailbox.messages.append(message)
-        self.mailbox.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos),
-                                       session.ssl is not None))
+        encrypted = (session.ssl is not None
+                     or server.transport.get_extra_info("ssl_object") is not None)
+        self.mailbox.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), encrypted))
         return "250 OK"
 
 
@@ -188,12 +198,13 @@ class SmtpServer:
                   and auth_data.password.decode() == password)
             if ok:
                 self.mailbox.logins.append((mechanism, auth_data.login.decode()))
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)
 
         options: dict[str, Any] = {"authenticator": authenticate, "auth_require_tls": True,
                                    "auth_exclude_mechanism": ["PLAIN"]}
         if implicit:
-            options["ssl_context"] = server_tls
+            # aiosmtpd only counts STARTTLS as TLS for AUTH; here every byte is encrypted.
+            options.update(ssl_context=server_tls, auth_require_tls=False)
         else:
             options.update(tls_context=server_tls, require_starttls=True)
         self.controller = Controller(_Handler(self.mailbox), hostname="127.0.0.1",

@@ -70,11 +70,11 @@ def test_jitter_only_lengthens_a_step_and_retry_after_replaces_a_shorter_one() -
 
 
 def test_a_receiver_down_for_three_hours_gets_every_alert_on_the_schedule(
-        tmp_path: Path, receiver: Receiver, clock: FakeClock) -> None:
+        tmp_path: Path, db_url: str, receiver: Receiver, clock: FakeClock) -> None:
     start = clock.now
     up_at = start + timedelta(hours=3)
     receiver.responder = lambda got: (500, {}) if clock.now < up_at else (200, {})
-    app = App(settings(tmp_path, webhook=webhook(receiver.url)), clock)
+    app = App(settings(tmp_path, db_url, webhook=webhook(receiver.url)), clock)
     created = {}
     with Dispatcher(app, clock=clock, jitter=0) as dispatcher:
         for offset in (0, 1 * H, 2.5 * H):

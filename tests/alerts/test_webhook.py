@@ -54,8 +54,8 @@ def test_receiver_accepts_a_signed_body_and_rejects_tampering_and_old_timestamps
 
 
 def test_an_alert_arrives_signed_with_the_design_payload(
-        tmp_path: Path, receiver: Receiver, clock: FakeClock) -> None:
-    app = App(settings(tmp_path, webhook=webhook(receiver.url)), clock)
+        tmp_path: Path, db_url: str, receiver: Receiver, clock: FakeClock) -> None:
+    app = App(settings(tmp_path, db_url, webhook=webhook(receiver.url)), clock)
     result = raise_alerts(app, [finding(1)], clock.now)
     alert = result.raised[0]
     with Dispatcher(app, clock=clock, jitter=0) as dispatcher:

@@ -1,0 +1,133 @@
+"""At least once, across crashes: the real ``syncd deliver`` killed with SIGKILL mid-delivery."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from sqlalchemy import select
+
+from syncd.alerts.outbox import DELIVERED, PENDING
+from syncd.app import App
+from syncd.store.tables import AlertDeliveryRow, DeliveryAttemptRow
+
+from .support import SECRET, Receiver, event_ids, finding, raise_alerts, settings, wait_for
+
+# With a 0.5 s timeout a claimed batch is leased for 3 s: what a restart waits at most.
+CONFIG = """\
+[database]
+url = "sqlite:///{db}"
+[athlete]
+timezone = "Europe/Berlin"
+[webhook]
+url = "{url}"
+secret = "{secret}"
+timeout = "0.5s"
+"""
+
+
+def _config(tmp_path: Path, receiver: Receiver) -> Path:
+    path = tmp_path / "syncd.toml"
+    path.write_text(CONFIG.format(db=tmp_path / "syncd.db", url=receiver.url, secret=SECRET))
+    return path
+
+
+def _deliver(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``syncd deliver`` that keeps going while a retry or an expired claim is due soon."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "syncd.cli", "--config", str(config), "deliver", "--wait",
+             "8s"], stdout=out, stderr=subprocess.STDOUT, cwd=config.parent)
+
+
+def _alerts(tmp_path: Path, receiver: Receiver, count: int) -> set[str]:
+    app = App(settings(tmp_path, webhook={"url": receiver.url, "secret": SECRET}))
+    try:
+        result = raise_alerts(app, [finding(n) for n in range(count)], app.clock())
+        return set(event_ids(result, app).values())
+    finally:
+        app.close()
+
+
+def _rows(tmp_path: Path) -> tuple[list[AlertDeliveryRow], int]:
+    app = App(settings(tmp_path))
+    try:
+        with app.store.read() as tx:
+            rows = list(tx.scalars(select(AlertDeliveryRow)))
+            attempts = len(list(tx.scalars(select(DeliveryAttemptRow))))
+        return rows, attempts
+    finally:
+        app.close()
+
+
+def test_killed_after_the_send_before_the_record_sends_again_with_the_same_id(
+        tmp_path: Path, receiver: Receiver) -> None:
+    [event_id] = _alerts(tmp_path, receiver, 1)
+    arrived, killed = threading.Event(), threading.Event()
+
+    def hold_the_first(got: object) -> tuple[int, dict[str, str]]:
+        if not arrived.is_set():
+            arrived.set()
+            killed.wait(20)  # answer only once the dispatcher is dead
+        return 200, {}
+
+    receiver.responder = hold_the_first
+    config, log = _config(tmp_path, receiver), tmp_path / "deliver.log"
+    first = _deliver(config, log)
+    assert arrived.wait(60), log.read_text()
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    killed.set()
+    [row], attempts = _rows(tmp_path)
+    assert (row.status, row.attempts, attempts) == (PENDING, 0, 0)  # nothing was recorded
+
+    second = _deliver(config, log)
+    assert second.wait(60) == 0, log.read_text()
+    assert receiver.ids() == [event_id, event_id]
+    [row], attempts = _rows(tmp_path)
+    assert (row.status, row.attempts, attempts) == (DELIVERED, 1, 1)
+
+
+def test_random_kills_over_200_alerts_lose_none(tmp_path: Path, receiver: Receiver) -> None:
+    expected = _alerts(tmp_path, receiver, 200)
+    rng = random.Random(int.from_bytes(os.urandom(4)))
+    kill_points = iter([*sorted(rng.sample(range(1, 200), 5)), 10**9])
+    next_kill = [next(kill_points)]
+    due, killed = threading.Event(), threading.Event()
+
+    def kill_on_schedule(got: object) -> tuple[int, dict[str, str]]:
+        if len(receiver.requests) >= next_kill[0] and not due.is_set():
+            due.set()
+            killed.wait(10)  # this request (and those in flight) die unrecorded
+        return 200, {}
+
+    receiver.responder = kill_on_schedule
+    config, log = _config(tmp_path, receiver), tmp_path / "deliver.log"
+    kills = 0
+    while True:
+        process = _deliver(config, log)
+        exited = wait_for(lambda p=process: due.is_set() or p.poll() is not None, timeout=60)
+        assert exited, log.read_text()
+        if not due.is_set():
+            assert process.wait() == 0, log.read_text()
+            break
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        kills += 1
+        next_kill[0] = next(kill_points)
+        killed.set()
+        due.clear()
+        killed.clear()
+
+    assert kills == 5
+    assert {r.webhook_id for r in receiver.requests} == expected  # none missing
+    assert all(r.verified for r in receiver.requests)
+    assert len(receiver.requests) > 200  # the killed attempts were sent again...
+    rows, _ = _rows(tmp_path)
+    assert {r.status for r in rows} == {DELIVERED}  # ...and every delivery is recorded
+    assert len(rows) == 200

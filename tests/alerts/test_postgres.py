@@ -1,0 +1,70 @@
+"""Several dispatchers on one PostgreSQL database never send the same delivery twice."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from syncd.alerts import Dispatcher
+from syncd.alerts.outbox import DELIVERED
+from syncd.app import App
+from syncd.store.engine import Store
+from syncd.store.tables import AlertDeliveryRow
+
+from .support import FakeClock, Receiver, finding, raise_alerts, settings, webhook
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_url(postgres_database: str) -> str:
+    """The session's PostgreSQL test database, emptied."""
+    engine = create_engine(postgres_database, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return postgres_database
+
+
+def test_two_dispatchers_share_the_work_and_send_each_alert_once(
+        tmp_path: Path, pg_url: str, receiver: Receiver, clock: FakeClock) -> None:
+    def slow(got: object) -> tuple[int, dict[str, str]]:
+        time.sleep(0.03)
+        return 200, {}
+
+    receiver.responder = slow
+    config = settings(tmp_path, db_url=pg_url, webhook=webhook(receiver.url))
+    app = App(config, clock)
+    raise_alerts(app, [finding(n) for n in range(80)], clock.now)
+    stores = [Store.open(pg_url), Store.open(pg_url)]
+    dispatchers = [Dispatcher(store, config, clock, batch_size=8, concurrency=4)
+                   for store in stores]
+    start = threading.Barrier(2)
+    delivered: dict[int, int] = {}
+
+    def run(i: int) -> None:
+        start.wait()
+        delivered[i] = dispatchers[i].run_once().channels["webhook"].delivered
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for dispatcher, store in zip(dispatchers, stores, strict=True):
+        dispatcher.close()
+        store.close()
+
+    counts = Counter(receiver.ids())
+    assert len(counts) == 80 and set(counts.values()) == {1}
+    assert sum(delivered.values()) == 80
+    assert min(delivered.values()) > 0  # both took part
+    with app.store.read() as tx:
+        assert set(tx.scalars(select(AlertDeliveryRow.status))) == {DELIVERED}
+    app.close()
