@@ -78,6 +78,7 @@ def _quiet_executor_logs() -> None:
     root = logging.getLogger().getEffectiveLevel()
     level = logging.DEBUG if root <= logging.DEBUG else logging.WARNING
     logging.getLogger("apscheduler.executors").setLevel(level)
+    logging.getLogger("apscheduler.scheduler").setLevel(level)
 
 
 def _log_pass(result: SourceResult) -> None:

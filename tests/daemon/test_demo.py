@@ -1,0 +1,44 @@
+"""The README's main command: ``./dev demo`` runs ``syncd run`` on the sample history, prints
+the dashboard URL and the four sample alerts as its webhook receiver gets them, serves the
+dashboard, and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .support import REPO, wait_until
+
+
+def _busy(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_demo_serves_the_dashboard_and_prints_signed_alerts(tmp_path: Path) -> None:
+    if _busy(8765) or _busy(8766):
+        pytest.skip("ports 8765/8766 are in use (a demo already running?)")
+    output = tmp_path / "demo.out"
+    env = {"PATH": "/usr/bin:/bin", "SYNCD_DEMO_STATE": str(tmp_path / "state")}
+    with open(output, "w") as out:
+        demo = subprocess.Popen([sys.executable, "-m", "syncd.demo", "--fresh"], cwd=REPO,
+                                stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        wait_until(lambda: output.read_text().count(">> webhook: WARNING") == 4, 60,
+                   "the four sample alerts to arrive by webhook")
+        with urllib.request.urlopen("http://127.0.0.1:8765/", timeout=5) as page:
+            assert page.status == 200 and "Open alerts (4)" in page.read().decode()
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(20) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    text = output.read_text()
+    assert "dashboard: http://127.0.0.1:8765/" in text
+    assert "WARNING weekly_increase: Week 6: 24 min of running" in text
