@@ -8,6 +8,7 @@ transaction.
 
 from __future__ import annotations
 
+import itertools
 import signal
 import sqlite3
 import time
@@ -58,7 +59,7 @@ def test_ready_watchdog_stopping_and_a_clean_exit_while_a_pass_runs(
         pings = [t for t in notify.times("WATCHDOG=1") if t > ready]
         assert len(pings) >= 3
         # Half of WATCHDOG_USEC apart (0.2 s), give or take the event loop's scheduling.
-        gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(pings)]
         assert all(0.1 < gap < 0.6 for gap in gaps), gaps
 
         sent = time.monotonic()
