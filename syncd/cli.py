@@ -98,6 +98,9 @@ def _add_later_commands(add: Callable[[str, Command, str], argparse.ArgumentPars
     from syncd import cli_garmin
 
     cli_garmin.register(add)
+    from syncd import cli_strava
+
+    cli_strava.register(add)
 
 
 # -- commands -------------------------------------------------------------------------------

@@ -38,6 +38,12 @@ class NotFound(Exception):
     """Strava says the object does not exist (deleted, or not visible to this token)."""
 
 
+# stravalib logs every request at INFO; the session already logs each one (path and status)
+# at debug, so its own line is only wanted when something is wrong.
+_PROTOCOL_LOG = logging.getLogger("connectors.strava.stravalib")
+_PROTOCOL_LOG.setLevel(logging.WARNING)
+
+
 class _Protocol(ApiV3):
     """stravalib's protocol without its own token refresh.
 
@@ -45,6 +51,10 @@ class _Protocol(ApiV3):
     environment, and would then use a rotated refresh token that nobody saved. The
     :class:`TokenKeeper` does every refresh instead.
     """
+
+    def __init__(self, requests_session: requests.Session) -> None:
+        super().__init__(requests_session=requests_session)
+        self.log = _PROTOCOL_LOG
 
     def _check_credentials(self) -> None:
         self.client_id = None
@@ -246,7 +256,8 @@ class StravaApi:
             return AuthError(f"Strava refused access to {what} (403): the authorization lacks a "
                              f"permission syncd needs; {REAUTH} and allow all activities and "
                              "the profile")
-        return InvalidResponse(f"Strava refused the request for {what} ({status})")
+        return InvalidResponse(f"Strava refused the request for {what} ({status}"
+                               f"{_reasons(err.response)})")
 
     def _inactive(self) -> str:
         client_id = getattr(self.settings, "client_id", None)
@@ -260,6 +271,20 @@ def utc_clock(now: Callable[[], datetime]) -> Callable[[], datetime]:
     """``now`` returning aware UTC (a naive reading is taken as the machine's local time,
     which is what the context's default, ``datetime.now``, gives)."""
     return lambda: now().astimezone(UTC)
+
+
+def _reasons(response: requests.Response | None) -> str:
+    """Strava's error entries ("PushSubscription callback url: GET to callback URL does not
+    return 200"), which name fields and codes, never secrets."""
+    try:
+        errors = response.json().get("errors") if response is not None else None
+    except ValueError:
+        return ""
+    if not isinstance(errors, list):
+        return ""
+    parts = [" ".join(str(e.get(k)) for k in ("resource", "field") if e.get(k))
+             + f": {e.get('code')}" for e in errors if isinstance(e, dict)]
+    return "; " + "; ".join(parts) if parts else ""
 
 
 def _secret(value: Any) -> str:
