@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, load_only
 
 from syncd.errors import InvalidResponse
 from syncd.models import Activity, Segment, SegmentKind, SportFamily
+from syncd.store.engine import lock_athlete
 from syncd.store.identity import (
     DEFAULT_CANONICAL_ORDER,
     GARMIN_PUSH_PREFIX,
@@ -77,10 +78,14 @@ def upsert_activities(
     Re-sending an identical record changes nothing (no ``updated_at`` bump, no affected
     date). A deleted record marks its row deleted (rows are never removed); a deleted record
     never seen before is ignored and counted as unchanged. When a batch holds the same record
-    twice, the last one wins. Raises :class:`InvalidResponse` for a naive ``start_utc``.
+    twice, the last one wins. Writers of one athlete take turns (:func:`lock_athlete`).
+    Raises :class:`InvalidResponse` for a naive ``start_utc``.
     """
     now = now or datetime.now(UTC)
     latest = {(a.source, a.source_id): a for a in activities}
+    if not latest:
+        return UpsertResult()
+    lock_athlete(session, athlete_id)
     existing = _rows_by_key(session, athlete_id, list(latest))
     stored_segments = _segments_of(session, [row.id for row in existing.values()])
     result = UpsertResult()

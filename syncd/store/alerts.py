@@ -18,6 +18,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from syncd.models import SEVERITY_ORDER, Alert, AlertStatus, Finding, Subject, SubjectKind, utc_iso
+from syncd.store.engine import lock_athlete
 from syncd.store.queries import athlete_name as _athlete_name
 from syncd.store.tables import AlertDeliveryRow, AlertEventRow, AlertRow, AthleteRow
 
@@ -75,6 +76,7 @@ def apply_findings(
     with one pending delivery per channel name, in the caller's transaction.
     """
     in_scope = AlertScope(*scope) if isinstance(scope, tuple) else scope
+    lock_athlete(session, athlete_id)
     wanted = _strongest(findings)
     stored = _stored_alerts(session, athlete_id, {key for _, key in wanted})
     result = ApplyResult()

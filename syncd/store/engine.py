@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -25,6 +25,8 @@ from syncd.errors import StorageError
 
 DEFAULT_BUSY_TIMEOUT_S = 10.0
 _BEGIN_OPTION = "syncd_sqlite_begin"
+# Any fixed number: the namespace of syncd's per-athlete PostgreSQL advisory locks.
+_ATHLETE_LOCK_SPACE = 0x5359_4E44
 
 
 def open_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Engine:
@@ -67,6 +69,18 @@ def open_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> 
 def writer_engine(engine: Engine) -> Engine:
     """The same engine, but whose transactions take the write lock up front on SQLite."""
     return engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+
+
+def lock_athlete(session: Session, athlete_id: int) -> None:
+    """Serialize writers of one athlete's data until the transaction ends.
+
+    On SQLite the write transaction already holds the database's single write lock; on
+    PostgreSQL an advisory lock keeps two writers (a webhook and a poll) from grouping the
+    same session from two snapshots, each unaware of the other's rows.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, :athlete)"),
+                        {"space": _ATHLETE_LOCK_SPACE, "athlete": athlete_id})
 
 
 def _prepare_sqlite_file(url: URL) -> None:

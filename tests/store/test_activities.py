@@ -295,3 +295,32 @@ def test_athletes_do_not_share_sessions(store: Store, athlete_id: int) -> None:
     assert canonical_of(store, other) == {"strava:9": None}
     assert session_keys(store, athlete_id) == ["garmin:1"]
     assert date(2026, 3, 2) == DAY
+
+
+def test_concurrent_writers_of_one_athlete_see_each_others_copies(
+    store: Store, athlete_id: int
+) -> None:
+    """A poll and a webhook storing the two copies of one run at the same moment."""
+    import threading
+    import time
+
+    garmin_stored = threading.Event()
+    errors: list[BaseException] = []
+
+    def poll() -> None:
+        try:
+            with store.write() as tx:
+                upsert_activities(tx, athlete_id, [run("garmin", "1")], now=NOW)
+                garmin_stored.set()
+                time.sleep(0.3)  # still uncommitted while the webhook arrives
+        except BaseException as err:
+            errors.append(err)
+            garmin_stored.set()
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    garmin_stored.wait(5)
+    upsert(store, athlete_id, run("strava", "9", T0 + timedelta(seconds=30)))
+    poller.join(5)
+    assert errors == []
+    assert canonical_of(store, athlete_id) == {"garmin:1": None, "strava:9": "garmin:1"}
