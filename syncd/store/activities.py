@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -194,15 +195,21 @@ def _columns(activity: Activity) -> dict[str, Any]:
 
 
 def _float(value: float | None) -> float | None:
-    """``value`` as a float, keeping ``None``."""
-    return None if value is None else float(value)
+    """``value`` as a float; ``None`` for unknown, including NaN (a device's "no value")."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def _as_json(value: Any) -> Any:
-    """``value`` as it will read back from a JSON column (so that comparisons are fair)."""
+    """``value`` as it will read back from a JSON column (so that comparisons are fair).
+
+    NaN and infinities become null: PostgreSQL refuses them in JSON, and NaN never equals
+    itself, which would make every re-sent record look edited.
+    """
     if value is None:
         return None
-    return json.loads(json.dumps(value, default=str))
+    return json.loads(json.dumps(value, default=str), parse_constant=lambda _: None)
 
 
 def _segment_tuples(segments: Iterable[Segment]) -> tuple[tuple[Any, ...], ...]:

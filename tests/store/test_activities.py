@@ -324,3 +324,16 @@ def test_concurrent_writers_of_one_athlete_see_each_others_copies(
     poller.join(5)
     assert errors == []
     assert canonical_of(store, athlete_id) == {"garmin:1": None, "strava:9": "garmin:1"}
+
+
+def test_nan_from_a_device_is_stored_as_unknown_and_resends_unchanged(
+    store: Store, athlete_id: int
+) -> None:
+    nan = float("nan")
+    record = run("file", "a.fit", distance_m=nan, raw={"avg_cadence": nan, "laps": [1.0, nan]})
+    upsert(store, athlete_id, record)
+    assert counts(upsert(store, athlete_id, record)) == (0, 0, 1, 0, 0)
+    with store.read() as tx:
+        found = find_activity(tx, athlete_id, "file", "a.fit")
+    assert found is not None
+    assert (found[0].distance_m, found[0].raw) == (None, {"avg_cadence": None, "laps": [1.0, None]})
