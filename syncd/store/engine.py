@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
 from syncd.errors import StorageError
@@ -34,12 +34,14 @@ def open_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> 
 
     For a SQLite file the parent folder is created (mode 0700) and the file itself (0600),
     since it holds health data; every connection gets WAL, ``synchronous=FULL``,
-    ``busy_timeout`` and ``foreign_keys=ON``. Nothing is connected yet.
+    ``busy_timeout`` and ``foreign_keys=ON``. Nothing is connected yet. A plain
+    ``postgresql://`` URL uses psycopg 3 (the driver syncd ships with). Raises
+    :class:`StorageError` for a URL of another kind.
     """
-    parsed = make_url(url)
+    parsed = _supported_url(url)
     # hide_parameters: a failed statement's message would otherwise quote its values, and
     # some are tokens (credentials) that must never reach a log line.
-    if parsed.get_backend_name() != "sqlite":
+    if parsed.get_backend_name() == "postgresql":
         return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     _prepare_sqlite_file(parsed)
     engine = create_engine(parsed, hide_parameters=True)
@@ -64,6 +66,24 @@ def open_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> 
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _supported_url(url: str) -> URL:
+    """Parse ``url``, accepting SQLite and PostgreSQL (psycopg 3) only."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None
+    if parsed is not None and parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed is None or parsed.drivername not in ("sqlite", "sqlite+pysqlite",
+                                                   "postgresql+psycopg"):
+        shown = display_url(parsed) if parsed is not None else "(unreadable)"
+        raise StorageError(
+            f"unsupported database url {shown}: use sqlite:////path/to/syncd.db or "
+            "postgresql+psycopg://user@host/dbname in [database] url"
+        )
+    return parsed
 
 
 def writer_engine(engine: Engine) -> Engine:

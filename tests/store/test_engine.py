@@ -15,7 +15,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from syncd.errors import StorageError
-from syncd.store import Store, add_pain, ensure_athlete, get_sync_state, record_sync_error
+from syncd.store import (
+    Store,
+    add_pain,
+    ensure_athlete,
+    get_sync_state,
+    open_engine,
+    record_sync_error,
+)
 
 from .conftest import NOW
 
@@ -157,3 +164,18 @@ def test_unreachable_postgres_is_storage_error_without_the_password() -> None:
         "check that PostgreSQL is running and that [database] url is right"
     )
     assert "hunter2secret" not in repr(caught.value)
+
+
+def test_a_plain_postgresql_url_uses_psycopg_3() -> None:
+    engine = open_engine("postgresql://clinic:s3cret@127.0.0.1/syncd")
+    assert engine.url.drivername == "postgresql+psycopg"
+    engine.dispose()
+
+
+def test_another_kind_of_database_is_refused_with_the_urls_to_use() -> None:
+    with pytest.raises(StorageError) as caught:
+        open_engine("mysql://clinic:s3cret@db.local/syncd")
+    assert str(caught.value) == (
+        "unsupported database url mysql://clinic@db.local/syncd: use "
+        "sqlite:////path/to/syncd.db or postgresql+psycopg://user@host/dbname in "
+        "[database] url")
