@@ -224,7 +224,11 @@ class Store:
         """Open the database at ``url`` and, unless told not to, upgrade its schema."""
         store = cls(open_engine(url, busy_timeout_s=busy_timeout_s))
         if migrate:
-            store.migrate()
+            try:
+                store.migrate()
+            except BaseException:
+                store.close()
+                raise
         return store
 
     def migrate(self) -> None:
