@@ -85,14 +85,14 @@ class GarminCursor:
                 "resume_date": backfill.resume_date.isoformat(), "skip": backfill.skip},
         }, separators=(",", ":"))
 
-    def unchanged(self, listed: Listed) -> bool:
-        """True when this entry was read before and has not changed since."""
+    def unchanged(self, listed: Listed, digest: str) -> bool:
+        """True when this entry was read before and its digest has not changed since."""
         known = self.seen.get(listed.activity_id)
-        return known is not None and known[0] == listed.fingerprint
+        return known is not None and known[0] == digest
 
-    def remember(self, listed: Listed) -> None:
+    def remember(self, listed: Listed, digest: str) -> None:
         """Note an entry as read in full, and move ``newest`` forward."""
-        self.seen[listed.activity_id] = (listed.fingerprint, listed.local_date.isoformat())
+        self.seen[listed.activity_id] = (digest, listed.local_date.isoformat())
         if self.newest is None or listed.local_date > self.newest:
             self.newest = listed.local_date
 

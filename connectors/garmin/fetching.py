@@ -33,7 +33,7 @@ import structlog
 
 from connectors.base import FetchResult, RawRecord
 from connectors.garmin.cursor import Backfill, GarminCursor
-from connectors.garmin.parse import Listed, read_listed, run_walk
+from connectors.garmin.parse import Listed, fingerprint, read_listed, run_walk
 from connectors.garmin.session import GarminSession
 from syncd.errors import AuthError, InvalidResponse, SyncdError
 from syncd.models import Gear
@@ -138,7 +138,8 @@ class FetchPass:
             self._skip(_raw_id(entry), err)
             return None
         self.listed_ids.add(listed.activity_id)
-        if not self.rereading and self.cursor.unchanged(listed):
+        digest = fingerprint(entry)
+        if not self.rereading and self.cursor.unchanged(listed, digest):
             return listed
         try:
             payload = self._payload(listed, entry)
@@ -146,7 +147,7 @@ class FetchPass:
             self._skip(listed.activity_id, err)
             return listed
         self.result.records.append(RawRecord(listed.activity_id, payload))
-        self.cursor.remember(listed)
+        self.cursor.remember(listed, digest)
         return listed
 
     def _skip(self, activity_id: str, err: SyncdError) -> None:

@@ -30,11 +30,11 @@ SOURCE = "garmin"
 def build_activity(payload: Any, *, athlete: str, athlete_zone: str,
                    run_speed_threshold: float) -> Activity:
     """The normalized activity for one raw Garmin record. Raises :class:`InvalidResponse`."""
-    if not isinstance(payload, Mapping) or not isinstance(payload.get("activity"), Mapping):
+    if not isinstance(payload, dict) or not isinstance(payload.get("activity"), dict):
         raise InvalidResponse("a Garmin record without its activity-list entry; skipped")
     entry: Mapping[str, Any] = payload["activity"]
     listed = read_listed(entry)
-    detail = payload.get("detail") if isinstance(payload.get("detail"), Mapping) else None
+    detail = payload.get("detail") if isinstance(payload.get("detail"), dict) else None
     summary = detail.get("summaryDTO") if detail else None
     totals = listed.run_walk
     if detail is not None and not listed.has_split_summaries:

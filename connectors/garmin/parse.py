@@ -69,7 +69,6 @@ class Listed:
     has_split_summaries: bool
     lap_count: int | None
     has_feel: bool
-    fingerprint: str
 
     @property
     def local_date(self) -> date:
@@ -80,7 +79,7 @@ class Listed:
 def read_listed(entry: Any) -> Listed:
     """Read one activity-list entry. Raises :class:`InvalidResponse` when it lacks what every
     activity needs (id, type, start times)."""
-    if not isinstance(entry, Mapping):
+    if not isinstance(entry, dict):
         raise InvalidResponse("Garmin sent an activity-list entry that is not an object")
     activity_id = _activity_id(entry)
     sport_type = _type_key(entry.get("activityType"), activity_id)
@@ -95,7 +94,6 @@ def read_listed(entry: Any) -> Listed:
         has_split_summaries=summaries is not None,
         lap_count=_optional_int(entry.get("lapCount")),
         has_feel=bool(feel_fields(entry)),
-        fingerprint=fingerprint(entry),
     )
 
 
@@ -118,7 +116,7 @@ def _activity_id(entry: Mapping[str, Any]) -> str:
 
 def _type_key(activity_type: Any, activity_id: str) -> str:
     """``activityType.typeKey`` (``typeKey`` at the top of a detail's ``activityTypeDTO``)."""
-    key = activity_type.get("typeKey") if isinstance(activity_type, Mapping) else None
+    key = activity_type.get("typeKey") if isinstance(activity_type, dict) else None
     if not isinstance(key, str) or not key:
         raise InvalidResponse(f"Garmin activity {activity_id} has no activity type; skipped "
                               "(Garmin may have changed its activity list)")
@@ -129,13 +127,15 @@ def parse_time(value: Any, activity_id: str, field: str, *, utc: bool = False) -
     """A Garmin timestamp ("2026-01-08 14:10:21" or "2026-01-08T14:10:21.0"), naive local, or
     aware UTC when ``utc``."""
     try:
-        moment = datetime.fromisoformat(str(value)) if value else None
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         moment = None
     if moment is None:
         raise InvalidResponse(f"Garmin activity {activity_id} has no readable {field} "
                               f"({value!r}); skipped")
-    moment = moment.replace(tzinfo=None)
+    if moment.tzinfo is not None:  # Garmin sends naive times; an offset would be a change
+        moment = moment.astimezone(UTC).replace(tzinfo=None) if utc else moment.replace(
+            tzinfo=None)
     return moment.replace(tzinfo=UTC) if utc else moment
 
 
@@ -147,7 +147,7 @@ def run_walk(summaries: Any, activity_id: str) -> RunWalk | None:
                               "skipped")
     found: dict[SegmentKind, Mapping[str, Any]] = {}
     for summary in summaries:
-        if isinstance(summary, Mapping) and summary.get("splitType") in RWD_KINDS:
+        if isinstance(summary, dict) and summary.get("splitType") in RWD_KINDS:
             found[RWD_KINDS[summary["splitType"]]] = summary
     if not found:
         return None
@@ -165,11 +165,11 @@ def run_walk(summaries: Any, activity_id: str) -> RunWalk | None:
 def typed_split_segments(payload: Any, start_utc: datetime, activity_id: str
                          ) -> tuple[Segment, ...]:
     """The run, walk and stand bouts of the typed splits, in order of their start."""
-    splits = payload.get("splits") if isinstance(payload, Mapping) else None
+    splits = payload.get("splits") if isinstance(payload, dict) else None
     if not isinstance(splits, list):
         raise InvalidResponse(f"Garmin activity {activity_id}: typed splits without a list of "
                               "splits; skipped")
-    bouts = [s for s in splits if isinstance(s, Mapping) and s.get("type") in RWD_KINDS]
+    bouts = [s for s in splits if isinstance(s, dict) and s.get("type") in RWD_KINDS]
     return _segments(((RWD_KINDS[s["type"]], s) for s in bouts), start_utc, activity_id)
 
 
@@ -177,11 +177,11 @@ def lap_segments(payload: Any, start_utc: datetime, activity_id: str, threshold_
                  ) -> tuple[Segment, ...]:
     """Bouts from laps: a workout step's intensity says run or walk, else the lap's average
     speed against ``threshold_mps``; neighbouring laps of one kind merge into one bout."""
-    laps = payload.get("lapDTOs") if isinstance(payload, Mapping) else None
+    laps = payload.get("lapDTOs") if isinstance(payload, dict) else None
     if not isinstance(laps, list):
         raise InvalidResponse(f"Garmin activity {activity_id}: laps without lapDTOs; skipped")
     kinds = [(_lap_kind(lap, activity_id, threshold_mps), lap)
-             for lap in laps if isinstance(lap, Mapping)]
+             for lap in laps if isinstance(lap, dict)]
     return merge_bouts(_segments(kinds, start_utc, activity_id))
 
 
@@ -241,7 +241,7 @@ def feel_fields(*sources: Any) -> dict[str, Any]:
     1-10) from the first source that has them: a list entry or a detail's ``summaryDTO``."""
     out: dict[str, Any] = {}
     for source in sources:
-        if not isinstance(source, Mapping):
+        if not isinstance(source, dict):
             continue
         feel, rpe = source.get("directWorkoutFeel"), source.get("directWorkoutRpe")
         if "feel" not in out and _is_number(feel):
@@ -249,17 +249,17 @@ def feel_fields(*sources: Any) -> dict[str, Any]:
             if feel in FEEL_LABELS:
                 out["feel_label"] = FEEL_LABELS[feel]
         if "perceived_effort" not in out and isinstance(rpe, int | float) and _is_number(rpe):
-            out["perceived_effort"] = round(float(rpe) / 10, 1)
+            out["perceived_effort"] = round(rpe / 10, 1)
     return out
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return type(value) in (int, float)  # not bool, which JSON keeps apart
 
 
 def _number(value: Any, activity_id: str, what: str) -> float:
     """A number Garmin sent, or :class:`InvalidResponse` naming the activity and the field."""
-    if not _is_number(value):
+    if type(value) not in (int, float):
         raise InvalidResponse(f"Garmin activity {activity_id}: {what} is {value!r}, not a "
                               "number; skipped")
     return float(value)

@@ -303,6 +303,9 @@ def _json(status: int, body: Any) -> Reply:
 def _handler(fake: FakeGarmin) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as Garmin's hosts
+        # Headers and body go out in two writes; without this, Nagle's algorithm and the
+        # client's delayed ACK hold every answer back 40 ms.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
