@@ -130,7 +130,11 @@ def plan_weeks(athlete: Athlete, grouped: GroupedHistory, first: date, last: dat
         plan_week = plan.week(number)
         yield day, plan_week
         ended = day + timedelta(days=6) < today
-        if plan_week is not None and ended and _clean(grouped.week_findings(day, plan_week)):
+        # A running week with no run in it was skipped, not done: it repeats.
+        if plan_week is None or not ended:
+            continue
+        done = plan_week.walk_only or bool(grouped.sessions.get(day))
+        if done and _clean(grouped.week_findings(day, plan_week)):
             number += 1
 
 

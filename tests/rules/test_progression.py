@@ -152,3 +152,10 @@ def test_gated_pain_persisting_after_the_weeks_last_run_holds_the_week_back() ->
         ("pain_persistent", "warning", "activity:test:2026-03-07T07:00", 51.0, 48.0, "h"),
         ("session_run_time", "warning", "activity:test:2026-03-10T07:00", 3.0, 2.2, "min"),
     ]
+
+
+def test_gated_week_without_a_run_repeats() -> None:
+    """B1 passed with no run at all: the week was skipped, not done, so B2 is week 1 again."""
+    findings = evaluate_all(GATED, [B2_THREE_MIN], today=TODAY)
+    assert summary(findings) == [
+        ("session_run_time", "warning", "activity:test:2026-03-10T07:00", 3.0, 2.2, "min")]
