@@ -177,10 +177,12 @@ class Server:
         return received
 
     def clear(self) -> None:
+        """Forget the requests received so far."""
         self._pipe.send("clear")
         self._pipe.recv()
 
     def stop(self) -> None:
+        """Stop serving and wait for the child process."""
         self._pipe.send("stop")
         self._process.join(10)
 
@@ -196,6 +198,7 @@ def _serve(fake: FakeGarmin, pipe: Any) -> None:
 
 @contextmanager
 def serving(fake: FakeGarmin) -> Iterator[Server]:
+    """Serve ``fake`` from a child process for the duration of the block."""
     server = Server(fake)
     try:
         yield server

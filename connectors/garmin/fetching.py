@@ -35,7 +35,7 @@ from connectors.base import FetchResult, RawRecord
 from connectors.garmin.cursor import Backfill, GarminCursor
 from connectors.garmin.parse import Listed, fingerprint, read_listed, run_walk
 from connectors.garmin.session import GarminSession
-from syncd.errors import AuthError, InvalidResponse, SyncdError
+from syncd.errors import AuthError, InvalidResponse, SyncdError, TransientError
 from syncd.models import Gear
 
 log = structlog.get_logger("connectors.garmin")
@@ -117,11 +117,13 @@ class FetchPass:
         for _ in range(self.policy.pages_per_fetch):
             params = {"startDate": window.start.isoformat(), "start": str(offset),
                       "limit": str(self.policy.page_size), "sortOrder": "asc"}
-            page = self.session.get(garmin.garmin_connect_activities,
-                                    f"the activity list from {window.start}", params)
+            what = f"the activity list from {window.start}"
+            try:
+                page = self.session.get(garmin.garmin_connect_activities, what, params)
+            except InvalidResponse as err:
+                raise _unreadable_list(err) from err
             if not isinstance(page, list):
-                raise InvalidResponse(f"Garmin's activity list from {window.start} is not a "
-                                      "list")
+                raise _unreadable_list(InvalidResponse(f"{what} is not a list"))
             for entry in page:
                 position.advance(self._take(entry))
             offset += len(page)
@@ -228,6 +230,12 @@ class FetchPass:
         if not isinstance(value, int):
             raise InvalidResponse("Garmin's profile has no profileId")
         return value
+
+
+def _unreadable_list(err: InvalidResponse) -> TransientError:
+    """Without the list nothing can be read: the whole pass fails and is tried again."""
+    return TransientError(f"{err}; syncd tries again later, and if this persists Garmin has "
+                          "changed its activity list and syncd needs an update")
 
 
 def _is_shoe(gear: Mapping[str, Any]) -> bool:

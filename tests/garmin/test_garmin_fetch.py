@@ -300,3 +300,10 @@ def test_a_record_without_its_list_entry_is_invalid(connector):
 
     with pytest.raises(InvalidResponse):
         connector().normalize(RawRecord("1", {"detail": {}}))
+
+
+def test_an_activity_list_that_cannot_be_read_fails_the_pass_to_be_tried_again(fake,
+                                                                              connector):
+    fake.fail(LIST, 400)
+    with pytest.raises(TransientError, match="tries again later"):
+        connector().fetch(None)
