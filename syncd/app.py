@@ -97,12 +97,17 @@ class App:
         order = tuple(self.settings.sources.canonical_order)
         gear = list(gear)
         with self.store.write() as tx:
+            first_before = queries.first_session_date(tx, self.athlete_id)
             result = upsert_activities(tx, self.athlete_id, activities, canonical_order=order)
             if gear and source:
                 queries.upsert_gear(tx, self.athlete_id, source, gear)
             evaluation = None
             if result.affected_dates or gear:
-                evaluation = reevaluate(tx, self.athlete_id, self.athlete, result.affected_dates,
+                # An earlier first run changes which weeks have the 28 days of history the
+                # load ratio needs, far outside the new runs' window: evaluate everything.
+                first_after = queries.first_session_date(tx, self.athlete_id)
+                dates = None if first_after != first_before else result.affected_dates
+                evaluation = reevaluate(tx, self.athlete_id, self.athlete, dates,
                                         self.clock(), self.channels())
         return Ingested(result, evaluation)
 
