@@ -21,17 +21,15 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy.orm import Session
 
-from syncd.alerts import outbox
+from syncd.alerts import outbox, record
 from syncd.alerts.channel import GONE_NOTICE_PREFIX, Channel, OutboxEvent, Outcome, Result
 from syncd.alerts.metrics import DeliveryMetrics
-from syncd.alerts.schedule import retry_delay
 from syncd.alerts.smtp import EmailChannel
 from syncd.alerts.webhook import WebhookChannel
 from syncd.config import Settings
 from syncd.errors import SyncdError
 from syncd.store.alerts import add_operator_notice
 from syncd.store.engine import Store
-from syncd.store.tables import AlertDeliveryRow
 
 if TYPE_CHECKING:
     import ssl
@@ -262,65 +260,33 @@ class Dispatcher:
                 now: datetime, report: ChannelReport) -> None:
         """Write the attempts and the deliveries' new state in one transaction, then count
         and log them."""
-        lines: list[tuple[outbox.Claim, Outcome, str, AlertDeliveryRow]] = []
+        decided: list[tuple[int, Outcome, record.Decision]] = []
+        lines: list[tuple[outbox.Claim, Outcome, record.Decision]] = []
         disabled = 0
         with self.store.write() as tx:
-            rows = outbox.claimed_rows(tx, [claim for claim, _ in results])
+            states = record.load_states(tx, [claim.delivery_id for claim, _ in results])
             for claim, outcome in results:
-                row = rows.get(claim.delivery_id)
-                if row is None:  # the event was deleted meanwhile (athlete erased)
+                state = states.get(claim.delivery_id)
+                if state is None:  # the event was deleted meanwhile (athlete erased)
                     continue
-                verdict = self._apply(tx, row, claim, outcome, now)
-                lines.append((claim, outcome, verdict, row))
-            if any(verdict == "gone" for _, _, verdict, _ in lines):
-                tx.flush()
+                decision = record.decide(state, claim.lease_until, outcome, now,
+                                         jitter=self.jitter, rng=self.rng)
+                decided.append((claim.delivery_id, outcome, decision))
+                lines.append((claim, outcome, decision))
+            record.write(tx, decided, now)
+            if any(decision.verdict == "gone" for _, _, decision in lines):
                 disabled = self._endpoint_gone(tx, channel, now)
         report.disabled += disabled
         for _ in range(disabled):
             self.metrics.observe(channel.name, "disabled")
-        for claim, outcome, verdict, row in lines:
+        for claim, outcome, decision in lines:
+            verdict = decision.verdict
             setattr(report, verdict, getattr(report, verdict) + 1)
             if verdict != "released":
                 self.metrics.observe(channel.name, verdict,
                                      outcome.duration_s if outcome.attempted else None)
             if outcome.attempted:
-                _log_attempt(channel.name, claim, outcome, verdict, row)
-
-    def _apply(self, tx: Session, row: AlertDeliveryRow, claim: outbox.Claim,
-               outcome: Outcome, now: datetime) -> str:
-        """Update one delivery for ``outcome``; returns the report counter it counts under."""
-        owned = row.status == outbox.PENDING and row.next_attempt_at == claim.lease_until
-        if not outcome.attempted:
-            if owned and outcome.result is Result.SKIPPED:
-                row.status, row.next_attempt_at = outbox.SKIPPED, None
-            elif owned:
-                row.next_attempt_at = now
-            return "skipped" if outcome.result is Result.SKIPPED else "released"
-        outbox.add_attempt(tx, row.id, now, outcome.status_code, outcome.error, outcome.duration_s)
-        if row.status != outbox.PENDING:
-            return "delivered" if row.status == outbox.DELIVERED else "retry"
-        if outcome.result is not Result.DELIVERED and not owned:
-            return "retry"  # another dispatcher took this delivery over; its record counts
-        row.attempts += 1
-        row.last_attempt_at = now
-        row.last_status_code = outcome.status_code
-        row.last_error = outcome.error
-        return self._next_state(row, outcome, now)
-
-    def _next_state(self, row: AlertDeliveryRow, outcome: Outcome, now: datetime) -> str:
-        if outcome.result is Result.DELIVERED:
-            row.status, row.delivered_at, row.next_attempt_at = outbox.DELIVERED, now, None
-            return "delivered"
-        if outcome.result is Result.GONE:
-            row.status, row.next_attempt_at = outbox.DISABLED, None
-            return "gone"
-        delay = retry_delay(row.attempts, jitter=self.jitter, retry_after=outcome.retry_after,
-                            rng=self.rng)
-        if delay is None:
-            row.status, row.next_attempt_at = outbox.FAILED, None
-            return "failed"
-        row.next_attempt_at = now + delay
-        return "retry"
+                _log_attempt(channel.name, claim, outcome, decision)
 
     def _endpoint_gone(self, tx: Session, channel: Channel, now: datetime) -> int:
         """Disable a webhook endpoint that answered 410, and tell the operator by mail;
@@ -336,18 +302,19 @@ class Dispatcher:
         return disabled
 
 
-def _log_attempt(channel: str, claim: outbox.Claim, outcome: Outcome, verdict: str,
-                 row: AlertDeliveryRow) -> None:
+def _log_attempt(channel: str, claim: outbox.Claim, outcome: Outcome,
+                 decision: record.Decision) -> None:
     """One line per attempt: which alert, where, how it went. Never a secret or a body."""
+    verdict = decision.verdict
     fields: dict[str, Any] = {
         "channel": channel, "event_id": claim.event.id, "event_type": claim.event.type,
-        "alert_id": claim.event.alert_id, "attempt": row.attempts, "outcome": verdict,
+        "alert_id": claim.event.alert_id, "attempt": decision.attempts, "outcome": verdict,
         "status_code": outcome.status_code, "duration_ms": round(outcome.duration_s * 1000, 1),
     }
     if outcome.error:
         fields["error"] = outcome.error
-    if row.next_attempt_at is not None and verdict == "retry":
-        fields["next_attempt_at"] = row.next_attempt_at.isoformat()
+    if decision.next_attempt_at is not None and verdict == "retry":
+        fields["next_attempt_at"] = decision.next_attempt_at.isoformat()
     level = log.info if verdict == "delivered" else log.warning
     level("alert delivery attempt", **fields)
 

@@ -9,7 +9,7 @@ pending: once the lease runs out it is sent again, with the same event id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -137,22 +137,6 @@ def to_event(row: AlertEventRow) -> OutboxEvent:
     """A stored outbox event as the channels see it."""
     return OutboxEvent(id=row.id, type=row.type, payload=row.payload, created_at=row.created_at,
                        alert_id=row.alert_id, notice_kind=row.notice_kind)
-
-
-def claimed_rows(session: Session, claims: Iterable[Claim]) -> dict[int, AlertDeliveryRow]:
-    """The delivery rows behind ``claims``, locked for update on PostgreSQL."""
-    ids = [claim.delivery_id for claim in claims]
-    query = select(AlertDeliveryRow).where(AlertDeliveryRow.id.in_(ids))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return {row.id: row for row in session.scalars(query)}
-
-
-def add_attempt(session: Session, delivery_id: int, at: datetime, status_code: int | None,
-                error: str | None, duration_s: float) -> None:
-    """Keep the record of one attempt."""
-    session.add(DeliveryAttemptRow(delivery_id=delivery_id, at=at, status_code=status_code,
-                                   error=error, duration_ms=round(duration_s * 1000, 3)))
 
 
 def gone_endpoints(session: Session) -> set[str]:
