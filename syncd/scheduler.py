@@ -114,6 +114,8 @@ class Scheduler:
         self.stale_after = stale_after
         self.stats: dict[str, SourceStats] = {}
         self.dispatch_errors = 0
+        # Counts finished passes and events: the HTTP API's cache is valid for one value.
+        self.generation = 0
         self._beat = time.monotonic()
         self._idle = threading.Condition()
         self._running: dict[str, datetime] = {}
@@ -275,6 +277,8 @@ class Scheduler:
                 handler(*args)
             except Exception:  # one bad event must not stop the ones after it
                 log.exception("event handler crashed", event=name)
+            finally:
+                self.generation += 1
 
     # -- the jobs -------------------------------------------------------------------------------
 
@@ -306,6 +310,7 @@ class Scheduler:
             finally:
                 stats.running_since = None
                 stats.last_duration_s = time.monotonic() - started
+                self.generation += 1
         if result is not None and (result.raised or result.resolved):
             self.dispatch()
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -107,27 +108,32 @@ def healthz(context: Context) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
 
 
-@router.get("/status", summary="Plan week, prescribed vs actual, open alerts, sources")
-def status(context: Context) -> dict[str, Any]:
+@router.get("/status", summary="Plan week, prescribed vs actual, open alerts, sources",
+            response_class=JSONResponse,
+            responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}})
+async def status(context: Context) -> JSONResponse:
     """What ``syncd status --json`` prints, with each source's next run and whether a pass
     is running."""
-    body = context.app.status()
-    body["sources"] = context.sources(body.get("sources") or {})
-    return body
+    # async, and a cached body returned as is: the route a monitor polls stays cheap.
+    body = await context.cached_async("status", context.app.status)
+    return JSONResponse(jsonable_encoder(
+        {**body, "sources": context.sources(body.get("sources") or {})}))
 
 
 @router.get("/alerts", response_model=list[AlertOut], summary="Open alerts, newest first")
-def alerts(context: Context, all: Annotated[bool, Query(
+async def alerts(context: Context, all: Annotated[bool, Query(
         description="include resolved alerts")] = False) -> list[dict[str, Any]]:
     """The alerts as the webhook delivers them."""
-    return [alert.payload_data() for alert in context.app.alerts(include_resolved=all)]
+    return await context.cached_async(f"alerts:{all}", lambda: [
+        alert.payload_data() for alert in context.app.alerts(include_resolved=all)])
 
 
 @router.get("/weeks", summary="Plan against actual, week by week")
-def weeks(context: Context) -> list[dict[str, Any]]:
+async def weeks(context: Context) -> list[dict[str, Any]]:
     """Every week from the plan start (or the last eight weeks) to the later of today and the
     plan's end."""
-    return [week.as_dict() for week in context.app.weeks()]
+    return await context.cached_async(
+        "weeks", lambda: [week.as_dict() for week in context.app.weeks()])
 
 
 @router.post("/pain", status_code=201, response_model=PainOut,
@@ -144,6 +150,7 @@ def pain(context: Context, report: PainIn) -> PainOut | JSONResponse:
             return JSONResponse({"detail": [{"loc": ["body", "at"], "msg": problem,
                                              "type": "value_error"}]}, status_code=422)
     stored, result = context.app.record_pain(report.score, at, report.note)
+    context.wrote()
     if result.raised and context.scheduler is not None:
         context.scheduler.dispatch_soon()
     return pain_out(stored, [AlertOut(**a.payload_data()) for a in result.raised])

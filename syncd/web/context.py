@@ -4,12 +4,15 @@ scheduler (absent when the API runs without the daemon, as in tests of the API a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from fastapi import Request
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from syncd.logs import redact_text
 
@@ -20,7 +23,14 @@ if TYPE_CHECKING:
 # What a source that never ran shows, so that every source has the same keys.
 _NEVER_SYNCED: dict[str, Any] = {"last_success_at": None, "last_error_at": None,
                                  "last_error": None, "error_count": 0, "backoff_until": None}
+T = TypeVar("T")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+# How long a computed /status, /alerts or /weeks is served again. A client polling many
+# times a second (a dashboard on a wall, a monitoring check) then costs one query a second;
+# anything written through this process or by a sync pass shows at once.
+CACHE_TTL_S = 1.0
 
 
 @dataclass(slots=True)
@@ -29,6 +39,30 @@ class WebContext:
 
     app: App
     scheduler: Scheduler | None = None
+    cache_ttl_s: float = CACHE_TTL_S
+    _cache: dict[str, tuple[float, tuple[int, int, int], Any]] = field(default_factory=dict)
+    _writes: int = 0
+
+    async def cached_async(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` (in the thread pool: it reads the database), or its value from less
+        than ``cache_ttl_s`` ago when nothing was written since (through this API, by a sync
+        pass, or by a configuration reload)."""
+        version = self._version()
+        hit = self._cache.get(key)
+        if hit is not None and hit[1] == version and time.monotonic() - hit[0] < self.cache_ttl_s:
+            value: T = hit[2]
+            return value
+        fresh = await run_in_threadpool(compute)
+        self._cache[key] = (time.monotonic(), version, fresh)
+        return fresh
+
+    def _version(self) -> tuple[int, int, int]:
+        passes = self.scheduler.generation if self.scheduler is not None else 0
+        return (self._writes, passes, id(self.app))
+
+    def wrote(self) -> None:
+        """Something was stored through the API: cached answers are out of date."""
+        self._writes += 1
 
     def database_ok(self) -> bool:
         """True when the database answers a trivial query."""

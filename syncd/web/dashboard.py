@@ -54,6 +54,7 @@ async def log_pain(request: Request) -> Response:
     from starlette.concurrency import run_in_threadpool
 
     _, result = await run_in_threadpool(context.app.record_pain, int(score_text), None, note)
+    context.wrote()
     if result.raised and context.scheduler is not None:
         context.scheduler.dispatch_soon()
     return RedirectResponse(f"/?logged={int(score_text)}#pain", status_code=303)
