@@ -89,7 +89,7 @@ def _state_metrics(states: dict[str, dict[str, object]]) -> Iterator[Metric]:
                                 "Passes failed in a row", labels=["source"])
     quota = GaugeMetricFamily("syncd_api_quota_remaining",
                               "Requests left in the source's rate-limit window",
-                              labels=["source", "window"])
+                              labels=["source", "limit", "window"])
     for name, state in sorted(states.items()):
         last = state.get("last_success_at")
         if last is not None and hasattr(last, "timestamp"):
@@ -98,11 +98,28 @@ def _state_metrics(states: dict[str, dict[str, object]]) -> Iterator[Metric]:
         failing.add_metric([name], float(count) if isinstance(count, int) else 0.0)
         details = state.get("details")
         left = details.get("quota") if isinstance(details, dict) else None
-        if isinstance(left, dict):
-            for window, value in sorted(left.items()):
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    quota.add_metric([name, str(window)], float(value))
+        for limit, window, value in _quota_samples(left):
+            quota.add_metric([name, limit, window], value)
     yield from (success, failing, quota)
+
+
+def _quota_samples(left: object) -> Iterator[tuple[str, str, float]]:
+    """(limit, window, requests left) from a connector's ``quota`` detail: nested like
+    Strava's ``{"overall": {"15min": 180, "day": 1900}, "read": {...}}``, or flat
+    ``{"15min": 180}`` (then the limit is ``overall``)."""
+    if not isinstance(left, dict):
+        return
+    for key, value in sorted(left.items()):
+        if isinstance(value, dict):
+            for window, count in sorted(value.items()):
+                if _number(count):
+                    yield str(key), str(window), float(count)
+        elif _number(value):
+            yield "overall", str(key), float(value)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _gauge(name: str, documentation: str, labels: list[str],

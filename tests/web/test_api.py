@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from syncd.app import App
 from syncd.scheduler import Scheduler
+from syncd.store.state import record_sync_success
 from syncd.store.tables import PainReportRow
 from syncd.sync import SourceResult
 from syncd.web import create_app
@@ -129,3 +130,19 @@ def test_healthz_is_503_once_the_scheduler_stops(make_app: MakeApp) -> None:
         scheduler.shutdown()
     assert answer.status_code == 503
     assert answer.json() == {"status": "unhealthy", "database": "ok", "scheduler": "stale"}
+
+
+def test_the_quota_a_source_reported_shows_in_status_and_metrics(sample_app: App,
+                                                                 client: TestClient) -> None:
+    quota = {"overall": {"15min": 180, "day": 1900, "limits": [200, 2000]},
+             "read": {"15min": 90, "day": 950, "limits": [100, 1000]}}
+    with sample_app.store.write() as tx:
+        record_sync_success(tx, sample_app.athlete_id, "strava", NOW,
+                            details={"quota": quota})
+    strava = client.get("/status").json()["sources"]["strava"]
+    assert strava["details"]["quota"] == quota
+    assert strava["enabled"] is False and strava["next_run_at"] is None
+    text = client.get("/metrics").text
+    assert ('syncd_api_quota_remaining{limit="overall",source="strava",window="15min"} 180.0'
+            in text)
+    assert 'syncd_api_quota_remaining{limit="read",source="strava",window="day"} 950.0' in text
