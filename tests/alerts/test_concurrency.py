@@ -1,4 +1,5 @@
-"""Several dispatchers on one PostgreSQL database never send the same delivery twice."""
+"""Several dispatchers on one database (PostgreSQL: ``SKIP LOCKED`` claims; SQLite: one
+writer at a time) never send the same delivery twice."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from syncd.alerts import Dispatcher
 from syncd.alerts.outbox import DELIVERED
@@ -18,31 +18,18 @@ from syncd.store.tables import AlertDeliveryRow
 
 from .support import FakeClock, Receiver, finding, raise_alerts, settings, webhook
 
-pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg_url(postgres_database: str) -> str:
-    """The session's PostgreSQL test database, emptied."""
-    engine = create_engine(postgres_database, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return postgres_database
-
 
 def test_two_dispatchers_share_the_work_and_send_each_alert_once(
-        tmp_path: Path, pg_url: str, receiver: Receiver, clock: FakeClock) -> None:
+        tmp_path: Path, db_url: str, receiver: Receiver, clock: FakeClock) -> None:
     def slow(got: object) -> tuple[int, dict[str, str]]:
         time.sleep(0.03)
         return 200, {}
 
     receiver.responder = slow
-    config = settings(tmp_path, db_url=pg_url, webhook=webhook(receiver.url))
+    config = settings(tmp_path, db_url=db_url, webhook=webhook(receiver.url))
     app = App(config, clock)
     raise_alerts(app, [finding(n) for n in range(80)], clock.now)
-    stores = [Store.open(pg_url), Store.open(pg_url)]
+    stores = [Store.open(db_url), Store.open(db_url)]
     dispatchers = [Dispatcher(store, config, clock, batch_size=8, concurrency=4)
                    for store in stores]
     start = threading.Barrier(2)

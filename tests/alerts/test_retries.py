@@ -14,6 +14,7 @@ from syncd.alerts import DeliveryMetrics, Dispatcher
 from syncd.alerts.outbox import DISABLED, FAILED, PENDING, attempts_of, list_deliveries, next_due
 from syncd.alerts.schedule import MAX_ATTEMPTS, RETRY_DELAYS, parse_retry_after, retry_delay
 from syncd.app import App
+from syncd.cli import main
 from syncd.store.tables import AlertDeliveryRow, AlertEventRow
 
 from .support import (
@@ -120,7 +121,8 @@ def test_retry_after_is_honoured(tmp_path: Path, receiver: Receiver, clock: Fake
 
 
 def test_the_last_failed_attempt_leaves_a_visible_failed_delivery(
-        tmp_path: Path, receiver: Receiver, clock: FakeClock) -> None:
+        tmp_path: Path, receiver: Receiver, clock: FakeClock,
+        capsys: pytest.CaptureFixture[str]) -> None:
     receiver.responder = lambda got: (500, {})
     app = App(settings(tmp_path, webhook=webhook(receiver.url)), clock)
     alert = raise_alerts(app, [finding(1)], clock.now).raised[0]
@@ -142,6 +144,15 @@ def test_the_last_failed_attempt_leaves_a_visible_failed_delivery(
     assert sample("syncd_alert_deliveries_failed", {"channel": "webhook"}) == 1
     assert sample("syncd_alert_deliveries_pending", {"channel": "webhook"}) == 0
     assert app.alerts()[0].id == alert.id  # the alert itself stays open and listed
+
+    config = tmp_path / "syncd.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "syncd.db"}"\n'
+                      f'[webhook]\nurl = "{receiver.url}"\n')
+    capsys.readouterr()
+    assert main(["--config", str(config), "deliveries"]) == 0
+    out = capsys.readouterr().out
+    assert out == (f"failed    webhook    alert.raised    {alert.id}: 10 attempts; last error: "
+                   "the receiver answered 500 Internal Server Error\n")
 
 
 @pytest.mark.parametrize("with_email", [True, False])
