@@ -148,6 +148,10 @@ class AccessGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse a foreign host (400) or a missing token (401); pass the rest on."""
+        if scope["type"] == "websocket":
+            # No route speaks WebSocket; refusing them all keeps them out of the guard's way.
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -158,3 +158,10 @@ recipients = ["therapist@example.org"]
     for body in bodies:
         for secret in (TOKEN, "whsec_", "example.org", "c2VjcmV0"):
             assert secret not in body
+
+
+def test_websockets_are_refused(client: TestClient) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/status") as socket:
+        socket.receive_text()
