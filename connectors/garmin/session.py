@@ -146,8 +146,10 @@ class GarminSession:
         try:
             self.garmin.client.load(str(self.folder))
         except Exception as err:  # garminconnect wraps every load problem the same way
+            # Its messages name the problem (unreadable JSON, a symlinked path), never a token.
+            reason = str(err.__cause__ or err).splitlines()[0][:200]
             raise AuthError(f"Garmin login needs attention: the token store {path} cannot be "
-                            f"read ({type(err).__name__}); {REAUTH_HINT}") from None
+                            f"used ({reason}); {REAUTH_HINT}") from None
         self._saved_refresh = self.garmin.client.di_refresh_token
 
     def get(self, path: str, what: str, params: dict[str, Any] | None = None) -> Any:

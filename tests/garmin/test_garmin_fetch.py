@@ -307,3 +307,9 @@ def test_an_activity_list_that_cannot_be_read_fails_the_pass_to_be_tried_again(f
     fake.fail(LIST, 400)
     with pytest.raises(TransientError, match="tries again later"):
         connector().fetch(None)
+
+
+def test_a_damaged_token_store_says_to_log_in_again(connector, token_dir):
+    (token_dir / "garmin_tokens.json").write_text("{not json")
+    with pytest.raises(AuthError, match=r"cannot be used \(.*\); run `syncd auth garmin`"):
+        connector().fetch(None)
