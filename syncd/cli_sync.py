@@ -44,7 +44,25 @@ def cmd_sync(app: App, args: argparse.Namespace) -> int:
         print(result.summary())
         for source_id, reason in result.failures:
             print(f"  skipped {source_id}: {reason}")
+    _deliver(app)
     return 1 if any(not r.ok for r in results) else 0
+
+
+def _deliver(app: App) -> None:
+    """Send what the pass raised or resolved (and anything else due) to every channel.
+
+    A channel that fails is reported and retried on its schedule by the next pass, ``syncd
+    deliver`` or the daemon; it does not make the sync fail, whose exit code is about the
+    sources.
+    """
+    if not app.channels():
+        return
+    from syncd.alerts import deliver_pending
+
+    report = deliver_pending(app)
+    print(f"delivery: {report.summary()}")
+    for error in report.errors:
+        print(f"  delivery error: {error}")
 
 
 def cmd_import(app: App, args: argparse.Namespace) -> int:
