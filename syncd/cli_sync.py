@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +30,8 @@ def register(add: Add) -> None:
 
 def cmd_sync(app: App, args: argparse.Namespace) -> int:
     """Sync every enabled source once (or one); exit 1 when any source failed."""
-    names = app.settings.enabled_sources()
+    names = canonical_first(app.settings.enabled_sources(),
+                            app.settings.sources.canonical_order)
     if args.source:
         if args.source not in names:
             enabled = ", ".join(names) or "none"
@@ -46,6 +47,18 @@ def cmd_sync(app: App, args: argparse.Namespace) -> int:
             print(f"  skipped {source_id}: {reason}")
     _deliver(app)
     return 1 if any(not r.ok for r in results) else 0
+
+
+def canonical_first(names: Sequence[str], order: Sequence[str]) -> list[str]:
+    """Source names in ``[sources] canonical_order`` (kinds ``garmin``, ``file``, ``strava``).
+
+    A run that two sources report then arrives first from the source whose copy counts, and
+    the other copy links to it. The other way round, the lesser copy (Strava's, without
+    Garmin's run/walk split) would be evaluated alone and raise alerts that the canonical copy
+    resolves a moment later in the same pass: a raised and a resolved notice for nothing.
+    """
+    rank = {("files" if kind == "file" else kind): i for i, kind in enumerate(order)}
+    return sorted(names, key=lambda name: rank.get(name, len(rank)))
 
 
 def _deliver(app: App) -> None:
