@@ -213,24 +213,29 @@ class Dispatcher:
     def _drain(self, channel: Channel, now: datetime, limit: int,
                report: ChannelReport) -> str | None:
         """Claim, send and record batches on one channel until nothing is due; returns an
-        error text when the channel had to stop."""
+        error text when the channel had to stop. One transaction records a batch and claims
+        the next (one commit per batch: with ``synchronous=FULL`` each commit is an fsync)."""
         started = time.monotonic()
         remaining = limit
+        sent: list[tuple[outbox.Claim, Outcome]] = []
         try:
-            while remaining > 0 and not report.gone:
+            while True:
                 lease = channel.lease()
-                moment = now + timedelta(seconds=time.monotonic() - started)
                 with self.store.write() as tx:
-                    if not self._ready(tx, channel, now):
-                        break
-                    claims = outbox.claim_due(tx, channel.name, now,
-                                              min(channel.batch_size, remaining), moment + lease)
+                    lines, disabled = self._write_outcomes(tx, channel, sent, now)
+                    claims: list[outbox.Claim] = []
+                    if remaining > 0 and disabled is None and self._ready(tx, channel, now):
+                        moment = now + timedelta(seconds=time.monotonic() - started)
+                        claims = outbox.claim_due(tx, channel.name, now,
+                                                  min(channel.batch_size, remaining),
+                                                  moment + lease)
+                self._count(channel, lines, disabled, report)
                 if not claims:
                     break
+                remaining -= len(claims)
                 deadline = time.monotonic() + lease.total_seconds()
                 outcomes = self._offer(channel, [c.event for c in claims], deadline)
-                self._record(channel, list(zip(claims, outcomes, strict=True)), now, report)
-                remaining -= len(claims)
+                sent = list(zip(claims, outcomes, strict=True))
         except SyncdError as err:
             log.error("delivery channel stopped", channel=channel.name, error=str(err))
             return str(err)
@@ -256,28 +261,36 @@ class Dispatcher:
             outcomes[i] = outcome
         return outcomes
 
-    def _record(self, channel: Channel, results: list[tuple[outbox.Claim, Outcome]],
-                now: datetime, report: ChannelReport) -> None:
-        """Write the attempts and the deliveries' new state in one transaction, then count
-        and log them."""
+    def _write_outcomes(self, tx: Session, channel: Channel,
+                        results: list[tuple[outbox.Claim, Outcome]], now: datetime,
+                        ) -> tuple[list[tuple[outbox.Claim, Outcome, record.Decision]], int | None]:
+        """Write a batch's attempts and the deliveries' new state. Returns what to count and
+        log, and (after a 410 Gone) how many more pending deliveries were disabled."""
+        if not results:
+            return [], None
         decided: list[tuple[int, Outcome, record.Decision]] = []
         lines: list[tuple[outbox.Claim, Outcome, record.Decision]] = []
-        disabled = 0
-        with self.store.write() as tx:
-            states = record.load_states(tx, [claim.delivery_id for claim, _ in results])
-            for claim, outcome in results:
-                state = states.get(claim.delivery_id)
-                if state is None:  # the event was deleted meanwhile (athlete erased)
-                    continue
-                decision = record.decide(state, claim.lease_until, outcome, now,
-                                         jitter=self.jitter, rng=self.rng)
-                decided.append((claim.delivery_id, outcome, decision))
-                lines.append((claim, outcome, decision))
-            record.write(tx, decided, now)
-            if any(decision.verdict == "gone" for _, _, decision in lines):
-                disabled = self._endpoint_gone(tx, channel, now)
-        report.disabled += disabled
-        for _ in range(disabled):
+        states = record.load_states(tx, [claim.delivery_id for claim, _ in results])
+        for claim, outcome in results:
+            state = states.get(claim.delivery_id)
+            if state is None:  # the event was deleted meanwhile (athlete erased)
+                continue
+            decision = record.decide(state, claim.lease_until, outcome, now,
+                                     jitter=self.jitter, rng=self.rng)
+            decided.append((claim.delivery_id, outcome, decision))
+            lines.append((claim, outcome, decision))
+        record.write(tx, decided, now)
+        if any(decision.verdict == "gone" for _, _, decision in lines):
+            return lines, self._endpoint_gone(tx, channel, now)
+        return lines, None
+
+    def _count(self, channel: Channel,
+               lines: list[tuple[outbox.Claim, Outcome, record.Decision]], disabled: int | None,
+               report: ChannelReport) -> None:
+        """Count and log what was written (after the commit, so that nothing is reported
+        that a rollback undid)."""
+        report.disabled += disabled or 0
+        for _ in range(disabled or 0):
             self.metrics.observe(channel.name, "disabled")
         for claim, outcome, decision in lines:
             verdict = decision.verdict

@@ -124,13 +124,15 @@ def claim_due(session: Session, channel: str, now: datetime, limit: int,
     session.execute(update(AlertDeliveryRow).where(AlertDeliveryRow.id.in_(ids))
                     .values(next_attempt_at=lease_until)
                     .execution_options(synchronize_session=False))
+    event = AlertEventRow
     rows = session.execute(
-        select(AlertDeliveryRow.id, AlertDeliveryRow.attempts, AlertEventRow)
-        .join(AlertEventRow, AlertEventRow.id == AlertDeliveryRow.event_id)
+        select(AlertDeliveryRow.id, AlertDeliveryRow.attempts, event.id, event.type,
+               event.payload, event.created_at, event.alert_id, event.notice_kind)
+        .join(event, event.id == AlertDeliveryRow.event_id)
         .where(AlertDeliveryRow.id.in_(ids))
         .order_by(AlertDeliveryRow.id))
-    return [Claim(delivery_id, attempts, lease_until, to_event(event))
-            for delivery_id, attempts, event in rows]
+    return [Claim(delivery_id, attempts, lease_until, OutboxEvent(*columns))
+            for delivery_id, attempts, *columns in rows]
 
 
 def to_event(row: AlertEventRow) -> OutboxEvent:

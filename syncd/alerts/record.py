@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from syncd.alerts import outbox
@@ -97,15 +97,25 @@ def write(session: Session, decided: list[tuple[int, Outcome, Decision]],
           now: datetime) -> None:
     """Apply a batch's decisions: attempt rows in one insert, then the deliveries' changes
     grouped by the columns they touch (one UPDATE ... executemany per group)."""
+    # Core statements, not the ORM's bulk paths: this runs once per batch on the hot path.
+    connection = session.connection()
     attempts = [{"delivery_id": delivery_id, "at": now, "status_code": outcome.status_code,
                  "error": outcome.error, "duration_ms": round(outcome.duration_s * 1000, 3)}
                 for delivery_id, outcome, decision in decided if decision.attempted]
     if attempts:
-        session.execute(insert(DeliveryAttemptRow), attempts)
+        connection.execute(insert(_table(DeliveryAttemptRow)), attempts)
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for delivery_id, _, decision in decided:
         if decision.changes:
             groups.setdefault(tuple(sorted(decision.changes)), []).append(
-                {"id": delivery_id, **decision.changes})
-    for rows in groups.values():
-        session.execute(update(AlertDeliveryRow), rows)
+                {"delivery_id": delivery_id, **decision.changes})
+    table = _table(AlertDeliveryRow)
+    for columns, rows in groups.items():
+        statement = (update(table).where(table.c.id == bindparam("delivery_id"))
+                     .values({name: bindparam(name) for name in columns}))
+        connection.execute(statement, rows)
+
+
+def _table(model: type[AlertDeliveryRow] | type[DeliveryAttemptRow]) -> Table:
+    """The Core table behind a mapped class."""
+    return model.metadata.tables[model.__tablename__]
