@@ -123,6 +123,8 @@ class Daemon:
     _retired: list[App] = field(default_factory=list)
     _retired_dispatchers: list[Deliverer | None] = field(default_factory=list)
     _abort: threading.Event = field(default_factory=threading.Event)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _failed: bool = False
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; returns the exit code."""
@@ -134,16 +136,17 @@ class Daemon:
         self.web = create_app(self.app, scheduler=self.scheduler)
         self.web.state.on_strava_event = self._on_strava_event
         clean = asyncio.run(self._serve(sock))
+        code = 1 if self._failed else 0
         if not clean:
-            _exit_now()
-        return 0
+            _exit_now(code)
+        return code
 
     async def _serve(self, sock: socket.socket) -> bool:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_stop, stop, sig)
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self._reload()))
+        loop.add_signal_handler(signal.SIGHUP, self._on_reload)
         server = _Server(uvicorn.Config(
             self.web, log_config=None, access_log=False, lifespan="off", server_header=False,
             timeout_graceful_shutdown=5, timeout_keep_alive=5))
@@ -160,8 +163,15 @@ class Daemon:
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait([stopped, serving], return_when=asyncio.FIRST_COMPLETED)
         if serving.done() and not stop.is_set():
+            # Exit non-zero so that systemd's Restart=on-failure brings the service back.
+            self._failed = True
             log.error("the HTTP server stopped unexpectedly; stopping")
         return await self._stop(server, serving, watchdog)
+
+    def _on_reload(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._reload())
+        self._tasks.add(task)  # the loop keeps only a weak reference
+        task.add_done_callback(self._tasks.discard)
 
     def _on_strava_event(self, event: StravaEvent) -> None:
         # Stored in the inbox already: if the daemon is stopping, the next start drains it.
@@ -257,11 +267,11 @@ class Daemon:
         return True
 
 
-def _exit_now() -> None:
+def _exit_now(code: int) -> None:
     """Leave without joining the worker threads of passes that did not finish in time (the
     interpreter would wait for them forever); their transactions roll back."""
     for handler in logging.getLogger().handlers:
         handler.flush()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
