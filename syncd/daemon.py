@@ -75,6 +75,16 @@ def _watchdog_interval(env: dict[str, str]) -> float | None:
     return int(usec) / 2 / 1_000_000
 
 
+class _NoColorMessage(logging.Filter):
+    """uvicorn attaches a terminal-coloured copy of some messages (``color_message``), which
+    the log pipeline would print as an extra field full of escape codes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop the coloured copy; keep the record."""
+        record.__dict__.pop("color_message", None)
+        return True
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the daemon owns SIGTERM, SIGINT and SIGHUP
     (uvicorn would re-raise SIGTERM after shutting down, killing the process instead of letting
@@ -147,6 +157,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_stop, stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self._on_reload)
+        logging.getLogger("uvicorn.error").addFilter(_NoColorMessage())
         server = _Server(uvicorn.Config(
             self.web, log_config=None, access_log=False, lifespan="off", server_header=False,
             timeout_graceful_shutdown=5, timeout_keep_alive=5))
