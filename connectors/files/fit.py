@@ -44,7 +44,8 @@ def parse_fit(data: bytes, file_name: str) -> ParsedFile:
             f"{file_name}: FIT file is truncated ({err})",
             hint="the copy was cut short: copy the file from the device again",
         ) from err
-    except (fitdecode.FitError, ValueError, TypeError, OverflowError) as err:
+    # fitdecode checks some of a file's structure with assert: a damaged file trips them.
+    except (fitdecode.FitError, ValueError, TypeError, OverflowError, AssertionError) as err:
         raise InvalidFile(
             f"{file_name}: not a readable FIT file ({err})",
             hint="check that it is an activity file from a watch or an app",

@@ -50,7 +50,7 @@ def _summarize(gpx: gpxpy.gpx.GPX, file_name: str) -> ParsedFile:
             hint="export the activity with times (a planned route has none)",
         )
     start = _utc(timed[0][0].time)
-    offsets, speeds, distances = _samples(timed, start)
+    offsets, speeds, distances = _samples(timed, start, file_name)
     track = SpeedTrack(offsets, speeds, distances)
     sport_type = next((t.type for t in gpx.tracks if t.type), None)
     name = next((t.name for t in gpx.tracks if t.name), None) or gpx.name
@@ -68,7 +68,7 @@ def _summarize(gpx: gpxpy.gpx.GPX, file_name: str) -> ParsedFile:
 
 
 def _samples(
-    timed: list[tuple[gpxpy.gpx.GPXTrackPoint, int]], start: datetime
+    timed: list[tuple[gpxpy.gpx.GPXTrackPoint, int]], start: datetime, file_name: str
 ) -> tuple[list[float], list[float], list[float | None]]:
     """Offsets, speeds and cumulative distance; no distance is counted across a segment break."""
     offsets: list[float] = []
@@ -77,6 +77,7 @@ def _samples(
     total = 0.0
     previous: tuple[gpxpy.gpx.GPXTrackPoint, int] | None = None
     for point, segment in timed:
+        _check_position(point, file_name)
         offset = (_utc(point.time) - start).total_seconds()
         speed = 0.0
         if previous is not None and previous[1] == segment:
@@ -90,6 +91,15 @@ def _samples(
         distances.append(total)
         previous = (point, segment)
     return offsets, speeds, distances
+
+
+def _check_position(point: gpxpy.gpx.GPXTrackPoint, file_name: str) -> None:
+    """Refuse a point off the globe (a damaged file): distances from it mean nothing."""
+    # Written so that NaN fails too.
+    if not (-90 <= point.latitude <= 90 and -180 <= point.longitude <= 180):
+        raise InvalidFile(f"{file_name}: a GPX track point lies off the globe (latitude "
+                          f"{point.latitude}, longitude {point.longitude})",
+                          hint="the file is damaged: export the activity again")
 
 
 def _utc(moment: datetime | None) -> datetime:

@@ -3,6 +3,7 @@ untrusted XML, and defusedxml refuses entity expansion and external references."
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element, ParseError
@@ -30,7 +31,8 @@ def parse_tcx(data: bytes, file_name: str) -> ParsedFile:
     """
     try:
         root = SafeElementTree.fromstring(data)
-    except (ParseError, DefusedXmlException, ValueError) as err:
+    # LookupError: an XML declaration naming an encoding Python does not know.
+    except (ParseError, DefusedXmlException, ValueError, LookupError) as err:
         raise InvalidFile(
             f"{file_name}: not a readable TCX file ({err})",
             hint="check that it is a TCX export of an activity",
@@ -45,7 +47,7 @@ def parse_tcx(data: bytes, file_name: str) -> ParsedFile:
 def _summarize(activity: Element, file_name: str) -> ParsedFile:
     lap_nodes = activity.findall("tcx:Lap", _NS)
     start = _start(activity, lap_nodes, file_name)
-    laps = _with_active_runs([_lap(node, start) for node in lap_nodes])
+    laps = _with_active_runs([_lap(node, start, file_name) for node in lap_nodes])
     track = _track(activity, start)
     elapsed = sum(lap.elapsed_s for lap in laps)
     if track.offsets:
@@ -79,8 +81,15 @@ def _start(activity: Element, laps: list[Element], file_name: str) -> datetime:
                           hint="export the activity again") from err
 
 
-def _lap(node: Element, start: datetime) -> Lap:
-    lap_start = _time(node.get("StartTime", "")) if node.get("StartTime") else start
+def _lap(node: Element, start: datetime, file_name: str) -> Lap:
+    lap_start = start
+    if node.get("StartTime"):
+        try:
+            lap_start = _time(node.get("StartTime", ""))
+        except ValueError as err:
+            raise InvalidFile(f"{file_name}: a TCX lap has an unreadable start time "
+                              f"({node.get('StartTime')!r})",
+                              hint="export the activity again") from err
     timer = _number(node.findtext("tcx:TotalTimeSeconds", default=None, namespaces=_NS))
     distance = _number(node.findtext("tcx:DistanceMeters", default=None, namespaces=_NS))
     intensity = (node.findtext("tcx:Intensity", default="", namespaces=_NS) or "").strip()
@@ -107,9 +116,10 @@ def _track(activity: Element, start: datetime) -> SpeedTrack:
     distances: list[float | None] = []
     for point in activity.iterfind("tcx:Lap/tcx:Track/tcx:Trackpoint", _NS):
         text = point.findtext("tcx:Time", default="", namespaces=_NS)
-        if not text:
+        try:
+            offset = (_time(text) - start).total_seconds()
+        except ValueError:  # a damaged point (or none): the others still make the track
             continue
-        offset = (_time(text) - start).total_seconds()
         distance = _number(point.findtext("tcx:DistanceMeters", default=None, namespaces=_NS))
         speed = _number(point.findtext("tcx:Extensions/ax:TPX/ax:Speed", default=None,
                                        namespaces=_NS))
@@ -143,6 +153,9 @@ def _number(text: str | None) -> float | None:
     if text is None or not text.strip():
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         return None
+    # "NaN" and "1e999" parse as floats, but no distance or time is infinite (and the stored
+    # payload must stay plain JSON).
+    return value if math.isfinite(value) else None
