@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -84,7 +85,9 @@ def read_archive(data: bytes, label: str, limits: ArchiveLimits) -> Iterator[Arc
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as err:
+    # NotImplementedError: a damaged directory claiming a zip version from the future.
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, NotImplementedError,
+            EOFError, OSError) as err:
         raise InvalidFile(f"{label}: not a readable zip archive ({err})") from err
     with archive:
         infos = _activity_infos(archive, label, limits)
@@ -161,7 +164,10 @@ def _read_capped(
     try:
         with archive.open(info) as stream:
             data = stream.read(cap + 1)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as err:
+    # ValueError: a damaged local header (a name that is not UTF-8, an offset before the
+    # start of the file) that the central directory did not show.
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+            ValueError) as err:
         raise InvalidFile(f"{name}: unreadable archive member ({err})") from err
     if len(data) > cap:
         raise InvalidFile(f"{name}: larger than the archive declares; refused")
@@ -272,6 +278,8 @@ def _date(text: str) -> datetime | None:
 
 def _number(text: str) -> float | None:
     try:
-        return float(text.replace(",", "")) if text else None
+        value = float(text.replace(",", "")) if text else None
     except ValueError:
         return None
+    # "nan" or "1e999" in a cell is no time or distance (and must not reach the JSON payload).
+    return value if value is not None and math.isfinite(value) else None
