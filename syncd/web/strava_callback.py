@@ -75,14 +75,23 @@ class StravaEvent:
         updates = body.get("updates")
         event_time = body.get("event_time")
         return cls(str(kinds[0]), object_id, str(kinds[1]), owner_id, subscription_id,
-                   event_time if isinstance(event_time, int) else 0,
-                   dict(updates) if isinstance(updates, Mapping) else {})
+                   event_time if isinstance(event_time, int) else 0, _plain_updates(updates))
 
     @property
     def revokes(self) -> bool:
         """The athlete withdrew syncd's access (Strava sends ``"false"`` as a string)."""
         return (self.object_type == "athlete"
                 and str(self.updates.get("authorized", "")).lower() == "false")
+
+
+def _plain_updates(updates: Any) -> dict[str, Any]:
+    """The ``updates`` of an event, keeping only the plain values Strava sends (strings,
+    booleans, numbers): the inbox stores them as JSON, which has no NaN nor nested objects
+    from a forged body."""
+    if not isinstance(updates, Mapping):
+        return {}
+    return {str(key): value for key, value in updates.items()
+            if isinstance(value, str | bool | int)}
 
 
 # -- validation (GET) -------------------------------------------------------------------------
