@@ -10,6 +10,7 @@ environment; the environment wins over the file, the file over the inline value.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import sys
@@ -50,6 +51,7 @@ SECRETS: tuple[tuple[str, str], ...] = (
 # Sections that exist with their defaults when the file leaves them out.
 _ALWAYS_PRESENT = ("database", "athlete", "server", "sources", "alerts", "log")
 
+MAX_DURATION_S = 100 * 365.25 * 86400
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*"
                        r"(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
 
@@ -69,8 +71,12 @@ def parse_duration(value: Any) -> timedelta:
         seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
     else:
         raise ValueError("is not a duration")
+    if not math.isfinite(seconds):
+        raise ValueError("is not a duration")
     if seconds <= 0:
         raise ValueError("must be longer than zero")
+    if seconds > MAX_DURATION_S:  # timedelta itself stops at a billion days
+        raise ValueError("is longer than 100 years")
     return timedelta(seconds=seconds)
 
 
