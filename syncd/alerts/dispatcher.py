@@ -144,11 +144,11 @@ class Dispatcher:
             with self.store.write() as tx:
                 report.added = outbox.ensure_deliveries(tx, names, now)
                 gone = outbox.gone_endpoints(tx)
-            self._queue_summary(now, names, report)
         except SyncdError as err:
             report.errors.append(str(err))
             log.error("outbox unavailable", error=str(err))
             return report
+        self._queue_summary(now, names, report)
         live = [c for c in self.channels if not self._is_gone(c, gone, now, report)]
         if live:
             with ThreadPoolExecutor(len(live), thread_name_prefix="dispatch") as pool:
@@ -193,7 +193,12 @@ class Dispatcher:
             return
         from syncd.alerts.summary import queue_weekly_summary
 
-        event_id = queue_weekly_summary(self.app, now, names)
+        try:
+            event_id = queue_weekly_summary(self.app, now, names)
+        except Exception as err:  # a summary that cannot be built must not stop the alerts
+            log.exception("weekly summary failed")
+            report.errors.append(f"weekly summary: {err}")
+            return
         if event_id:
             report.summaries.append(event_id)
             log.info("weekly summary queued", event_id=event_id)
