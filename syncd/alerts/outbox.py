@@ -135,12 +135,6 @@ def claim_due(session: Session, channel: str, now: datetime, limit: int,
             for delivery_id, attempts, *columns in rows]
 
 
-def to_event(row: AlertEventRow) -> OutboxEvent:
-    """A stored outbox event as the channels see it."""
-    return OutboxEvent(id=row.id, type=row.type, payload=row.payload, created_at=row.created_at,
-                       alert_id=row.alert_id, notice_kind=row.notice_kind)
-
-
 def gone_endpoints(session: Session) -> set[str]:
     """Fingerprints of the webhook endpoints that answered 410 Gone."""
     query = select(AlertEventRow.notice_kind).where(
