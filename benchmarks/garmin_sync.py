@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import sys
 import tempfile
@@ -206,34 +207,47 @@ def serving(fake: FakeGarmin) -> Iterator[Server]:
         server.stop()
 
 
-def run_connector(url: str, token_dir: Path, since: date) -> tuple[float, int, int]:
-    """One backfill through the connector: seconds, activities, passes."""
+@dataclass(frozen=True)
+class Timing:
+    """One timed run: wall seconds, this process's CPU seconds, and the wall seconds spent
+    normalizing (the connector's work beyond fetching)."""
+
+    wall: float
+    cpu: float
+    normalizing: float = 0.0
+
+
+def run_connector(url: str, token_dir: Path, since: date) -> tuple[Timing, int, int]:
+    """One backfill through the connector, as the sync runs it: timing, activities, passes."""
     context = ConnectorContext(athlete="bench", timezone="Europe/Berlin",
                                now=lambda: datetime(2026, 6, 1, tzinfo=UTC))
     connector = GarminConnector(GarminSection(api_url=url, token_store=token_dir), context)
-    started = time.perf_counter()
-    cursor, activities, passes, first = None, 0, 0, True
+    started, cpu = time.perf_counter(), time.process_time()
+    cursor, activities, passes, first, normalizing = None, 0, 0, True, 0.0
     while True:
         fetched = connector.fetch(cursor, since=since if first else None)
+        before = time.perf_counter()
         normalized, failures = connector.normalize_all(fetched.records)
+        normalizing += time.perf_counter() - before
         assert not failures and not fetched.failures, (failures, fetched.failures)
         activities += len(normalized)
         cursor, passes, first = fetched.cursor, passes + 1, False
         if not fetched.more:
             break
-    return time.perf_counter() - started, activities, passes
+    timing = Timing(time.perf_counter() - started, time.process_time() - cpu, normalizing)
+    return timing, activities, passes
 
 
-def run_floor(url: str, requests_made: list[Logged], token: str) -> float:
+def run_floor(url: str, requests_made: list[Logged], token: str) -> Timing:
     """The same GETs with a bare HTTP client, JSON decoded and nothing else."""
     session = requests.Session()
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for call in (c for c in requests_made if c.method == "GET"):
         response = session.get(url + call.path, params=call.query, headers=headers, timeout=30)
         response.raise_for_status()
         response.json()
-    return time.perf_counter() - started
+    return Timing(time.perf_counter() - started, time.process_time() - cpu)
 
 
 def run_store(url: str, token_dir: Path, since: date, folder: Path) -> float:
@@ -275,19 +289,22 @@ def main(argv: list[str] | None = None) -> int:
             connector_times, floor_times = [], []
             for _ in range(args.repeat):  # interleaved, best of each: the host may be busy
                 server.clear()
-                seconds, activities, passes = run_connector(server.url, token_dir, since)
-                connector_times.append(seconds)
+                timing, activities, passes = run_connector(server.url, token_dir, since)
+                connector_times.append(timing)
                 requests_made = server.log()
                 floor_times.append(run_floor(server.url, requests_made, tokens["di_token"]))
             store_seconds = (run_store(server.url, token_dir, since, Path(tmp))
                              if args.store else None)
+    best = min(connector_times, key=lambda t: t.wall)
+    floor = min(floor_times, key=lambda t: t.wall)
+    cpu = (min(t.cpu for t in connector_times), min(t.cpu for t in floor_times))
     return report(args.activities, activities, passes, made(requests_made),
-                  minimum(args.activities, Policy().page_size, needs), min(connector_times),
-                  min(floor_times), store_seconds)
+                  minimum(args.activities, Policy().page_size, needs), best, floor, cpu,
+                  store_seconds)
 
 
 def report(count: int, activities: int, passes: int, counted: Counter[str],
-           least: Counter[str], connector_s: float, floor_s: float,
+           least: Counter[str], connector: Timing, floor: Timing, cpu: tuple[float, float],
            store_s: float | None) -> int:
     """Print the comparisons; 1 when the requests are not the minimum."""
     def line(counts: Counter[str]) -> str:
@@ -299,10 +316,13 @@ def report(count: int, activities: int, passes: int, counted: Counter[str],
     print(f"minimum:  {line(least)}")
     equal = counted == least
     print("          -> equal" if equal else "          -> NOT equal: requests beyond the minimum")
-    ratio = connector_s / floor_s
+    ratio = connector.wall / floor.wall
     verdict = "goal met" if ratio <= GOAL else "goal missed"
-    print(f"wall time (best of runs): connector {connector_s:.2f} s, bare HTTP client "
-          f"{floor_s:.2f} s -> {ratio:.2f}x ({verdict}: <= {GOAL}x)")
+    print(f"wall time (best of runs): connector {connector.wall:.2f} s (normalizing "
+          f"{connector.normalizing:.2f} s of it), bare HTTP client {floor.wall:.2f} s "
+          f"-> {ratio:.2f}x ({verdict}: <= {GOAL}x)")
+    print(f"client CPU (best of runs): connector {cpu[0]:.2f} s, bare HTTP client {cpu[1]:.2f} s; "
+          f"host load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if store_s is not None:
         print(f"whole sync into SQLite (store and evaluation included): {store_s:.2f} s")
     return 0 if equal else 1
