@@ -3,6 +3,7 @@ scheduler (absent when the API runs without the daemon, as in tests of the API a
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
@@ -27,9 +28,10 @@ T = TypeVar("T")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 
 
-# How long a computed /status, /alerts or /weeks is served again. A client polling many
-# times a second (a dashboard on a wall, a monitoring check) then costs one query a second;
-# anything written through this process or by a sync pass shows at once.
+# How old a computed /status, /alerts or /weeks may be served. Past this age the answer is
+# still served at once while a fresh one is computed in the background (so a client polling
+# many times a second costs one query a second and never waits for it); anything written
+# through this process, by a sync pass or a reload is computed before the next answer.
 CACHE_TTL_S = 1.0
 
 
@@ -41,20 +43,36 @@ class WebContext:
     scheduler: Scheduler | None = None
     cache_ttl_s: float = CACHE_TTL_S
     _cache: dict[str, tuple[float, tuple[int, int, int], Any]] = field(default_factory=dict)
+    _refreshing: set[str] = field(default_factory=set)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _writes: int = 0
 
     async def cached_async(self, key: str, compute: Callable[[], T]) -> T:
-        """``compute()`` (in the thread pool: it reads the database), or its value from less
-        than ``cache_ttl_s`` ago when nothing was written since (through this API, by a sync
-        pass, or by a configuration reload)."""
+        """``compute()`` (in the thread pool: it reads the database), or its last value when
+        nothing was written since (through this API, by a sync pass, or by a configuration
+        reload); a value older than ``cache_ttl_s`` is refreshed in the background."""
         version = self._version()
         hit = self._cache.get(key)
-        if hit is not None and hit[1] == version and time.monotonic() - hit[0] < self.cache_ttl_s:
-            value: T = hit[2]
-            return value
-        fresh = await run_in_threadpool(compute)
-        self._cache[key] = (time.monotonic(), version, fresh)
-        return fresh
+        if hit is None or hit[1] != version:
+            fresh = await run_in_threadpool(compute)
+            self._cache[key] = (time.monotonic(), version, fresh)
+            return fresh
+        if time.monotonic() - hit[0] >= self.cache_ttl_s and key not in self._refreshing:
+            self._refreshing.add(key)
+            task = asyncio.get_running_loop().create_task(self._refresh(key, compute, version))
+            self._tasks.add(task)  # the loop keeps only a weak reference
+            task.add_done_callback(self._tasks.discard)
+        value: T = hit[2]
+        return value
+
+    async def _refresh(self, key: str, compute: Callable[[], Any],
+                       version: tuple[int, int, int]) -> None:
+        try:
+            self._cache[key] = (time.monotonic(), version, await run_in_threadpool(compute))
+        except Exception:  # the next request that needs it computes it and reports the error
+            self._cache.pop(key, None)
+        finally:
+            self._refreshing.discard(key)
 
     def _version(self) -> tuple[int, int, int]:
         passes = self.scheduler.generation if self.scheduler is not None else 0
@@ -112,7 +130,13 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
-def web_context(request: Request) -> WebContext:
-    """FastAPI dependency: the context of the application serving ``request``."""
+def context_of(request: Request) -> WebContext:
+    """The context of the application serving ``request``."""
     context: WebContext = request.app.state.syncd
     return context
+
+
+async def web_context(request: Request) -> WebContext:
+    """FastAPI dependency: the context of the application serving ``request`` (async: a plain
+    function would cost a hop through the thread pool on every request)."""
+    return context_of(request)

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from syncd.errors import SyncdError
 from syncd.web.chart import weekly_chart
-from syncd.web.context import WebContext, scrub, web_context
+from syncd.web.context import WebContext, context_of, scrub
 from syncd.web.queries import SessionSplit, recent_sessions
 from syncd.web.security import COOKIE, AccessPolicy, token_cookie_value
 from syncd.web.style import CSS
@@ -38,7 +38,7 @@ SECURITY_HEADERS = {
 def dashboard(request: Request, logged: int | None = None, error: str | None = None
               ) -> HTMLResponse:
     """The dashboard page."""
-    context = web_context(request)
+    context = context_of(request)
     return page("syncd", render_dashboard(context, logged=logged, error=error))
 
 
@@ -50,7 +50,7 @@ async def log_pain(request: Request) -> Response:
     note = (form.get("note") or "").strip()[:500] or None
     if not score_text.isdigit() or not 0 <= int(score_text) <= 10:
         return RedirectResponse("/?error=score#pain", status_code=303)
-    context = web_context(request)
+    context = context_of(request)
     from starlette.concurrency import run_in_threadpool
 
     _, result = await run_in_threadpool(context.app.record_pain, int(score_text), None, note)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -146,3 +148,16 @@ def test_the_quota_a_source_reported_shows_in_status_and_metrics(sample_app: App
     assert ('syncd_api_quota_remaining{limit="overall",source="strava",window="15min"} 180.0'
             in text)
     assert 'syncd_api_quota_remaining{limit="read",source="strava",window="day"} 950.0' in text
+
+
+def test_a_change_made_by_another_process_shows_after_the_cache_age(
+        sample_app: App, web: FastAPI, client: TestClient) -> None:
+    web.state.syncd.cache_ttl_s = 0.05
+    assert "garmin" not in client.get("/status").json()["sources"]
+    # As `syncd sync --source garmin` in another process would: not through this API.
+    with sample_app.store.write() as tx:
+        record_sync_success(tx, sample_app.athlete_id, "garmin", NOW)
+    deadline = time.monotonic() + 5
+    while "garmin" not in client.get("/status").json()["sources"]:
+        assert time.monotonic() < deadline, "the stale /status was never refreshed"
+        time.sleep(0.05)
