@@ -220,6 +220,9 @@ class ServerSection(_Section):
     listen: str = "127.0.0.1:8765"
     token: SecretStr | None = None
     public_url: HttpUrl | None = None
+    # Extra names the endpoint answers to (a LAN name like "pi.local"); anything else is
+    # refused, against DNS rebinding.
+    allowed_hosts: list[str] = Field(default_factory=list)
 
     @field_validator("listen")
     @classmethod
