@@ -88,6 +88,8 @@ class RateBudget:
         self.observed_at: datetime | None = None
         self.blocked_until: datetime | None = None
         self.requests = 0  # made through this budget, for benchmarks and logs
+        self._resets_for: datetime | None = None
+        self._resets_cache = (datetime.min.replace(tzinfo=UTC),) * 2
 
     # -- observing ----------------------------------------------------------------------------
 
@@ -186,10 +188,22 @@ class RateBudget:
 
     def _left(self, usage: Usage, now: datetime) -> tuple[int, int]:
         """(15-minute, daily) requests left; a window or day that has turned over is fresh."""
-        at = self.observed_at or now
-        short_used = usage.short_used if window_start(at) == window_start(now) else 0
-        long_used = usage.long_used if next_day(at) == next_day(now) else 0
+        short_resets, long_resets = self._resets
+        short_used = usage.short_used if now < short_resets else 0
+        long_used = usage.long_used if now < long_resets else 0
         return usage.short_limit - short_used, usage.long_limit - long_used
+
+    @property
+    def _resets(self) -> tuple[datetime, datetime]:
+        """When the observed 15-minute and daily usage expire (computed once per
+        observation: this is asked before every request)."""
+        at = self.observed_at
+        if at is None:
+            return datetime.min.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC)
+        if self._resets_for != at:
+            self._resets_cache = (next_window(at), next_day(at))
+            self._resets_for = at
+        return self._resets_cache
 
     def _fits(self, usage: Usage, priority: Priority, now: datetime) -> bool:
         short, long = self._left(usage, now)

@@ -22,13 +22,8 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.files.runwalk import (
-    Lap,
-    SpeedTrack,
-    run_walk_seconds,
-    segments_from_laps,
-    segments_from_speeds,
-)
+from connectors.files.runwalk import Lap, SpeedTrack, run_walk_seconds, segments_from_laps
+from connectors.strava.bouts import speed_segments
 from syncd.errors import InvalidResponse
 from syncd.models import Activity, Segment, SegmentKind, sport_family
 
@@ -147,14 +142,18 @@ def lap_segments(laps: Sequence[Any] | None, start: datetime,
 
 def stream_segments(streams: Mapping[str, Sequence[Any]], threshold: float) -> list[Segment]:
     """Run/walk bouts from the ``time`` and ``velocity_smooth`` streams (empty without them)."""
-    times = [_maybe_number(v) for v in streams.get("time") or ()]
-    speeds = [_maybe_number(v) for v in streams.get("velocity_smooth") or ()]
-    distances = [_maybe_number(v) for v in streams.get("distance") or ()]
-    if len(times) < 2 or len(speeds) != len(times) or None in times or None in speeds:
+    times = streams.get("time")
+    speeds = streams.get("velocity_smooth")
+    distances = streams.get("distance")
+    if not isinstance(times, list) or not isinstance(speeds, list) or len(times) < 2 \
+            or len(speeds) != len(times):
         return []
-    track = SpeedTrack([float(t or 0) for t in times], [float(s or 0) for s in speeds],
-                       distances if len(distances) == len(times) else ())
-    return merge_adjacent(segments_from_speeds(track, threshold))
+    if not isinstance(distances, list) or len(distances) != len(times):
+        distances = []
+    try:
+        return merge_adjacent(speed_segments(times, speeds, distances, threshold))
+    except TypeError:  # a sample that is not a number: no split rather than a wrong one
+        return []
 
 
 def merge_adjacent(segments: Sequence[Segment]) -> list[Segment]:
