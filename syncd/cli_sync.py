@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from syncd.app import App
 
 Add = Callable[..., argparse.ArgumentParser]
+MAX_PASSES = 1000  # per source and `syncd sync`: a bound, not a budget (rate limits stop sooner)
 
 
 def register(add: Add) -> None:
@@ -40,11 +41,17 @@ def cmd_sync(app: App, args: argparse.Namespace) -> int:
         names = [args.source]
     results: list[SourceResult] = []
     for name in names:
-        result = sync_source(app, name, since=args.since, force=True)
+        # A backfill reads a bounded batch per pass; keep going while the source says there
+        # is more (each pass stores its batch and moves the cursor, so an interruption loses
+        # nothing).
+        for _ in range(MAX_PASSES):
+            result = sync_source(app, name, since=args.since, force=True)
+            print(result.summary())
+            for source_id, reason in result.failures:
+                print(f"  skipped {source_id}: {reason}")
+            if not result.ok or not result.more:
+                break
         results.append(result)
-        print(result.summary())
-        for source_id, reason in result.failures:
-            print(f"  skipped {source_id}: {reason}")
     _deliver(app)
     return 1 if any(not r.ok for r in results) else 0
 

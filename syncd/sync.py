@@ -15,6 +15,7 @@ import structlog
 
 from connectors.base import Connector, ConnectorContext, FetchResult, connector_class
 from syncd.errors import Action, RateLimited, SyncdError
+from syncd.source_notices import notify_source_failure
 from syncd.store import state as sync_state
 from syncd.store.state import DbCredentialStore
 
@@ -75,6 +76,7 @@ def make_connector(app: App, name: str) -> Connector:
         athlete=app.athlete.name, timezone=app.athlete.timezone,
         credentials=DbCredentialStore(app.store, app.athlete_id, prefix=f"{name}."),
         now=app.clock,
+        state={"state_dir": app.settings.state_dir},
     )
     return cls(getattr(app.settings, name, None), context)
 
@@ -91,11 +93,13 @@ def sync_source(app: App, name: str, *, since: date | None = None, force: bool =
         return result
     try:
         connector = connector or make_connector(app, name)
-        fetched = connector.fetch(None if since else state.cursor, since=since)
+        # With the cursor, an interrupted backfill continues where it stopped.
+        fetched = connector.fetch(state.cursor, since=since)
         store_fetched(app, connector, fetched, result)
     except SyncdError as err:
         result.error = err
         _record_failure(app, name, err, state.error_count == 0)
+        notify_source_failure(app, result)
         return result
     _record_success(app, name, fetched, result, had_error=state.error_count > 0)
     return result
@@ -132,6 +136,9 @@ def _record_success(app: App, name: str, fetched: FetchResult, result: SourceRes
 def _record_failure(app: App, name: str, err: SyncdError, first: bool) -> None:
     now = app.clock()
     backoff = RETRY_AFTER.get(err.action, timedelta(minutes=5))
+    configured = getattr(getattr(app.settings, name, None), "backoff", None)
+    if err.action is Action.REAUTH and isinstance(configured, timedelta):
+        backoff = configured  # the source's own back-off ([garmin] backoff)
     until: datetime | None = now + backoff if backoff else None
     if isinstance(err, RateLimited) and err.retry_at is not None:
         until = err.retry_at
