@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from syncd.errors import StorageError
 from syncd.store.engine import display_url, mapped_errors, writer_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+# The newest revision in migrations/versions (a test keeps the two equal). A database already
+# there is opened without importing Alembic, which costs most of a command's start-up.
+HEAD_REVISION = "0001"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any fixed number: it names the PostgreSQL advisory lock that serializes migrations.
@@ -21,6 +26,8 @@ _PG_MIGRATION_LOCK = 0x5359_4E43
 
 def alembic_config() -> Config:
     """An Alembic configuration pointing at the migrations shipped in the package."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
@@ -28,6 +35,8 @@ def alembic_config() -> Config:
 
 def head_revision() -> str:
     """The newest schema revision this syncd knows."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "the package ships at least one migration"
     return head
@@ -35,6 +44,8 @@ def head_revision() -> str:
 
 def current_revision(connection: Connection) -> str | None:
     """The schema revision the database is at (``None`` for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -45,6 +56,11 @@ def migrate(engine: Engine) -> None:
     Raises :class:`StorageError` when the database is at a revision this syncd does not know
     (written by a newer version): downgrading silently could lose data.
     """
+    if _at_head(engine):
+        return
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     where = display_url(engine.url)
     config = alembic_config()
     script = ScriptDirectory.from_config(config)
@@ -58,8 +74,21 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def _at_head(engine: Engine) -> bool:
+    """True when the database is exactly at :data:`HEAD_REVISION` (nothing to do)."""
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except DBAPIError:
+        return False  # no version table yet, or unreachable: the full path reports it
+    return [row[0] for row in rows] == [HEAD_REVISION]
+
+
 def _refuse_unknown_revision(connection: Connection, script: ScriptDirectory, where: str) -> None:
     """Raise StorageError when the database's revision is not among the shipped ones."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.util import CommandError
+
     for revision in MigrationContext.configure(connection).get_current_heads():
         try:
             known = script.get_revision(revision)

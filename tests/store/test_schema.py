@@ -65,3 +65,10 @@ def test_display_url_drops_the_password_and_shows_sqlite_as_a_path() -> None:
     assert display_url("postgresql+psycopg://clinic:s3cret@db.local:5433/syncd") == (
         "postgresql+psycopg://clinic@db.local:5433/syncd")
     assert display_url("sqlite:////var/lib/syncd/syncd.db") == "/var/lib/syncd/syncd.db"
+
+
+def test_the_fast_path_knows_the_newest_migration() -> None:
+    """A database at HEAD_REVISION opens without Alembic; that constant must be the head."""
+    from syncd.store.schema import HEAD_REVISION
+
+    assert head_revision() == HEAD_REVISION
