@@ -25,8 +25,9 @@ _PATTERNS = [
     (re.compile(r"(?i)((?:access_token|refresh_token|client_secret|password|code|"
                 r"verify_token)['\"]?\s*[=:]\s*['\"]?)[^&'\",}\s]+"), r"\1" + REDACTED),
 ]
-NOISY = {"alembic": logging.WARNING, "garminconnect": logging.INFO, "garth": logging.INFO, "urllib3": logging.WARNING,
-         "httpx": logging.WARNING, "httpcore": logging.WARNING, "stravalib": logging.INFO,
+NOISY = {"alembic": logging.WARNING, "garminconnect": logging.INFO, "garth": logging.INFO,
+         "urllib3": logging.WARNING, "httpx": logging.WARNING, "httpcore": logging.WARNING,
+         "stravalib": logging.INFO,
          "apscheduler": logging.INFO, "uvicorn.access": logging.WARNING}
 
 
