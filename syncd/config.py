@@ -183,6 +183,17 @@ class WebhookSection(_Section):
     rules: list[str] | None = None
     timeout: Duration = timedelta(seconds=15)
 
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, value: list[str] | None) -> list[str] | None:
+        from syncd.rules import RULE_IDS
+
+        unknown = [rule for rule in value or [] if rule not in RULE_IDS]
+        if unknown:
+            raise ValueError(f"unknown rule {', '.join(map(repr, unknown))}; known rules: "
+                             f"{', '.join(RULE_IDS)}")
+        return value
+
 
 class EmailSection(_Section):
     """The SMTP server and who gets the mail."""

@@ -391,3 +391,15 @@ def _model_of(annotation: object) -> type | None:
         if found := _model_of(arg):
             return found
     return None
+
+
+def test_webhook_rules_must_be_rule_ids(tmp_path: Path) -> None:
+    """A misspelt rule in a webhook filter would silently drop alerts: it is a problem."""
+    config = tmp_path / "syncd.toml"
+    config.write_text('[webhook]\nurl = "https://example.org/h"\nrules = ["pain_stop", "pain_stpo"]\n',
+                      encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_settings(config, env={})
+    (problem,) = err.value.problems
+    assert problem.startswith("webhook.rules: ") and "'pain_stpo'" in problem
+    assert "'pain_stop'" not in problem.split(";")[0]
