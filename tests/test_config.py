@@ -396,8 +396,8 @@ def _model_of(annotation: object) -> type | None:
 def test_webhook_rules_must_be_rule_ids(tmp_path: Path) -> None:
     """A misspelt rule in a webhook filter would silently drop alerts: it is a problem."""
     config = tmp_path / "syncd.toml"
-    config.write_text('[webhook]\nurl = "https://example.org/h"\nrules = ["pain_stop", "pain_stpo"]\n',
-                      encoding="utf-8")
+    config.write_text('[webhook]\nurl = "https://example.org/h"\n'
+                      'rules = ["pain_stop", "pain_stpo"]\n', encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_settings(config, env={})
     (problem,) = err.value.problems
