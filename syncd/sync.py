@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from connectors.base import Connector, ConnectorContext, FetchResult, connector_class
-from syncd.errors import Action, RateLimited, SyncdError
+from syncd.errors import Action, RateLimited, StorageError, SyncdError
 from syncd.source_notices import notify_source_failure
 from syncd.store import state as sync_state
 from syncd.store.state import DbCredentialStore
@@ -142,8 +142,16 @@ def _record_failure(app: App, name: str, err: SyncdError, first: bool) -> None:
     until: datetime | None = now + backoff if backoff else None
     if isinstance(err, RateLimited) and err.retry_at is not None:
         until = err.retry_at
-    with app.store.write() as tx:
-        sync_state.record_sync_error(tx, app.athlete_id, name, now, str(err), backoff_until=until)
+    try:
+        with app.store.write() as tx:
+            sync_state.record_sync_error(tx, app.athlete_id, name, now, str(err),
+                                         backoff_until=until)
+    except StorageError as unrecorded:
+        # The database refuses writes (a full disk): say so plainly, every pass, since the
+        # failure could not be recorded for /status; the next pass tries again.
+        log.error("source failing", source=name, error=str(err), action=err.action.value,
+                  not_recorded=str(unrecorded))
+        return
     # Log once when a source starts failing, then quietly until it recovers.
     if first:
         log.error("source failing", source=name, error=str(err), action=err.action.value)
