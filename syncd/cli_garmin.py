@@ -18,8 +18,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from connectors.garmin import auth
-from connectors.garmin.tokens import default_token_dir
 from syncd.cli_auth import Add, auth_subcommand
 from syncd.errors import AuthError
 
@@ -42,12 +40,17 @@ def register(add: Add) -> None:
 
 def token_dir(settings: Settings) -> Path:
     """Where the Garmin tokens live for these settings."""
+    from connectors.garmin.tokens import default_token_dir
+
     section = settings.garmin
     return default_token_dir(section.token_store if section else None, settings.state_dir)
 
 
 def cmd_auth_garmin(app: App, args: argparse.Namespace) -> int:
     """Sign in, finish a sign-in, or adopt a token store; print where the tokens went."""
+    # Imported here: garminconnect would slow every other command's start.
+    from connectors.garmin import auth
+
     settings = app.settings
     folder = token_dir(settings)
     api_url = settings.garmin.api_url if settings.garmin else None
