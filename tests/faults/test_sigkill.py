@@ -7,6 +7,12 @@ Each cycle starts a fresh ``syncd run`` (forked from a zygote that imported sync
 kills it either during start-up or at a random moment of its first second of work, which is
 when it syncs both sources, evaluates the new runs and delivers their alerts.
 ``SYNCD_FAULT_KILLS`` sets the number of kills (default 100).
+
+The tokens here live their normal six hours. With tokens refreshed on every pass, a kill
+landed once in about sixty between Strava rotating the refresh token and syncd committing the
+new one: Strava has then already invalidated the old token, so no client can keep it, and
+``syncd auth strava`` is needed. That window (one HTTP answer and one commit) is covered by the
+Strava tests' kill-during-refresh cases; here it would only make the loop flaky.
 """
 
 from __future__ import annotations
