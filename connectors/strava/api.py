@@ -8,9 +8,11 @@ item on its own; one bad item must not cost the page.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pydantic
@@ -83,8 +85,12 @@ class StravaApi:
         self.clock = utc_clock(context.now)
         self.session = StravaSession(self.api_url, self.budget, self.clock)
         self.client = _Client(self.session)
+        lock_key = f"{self.api_url}|{context.athlete}"
+        state_dir = context.state.get("state_dir")
+        lock_file = (Path(state_dir) / "locks" / f"strava-{_digest(lock_key)}.lock"
+                     if state_dir else None)
         self.keeper = TokenKeeper(context.credentials, self._refresh_grant, self.clock,
-                                  lock_key=f"{self.api_url}|{context.athlete}")
+                                  lock_key=lock_key, lock_file=lock_file)
 
     # -- application credentials and tokens ---------------------------------------------------
 
@@ -281,6 +287,11 @@ def utc_clock(now: Callable[[], datetime]) -> Callable[[], datetime]:
     """``now`` returning aware UTC (a naive reading is taken as the machine's local time,
     which is what the context's default, ``datetime.now``, gives)."""
     return lambda: now().astimezone(UTC)
+
+
+def _digest(text: str) -> str:
+    """A short, file-name-safe digest (the lock file must not spell out the athlete)."""
+    return hashlib.blake2s(text.encode(), digest_size=6).hexdigest()
 
 
 def _reasons(response: requests.Response | None) -> str:

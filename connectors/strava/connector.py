@@ -90,10 +90,6 @@ class StravaConnector(Connector):
         """A deleted record for an activity, from what was stored of it."""
         return RawRecord(str(activity_id), stored_payload, deleted=True)
 
-    def athlete_id(self) -> int | None:
-        """The Strava id of the authorized athlete, as stored with the tokens."""
-        return self.api.keeper.tokens.athlete_id
-
     def access_revoked(self) -> bool:
         """Ask Strava whether the stored authorization still works (a revoke event is
         unsigned: it is only believed when Strava refuses the tokens)."""

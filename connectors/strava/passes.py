@@ -119,7 +119,11 @@ class SyncPass:
             if not self.api.budget.allows(Priority.FRESH, self.now):
                 self.more = True
                 return
-            self._refetch(activity_id)
+            try:
+                self._refetch(activity_id)
+            except InvalidResponse as err:
+                # Stored already from the list; without laps it counts as all running.
+                log.warning("strava laps given up", activity=activity_id, reason=str(err))
             self.state.pending.remove(activity_id)
 
     def retry_failed(self) -> None:
@@ -239,7 +243,8 @@ class SyncPass:
             if not self.api.budget.allows(priority, self.now):
                 if backfill:
                     return False
-                self.state.pending.append(summary.id)  # stored now, laps when budget allows
+                if summary.id not in self.state.pending:  # stored now, laps when budget allows
+                    self.state.pending.append(summary.id)
             elif not enrich(self.api, payload, summary, self.connector.threshold):
                 return True
         self._deliver(payload, summary, mark, backfill)

@@ -5,15 +5,21 @@ working. So the refreshed pair is saved (``CredentialStore.save`` commits before
 **before** the new access token is used: a process killed at any moment leaves the old pair
 or the new one, never a lost token. One refresh runs at a time per athlete in a process, and
 the stored pair is read again under the lock so that a refresh done meanwhile (by another
-thread or process) is adopted rather than repeated with a spent refresh token.
+thread or process) is adopted rather than repeated with a spent refresh token. Between
+processes (the daemon and a ``syncd sync`` run beside it) the lock is a ``flock`` on a file in
+the state directory.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from connectors.base import CredentialStore
@@ -83,15 +89,38 @@ def _lock_for(key: str) -> threading.Lock:
         return _LOCKS.setdefault(key, threading.Lock())
 
 
+@contextmanager
+def _file_lock(path: Path | None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (no lock file possible: carry on without, the
+    re-read under the thread lock still catches most races)."""
+    if path is None:
+        yield
+        return
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # held for one token request at most
+        yield
+    finally:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        os.close(descriptor)
+
+
 class TokenKeeper:
     """Hands out a valid access token, refreshing (and saving the rotation) when needed."""
 
     def __init__(self, credentials: CredentialStore | None, refresher: Refresher,
-                 clock: Callable[[], datetime], lock_key: str) -> None:
+                 clock: Callable[[], datetime], lock_key: str,
+                 lock_file: Path | None = None) -> None:
         self.credentials = credentials
         self.refresher = refresher
         self.clock = clock
         self._lock = _lock_for(lock_key)
+        self._lock_file = lock_file
         self._tokens: Tokens | None = None
 
     def load(self) -> Tokens:
@@ -125,7 +154,7 @@ class TokenKeeper:
     def refresh(self, rejected: str | None) -> str:
         """Refresh the pair (after ``rejected`` expired or got a 401) and return the new
         access token; the rotated refresh token is saved before this returns."""
-        with self._lock:
+        with self._lock, _file_lock(self._lock_file):
             stored = self.load()
             if (stored.access_token and stored.access_token != rejected
                     and stored.fresh(self.clock())):

@@ -19,7 +19,7 @@ from fake_strava import FakeStrava, summary
 from strava_support import NOW, Clock, make_connector, strava_settings
 
 from connectors.strava import StravaConnector
-from connectors.strava.tokens import Tokens
+from connectors.strava.tokens import TokenKeeper, Tokens
 from syncd.config import StravaSection
 from syncd.errors import AuthError, TransientError
 from syncd.store import DbCredentialStore, Store
@@ -149,6 +149,31 @@ def test_one_refresh_at_a_time(fake: FakeStrava, settings: StravaSection,
 
     assert errors == []
     assert fake.refreshes == [expiring["refresh_token"]]
+
+
+def test_one_refresh_at_a_time_across_processes(
+        fake: FakeStrava, settings: StravaSection, credentials: DbCredentialStore,
+        expiring: dict[str, Any], clock: Clock, tmp_path: Path) -> None:
+    fake.token_gate = threading.Event()
+    api = make_connector(settings, credentials, clock).api
+    # Two keepers with their own in-process locks, as two processes have: only the lock
+    # file in the state directory is shared.
+    keepers = [TokenKeeper(credentials, api._refresh_grant, clock, lock_key=f"process {n}",
+                           lock_file=tmp_path / "locks" / "strava.lock") for n in range(2)]
+    for keeper in keepers:
+        _ = keeper.tokens
+    tokens: list[str] = []
+    threads = [threading.Thread(target=lambda k=k: tokens.append(k.access_token()))
+               for k in keepers]
+    for t in threads:
+        t.start()
+    assert fake.token_requests.wait(10)
+    fake.token_gate.set()
+    for t in threads:
+        t.join(10)
+
+    assert fake.refreshes == [expiring["refresh_token"]]
+    assert len(tokens) == 2 and tokens[0] == tokens[1]
 
 
 def test_secrets_stay_out_of_reprs_and_logs(connector: StravaConnector, fake: FakeStrava,
