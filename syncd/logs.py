@@ -75,9 +75,8 @@ def configure_logging(
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
-        redact_processor,
     ]
-    # Tracebacks are rendered here, before redaction runs again in the formatter, and without
+    # Tracebacks are rendered here, before the redaction at the end of this chain, and without
     # local variables (they may hold tokens); structlog's dict_tracebacks would include them.
     if _wants_json(fmt, stream):
         renderer: Any = structlog.processors.JSONRenderer()
@@ -87,6 +86,9 @@ def configure_logging(
         renderer = structlog.dev.ConsoleRenderer(
             colors=False, exception_formatter=structlog.dev.plain_traceback)
         shared.append(structlog.processors.format_exc_info)
+    # Last, so that it sees rendered tracebacks too; once per line, for structlog's events and
+    # the standard library's records alike.
+    shared.append(redact_processor)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -96,8 +98,7 @@ def configure_logging(
     handler = logging.StreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact_processor,
-                    renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     ))
     root = logging.getLogger()
     root.handlers[:] = [handler]
