@@ -142,8 +142,8 @@ class StravaApi:
     def list_activities(self, after: int, per_page: int = PER_PAGE) -> list[Any]:
         """One page of the athlete's activities that started after ``after`` (epoch seconds),
         oldest first, as raw JSON."""
-        page = self._call(lambda: self.client.protocol.get(
-            "/athlete/activities", after=after, per_page=per_page, page=1), "the activity list")
+        page = self._get("/athlete/activities", "the activity list",
+                         after=after, per_page=per_page, page=1)
         if not isinstance(page, list):
             raise TransientError("Strava sent an activity list that is not a list; syncd will "
                                  "retry later")
@@ -151,8 +151,7 @@ class StravaApi:
 
     def activity(self, activity_id: int) -> dict[str, Any]:
         """The detailed activity (laps included) as raw JSON; :class:`NotFound` when gone."""
-        detail = self._call(lambda: self.client.protocol.get(
-            "/activities/{id}", id=activity_id), f"activity {activity_id}")
+        detail = self._get(f"/activities/{activity_id}", f"activity {activity_id}")
         if not isinstance(detail, dict):
             raise InvalidResponse(f"Strava sent activity {activity_id} as something else than "
                                   "an object")
@@ -160,8 +159,8 @@ class StravaApi:
 
     def laps(self, activity_id: int) -> list[Any]:
         """The activity's laps as raw JSON."""
-        laps = self._call(lambda: self.client.protocol.get(
-            "/activities/{id}/laps", id=activity_id), f"the laps of activity {activity_id}")
+        laps = self._get(f"/activities/{activity_id}/laps",
+                         f"the laps of activity {activity_id}")
         if not isinstance(laps, list):
             raise InvalidResponse(f"Strava sent the laps of activity {activity_id} as "
                                   "something else than a list")
@@ -172,9 +171,8 @@ class StravaApi:
         what = f"the streams of activity {activity_id}"
         # The request stravalib's get_activity_streams makes (keys, key_by_type), without its
         # JSON-schema rebuild on every call (a millisecond each, for 1,000s of runs).
-        raw = self._call(lambda: self.client.protocol.get(
-            "/activities/{id}/streams", id=activity_id, keys=",".join(STREAM_TYPES),
-            key_by_type=True), what)
+        raw = self._get(f"/activities/{activity_id}/streams", what,
+                        keys=",".join(STREAM_TYPES), key_by_type="true")
         if not isinstance(raw, dict):
             raise InvalidResponse(f"Strava sent {what} as something else than an object keyed "
                                   "by type")
@@ -184,15 +182,14 @@ class StravaApi:
 
     def athlete(self) -> dict[str, Any]:
         """The authenticated athlete (with their shoes) as raw JSON."""
-        athlete = self._call(lambda: self.client.protocol.get("/athlete"), "the athlete")
+        athlete = self._get("/athlete", "the athlete")
         if not isinstance(athlete, dict):
             raise InvalidResponse("Strava sent the athlete as something else than an object")
         return athlete
 
     def gear(self, gear_id: str) -> dict[str, Any]:
         """One piece of gear (name, distance in metres, retired)."""
-        gear = self._call(lambda: self.client.protocol.get("/gear/{id}", id=gear_id),
-                          f"gear {gear_id}")
+        gear = self._get(f"/gear/{gear_id}", f"gear {gear_id}")
         # Validated by stravalib's model, read raw: the model drops ``retired``.
         self._mapped(lambda: DetailedGear.model_validate(gear), f"gear {gear_id}")
         if not isinstance(gear, dict):
@@ -221,7 +218,42 @@ class StravaApi:
         self._app_call(lambda: self.client.delete_subscription(
             subscription_id, client_id, secret), f"subscription {subscription_id}")
 
-    # -- error mapping ------------------------------------------------------------------------
+    # -- requests and error mapping -----------------------------------------------------------
+
+    def _get(self, path: str, what: str, **params: Any) -> Any:
+        """GET ``/api/v3{path}`` as raw JSON, with the athlete's token (see :meth:`_call`).
+
+        The reads go through the session directly rather than through stravalib's protocol:
+        the same request and the same errors, without decoding every body twice (a list page
+        is 200 activities, a stream thousands of samples)."""
+        url = f"{self.api_url}/api/v3{path}"
+
+        def request() -> Any:
+            token = self.client.access_token
+            response = self.session.get(url, params=params,
+                                        headers={"Authorization": f"Bearer {token}"})
+            return self._body(response, what)
+
+        return self._call(request, what)
+
+    def _body(self, response: requests.Response, what: str) -> Any:
+        """The JSON of a response, or the error its status means."""
+        status = response.status_code
+        if status == 401:
+            raise exc.AccessUnauthorized("401 Unauthorized", response=response)
+        if status == 404:
+            raise NotFound(what)
+        if status >= 400:
+            errors = _errors(response)
+            if status == 403 and any(e.get("resource") == "Application" and
+                                     e.get("code") == "Inactive" for e in errors):
+                raise AuthError(self._inactive())
+            raise self._fault(exc.Fault(str(status), response=response), what)
+        try:
+            return response.json()
+        except requests.exceptions.JSONDecodeError:
+            raise TransientError(f"Strava sent {what} in a body that is not JSON; syncd will "
+                                 "retry later") from None
 
     def _call(self, request: Callable[[], T], what: str) -> T:
         """Run ``request`` with a valid token; refresh once after a 401."""
@@ -294,17 +326,21 @@ def _digest(text: str) -> str:
     return hashlib.blake2s(text.encode(), digest_size=6).hexdigest()
 
 
+def _errors(response: requests.Response | None) -> list[dict[str, Any]]:
+    """The ``errors`` entries of a Strava error body (none when it has another shape)."""
+    try:
+        body = response.json() if response is not None else None
+    except ValueError:
+        return []
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
 def _reasons(response: requests.Response | None) -> str:
     """Strava's error entries ("PushSubscription callback url: GET to callback URL does not
     return 200"), which name fields and codes, never secrets."""
-    try:
-        errors = response.json().get("errors") if response is not None else None
-    except ValueError:
-        return ""
-    if not isinstance(errors, list):
-        return ""
     parts = [" ".join(str(e.get(k)) for k in ("resource", "field") if e.get(k))
-             + f": {e.get('code')}" for e in errors if isinstance(e, dict)]
+             + f": {e.get('code')}" for e in _errors(response)]
     return "; " + "; ".join(parts) if parts else ""
 
 

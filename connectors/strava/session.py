@@ -73,19 +73,4 @@ class StravaSession(requests.Session):
         if response.status_code >= 500:
             raise TransientError(f"Strava answered {response.status_code} to {method_name} "
                                  f"{path}; syncd will retry later")
-        _decode_once(response)
         return response
-
-
-def _decode_once(response: requests.Response) -> None:
-    """Make ``response.json()`` decode the body once: stravalib calls it twice per response
-    (to look for an error, then for the result), and a stream is thousands of numbers."""
-    decode = response.json
-    decoded: list[Any] = []
-
-    def json_once(**kwargs: Any) -> Any:
-        if not decoded:
-            decoded.append(decode(**kwargs))
-        return decoded[0]
-
-    response.json = json_once  # type: ignore[method-assign]

@@ -73,7 +73,7 @@ def test_the_speed_stream_splits_a_run_whose_laps_do_not(
 
     assert paths(fake)[1:] == ["/api/v3/activities/8/laps", "/api/v3/activities/8/streams"]
     stream_call = fake.api_calls()[-1]
-    assert stream_call.query == {"keys": "time,velocity_smooth,distance", "key_by_type": "True"}
+    assert stream_call.query == {"keys": "time,velocity_smooth,distance", "key_by_type": "true"}
     assert [(s.kind, s.duration_s) for s in activity.segments] == [
         ("run", 300.0), ("walk", 60.0), ("run", 300.0), ("walk", 60.0)]
     assert (activity.run_s, activity.walk_s) == (600.0, 120.0)
