@@ -1,9 +1,11 @@
-"""Strava's API v3 through stravalib, with syncd's tokens, budget and errors.
+"""Strava's API v3 with syncd's tokens, budget and errors.
 
-Every call goes through :meth:`StravaApi._call`: a valid access token first (refreshed ahead of
-expiry), one refresh and retry after a 401, and stravalib's exceptions turned into
-:mod:`syncd.errors`. List pages come back as raw JSON so that the connector can judge each
-item on its own; one bad item must not cost the page.
+Every athlete call goes through :meth:`StravaApi._call`: a valid access token first (refreshed
+ahead of expiry), one refresh and retry after a 401, and failures turned into
+:mod:`syncd.errors`. Reads come back as raw JSON through the session (the connector judges
+each list item on its own: one bad item must not cost the page) and are checked with
+stravalib's models; the token exchange and refresh and the webhook subscription go through
+stravalib's client, over the same session.
 """
 
 from __future__ import annotations
