@@ -46,7 +46,9 @@ class StravaConnector(Connector):
         date, resumes) a backfill from that local date. Activities deleted on Strava within
         the look-back window come back as deleted records. Raises :class:`AuthError`,
         :class:`RateLimited` (with ``retry_at``) or :class:`TransientError` when nothing could
-        be fetched; after partial progress, returns it with ``more`` set instead.
+        be fetched; after partial progress, returns it with ``more`` set instead. ``more`` is
+        also set when a backfill batch is done; a pass that stopped at the budget's reserve
+        leaves it false: the next poll, in a later window, goes on.
         """
         state = SyncCursor.decode(cursor)
         self.api.budget.load(state.budget)

@@ -87,8 +87,8 @@ class SyncPass:
         self._prune_seen()
         self.state.budget = self.api.budget.dump()
         return FetchResult(records=list(self.records.values()), cursor=self.state.encode(),
-                           more=self.more or bool(self.state.pending), gear=self.gear,
-                           failures=self.failures, details=self.details())
+                           more=self.more, gear=self.gear, failures=self.failures,
+                           details=self.details())
 
     def details(self) -> dict[str, Any]:
         """Quota left and backfill progress, for ``syncd status``."""
@@ -117,8 +117,7 @@ class SyncPass:
         """Laps (and streams) for activities stored without them when the budget was low."""
         for activity_id in list(self.state.pending):
             if not self.api.budget.allows(Priority.FRESH, self.now):
-                self.more = True
-                return
+                return  # the next window's pass does the rest
             try:
                 self._refetch(activity_id)
             except InvalidResponse as err:
@@ -132,7 +131,6 @@ class SyncPass:
             if activity_id in self.tried:
                 continue  # listed (and failed) again in this pass
             if not self.api.budget.allows(Priority.BACKFILL, self.now):
-                self.more = True
                 return
             try:
                 self._refetch(activity_id)
@@ -148,8 +146,6 @@ class SyncPass:
         if complete:
             self.state.backfill = None
             log.info("strava backfill complete", since=backfill.since.isoformat())
-        else:
-            self.more = True
 
     def refresh_gear(self) -> None:
         """The athlete's shoes and their distance, at most once a day."""
@@ -180,9 +176,12 @@ class SyncPass:
             priority = (Priority.URGENT if first_of_poll else
                         Priority.BACKFILL if backfill else Priority.FRESH)
             if not self.api.budget.allows(priority, self.now):
-                self.api.budget.check(self.now)  # used up: RateLimited; merely low: stop here
+                # Used up: RateLimited. Merely low: stop, and let the next window's pass go
+                # on (``more`` stays false: another pass now could do nothing).
+                self.api.budget.check(self.now)
                 return False, listed
             if backfill and pages >= MAX_BACKFILL_PAGES:
+                self.more = True  # a batch is done; the next pass may go on at once
                 return False, listed
             page = self.api.list_activities(after)
             pages += 1
