@@ -108,10 +108,11 @@ def tombstone(activity_id: int, start: datetime, sport_type: str,
 # -- run/walk segments --------------------------------------------------------------------------
 
 
-def lap_track(laps: Sequence[Any], start: datetime) -> list[Lap]:
+def lap_track(laps: Sequence[Any], start: datetime | None) -> list[Lap]:
     """Strava laps as run/walk laps, in seconds from the activity's start.
 
     A lap without a readable start follows the previous one; an unreadable lap is left out.
+    Without ``start`` every lap follows the previous one (enough to judge the laps' kinds).
     """
     out: list[Lap] = []
     offset = 0.0
@@ -121,8 +122,9 @@ def lap_track(laps: Sequence[Any], start: datetime) -> list[Lap]:
         elapsed = _maybe_number(lap.get("elapsed_time"))
         if elapsed is None or elapsed <= 0:
             continue
-        with contextlib.suppress(InvalidResponse):  # no readable start: keep the running offset
-            offset = (_utc(lap.get("start_date"), "lap") - start).total_seconds()
+        if start is not None:
+            with contextlib.suppress(InvalidResponse):  # no readable start: running offset
+                offset = (_utc(lap.get("start_date"), "lap") - start).total_seconds()
         out.append(Lap(offset_s=max(offset, 0.0), elapsed_s=elapsed,
                        distance_m=_maybe_number(lap.get("distance")),
                        timer_s=_maybe_number(lap.get("moving_time"))))
@@ -138,6 +140,14 @@ def lap_segments(laps: Sequence[Any] | None, start: datetime,
         return None
     found = segments_from_laps(lap_track(laps, start), SpeedTrack((), ()), threshold)
     return merge_adjacent(found) if found is not None else None
+
+
+def laps_separate(laps: Sequence[Any] | None, threshold: float) -> bool:
+    """Whether :func:`lap_segments` would find run/walk segments (decides whether the speed
+    stream is needed; the laps' start times do not matter for that, so none is parsed)."""
+    if not laps or len(laps) < 2:
+        return False
+    return segments_from_laps(lap_track(laps, None), SpeedTrack((), ()), threshold) is not None
 
 
 def stream_segments(streams: Mapping[str, Sequence[Any]], threshold: float) -> list[Segment]:
@@ -256,7 +266,7 @@ def _utc(value: Any, where: str) -> datetime:
     if not isinstance(value, str):
         raise InvalidResponse(f"{where} has no start_date")
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value)  # "Z" is read as UTC since Python 3.11
     except ValueError:
         raise InvalidResponse(f"{where}: start_date {value!r} is not a time") from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)

@@ -29,7 +29,7 @@ from connectors.strava.cursor import Seen, SyncCursor, epoch
 from connectors.strava.normalize import (
     Summary,
     fingerprint,
-    lap_segments,
+    laps_separate,
     read_summary,
     segments_json,
     slim,
@@ -339,7 +339,7 @@ def enrich(api: StravaApi, payload: dict[str, Any], summary: Summary, threshold:
         if laps is None:
             laps = api.laps(summary.id)
         payload["laps"] = laps
-        if lap_segments(laps, summary.start_utc, threshold) is None:
+        if not laps_separate(laps, threshold):
             bouts = stream_segments(api.streams(summary.id), threshold)
             payload["stream"] = {"threshold": threshold, "segments": segments_json(bouts)}
     except NotFound:

@@ -46,3 +46,20 @@ def test_a_stream_with_a_sample_that_is_not_a_number_gives_no_split() -> None:
 
     assert stream_segments(streams, 1.9) == []
     assert stream_segments({"time": [0, 1]}, 1.9) == []
+
+
+lap_values = st.one_of(st.none(), st.sampled_from([0, 60, 120.5, 600]), st.just("x"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(laps=st.lists(st.fixed_dictionaries({
+    "elapsed_time": lap_values, "moving_time": lap_values,
+    "distance": st.one_of(st.none(), st.sampled_from([0.0, 50.0, 300.0, 1500.0]))}),
+    max_size=6))
+def test_the_cheap_separation_check_agrees_with_the_segments(laps: list[dict]) -> None:
+    from datetime import UTC, datetime
+
+    from connectors.strava.normalize import lap_segments, laps_separate
+
+    start = datetime(2026, 11, 1, 7, 0, tzinfo=UTC)
+    assert laps_separate(laps, 1.9) == (lap_segments(laps, start, 1.9) is not None)
