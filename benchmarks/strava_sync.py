@@ -66,12 +66,15 @@ class MemoryCredentials:
         self.values: dict[str, dict[str, Any]] = {}
 
     def load(self, name: str) -> dict[str, Any] | None:
+        """The stored value."""
         return self.values.get(name)
 
     def save(self, name: str, value: dict[str, Any]) -> None:
+        """Keep a copy."""
         self.values[name] = dict(value)
 
     def delete(self, name: str) -> None:
+        """Forget it."""
         self.values.pop(name, None)
 
 
@@ -99,6 +102,7 @@ def populate(fake: FakeStrava, activities: int, runs: int) -> tuple[int, int]:
 
 
 def make_connector(url: str, tokens: dict[str, Any]) -> StravaConnector:
+    """A connector on the fake, with the tokens in memory."""
     credentials = MemoryCredentials()
     credentials.save("tokens", tokens)
     settings = StravaSection.model_validate(
@@ -169,6 +173,7 @@ def serve(conn: Connection, activities: int, runs: int) -> None:
 
 
 def main() -> int:
+    """Run the benchmark; exit 1 when the request counts miss their marks."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--activities", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=1500)

@@ -231,6 +231,7 @@ class StravaApi:
         url = f"{self.api_url}/api/v3{path}"
 
         def request() -> Any:
+            """One try, with the token :meth:`_call` just set."""
             token = self.client.access_token
             response = self.session.get(url, params=params,
                                         headers={"Authorization": f"Bearer {token}"})

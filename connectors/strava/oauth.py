@@ -57,6 +57,7 @@ class Grant:
 def grant_from_query(query: Mapping[str, list[str]], state: str | None = None) -> Grant:
     """Read the redirect's query; raises :class:`AuthError` on a refusal or a mismatch."""
     def first(name: str) -> str | None:
+        """The first value of a query parameter."""
         values = query.get(name)
         return values[0] if values else None
 
@@ -83,7 +84,10 @@ class OneShotListener:
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
+            """Answers the browser's redirect once, and nothing else."""
+
             def do_GET(self) -> None:
+                """Keep the redirect's query and thank the browser."""
                 parts = urlsplit(self.path)
                 if parts.path != CALLBACK_PATH:
                     self.send_error(404)
