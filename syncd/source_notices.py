@@ -10,9 +10,10 @@ repeats: a notice of the same kind written within the last day, or still being d
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from syncd.errors import Action
+from syncd.errors import Action, RateLimited
 from syncd.store.alerts import add_operator_notice
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from syncd.sync import SourceResult
 
 NEEDS_ATTENTION = frozenset({Action.REAUTH, Action.BACKOFF})
+SHORT_THROTTLE = timedelta(hours=1)
 _TITLES = {"garmin": "Garmin", "strava": "Strava", "files": "Files"}
 
 
@@ -42,6 +44,10 @@ def notify_source_failure(app: App, result: SourceResult) -> bool:
     Returns whether a notice was written (False for other outcomes and for repeats)."""
     err = result.error
     if err is None or err.action not in NEEDS_ATTENTION:
+        return False
+    # A short throttle (Strava's 15-minute window) passes by itself: no human needed.
+    if isinstance(err, RateLimited) and (err.retry_at is None
+                                         or err.retry_at - app.clock() < SHORT_THROTTLE):
         return False
     message = notice_message(result.source, str(err))
     with app.store.write() as tx:

@@ -7,6 +7,7 @@ another source.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from syncd.app import App
 
 log = structlog.get_logger("syncd.sync")
+MAX_RETRY_BACKOFF = timedelta(hours=2)
 
 # After an error, wait this long before the next attempt (the scheduler's poll interval
 # still applies; this only stops a failing source from being hammered).
@@ -98,7 +100,7 @@ def sync_source(app: App, name: str, *, since: date | None = None, force: bool =
         store_fetched(app, connector, fetched, result)
     except SyncdError as err:
         result.error = err
-        _record_failure(app, name, err, state.error_count == 0)
+        _record_failure(app, name, err, state.error_count)
         notify_source_failure(app, result)
         return result
     _record_success(app, name, fetched, result, had_error=state.error_count > 0)
@@ -127,15 +129,23 @@ def store_fetched(app: App, connector: Connector, fetched: FetchResult,
 def _record_success(app: App, name: str, fetched: FetchResult, result: SourceResult,
                     had_error: bool) -> None:
     with app.store.write() as tx:
-        sync_state.record_sync_success(tx, app.athlete_id, name, app.clock(), cursor=fetched.cursor,
-                                    details=_details(result))
+        # The connector's details (API quota left, backfill progress) reach /status with ours.
+        sync_state.record_sync_success(tx, app.athlete_id, name, app.clock(),
+                                       cursor=fetched.cursor,
+                                       details={**fetched.details, **_details(result)})
     if had_error:
         log.info("source recovered", source=name)
 
 
-def _record_failure(app: App, name: str, err: SyncdError, first: bool) -> None:
+def _record_failure(app: App, name: str, err: SyncdError, streak: int) -> None:
+    """Record a failed pass and when to try again: transient failures back off exponentially
+    with jitter (5 min, 10 min, ... up to 2 h), the others by their action."""
     now = app.clock()
+    first = streak == 0
     backoff = RETRY_AFTER.get(err.action, timedelta(minutes=5))
+    if err.action is Action.RETRY:
+        backoff = min(backoff * 2 ** min(streak, 10), MAX_RETRY_BACKOFF)
+        backoff *= 1 + random.uniform(0, 0.1)  # jitter: failing clients don't retry in step
     configured = getattr(getattr(app.settings, name, None), "backoff", None)
     if err.action is Action.REAUTH and isinstance(configured, timedelta):
         backoff = configured  # the source's own back-off ([garmin] backoff)
