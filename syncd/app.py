@@ -3,11 +3,10 @@ by the CLI commands, the scheduler and the HTTP API."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -205,13 +204,3 @@ def plan_json(plan: Plan, start: date | None) -> list[dict[str, Any]]:
             entry["end"] = (first + timedelta(days=6)).isoformat()
         out.append(entry)
     return out
-
-
-def channels_summary(names: Sequence[str]) -> str:
-    """Human summary of the configured channels."""
-    return ", ".join(names) if names else "none configured (alerts are stored and listed only)"
-
-
-def config_path_hint(path: Path | None) -> str:
-    """Where the settings came from, for messages."""
-    return str(path) if path else "built-in defaults (no configuration file)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from syncd.models import Gear, PainReport, Session
@@ -126,17 +126,6 @@ class Week:
     def contains(self, day: date) -> bool:
         """True when ``day`` is one of the week's local days."""
         return self.start <= day <= self.last_day
-
-
-def local_bounds(first: date, last: date) -> tuple[datetime, datetime]:
-    """Naive local datetimes covering the local days ``first``..``last`` inclusive."""
-    start = datetime(first.year, first.month, first.day)
-    return start, datetime(last.year, last.month, last.day) + timedelta(days=1)
-
-
-def utc(moment: datetime) -> datetime:
-    """``moment`` as aware UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def minutes(seconds: float) -> float:
