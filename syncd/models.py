@@ -118,27 +118,31 @@ class Session:
         return self.start_utc + timedelta(seconds=self.duration_s)
 
     @classmethod
-    def from_activity(cls, activity: Activity) -> Session:
-        """Build the rules' view of a running activity.
+    def conservative(cls, key: str, start_utc: datetime, local_start: datetime,
+                     elapsed_s: float, moving_s: float | None, run_s: float | None,
+                     longest_run_s: float | None, distance_m: float | None = None,
+                     gear_id: str | None = None) -> Session:
+        """A session from what a source knew; the unknown parts read conservatively.
 
-        Without a run/walk split the whole session counts as running and as one bout: the
-        conservative reading, since over-counting warns early while under-counting hides a
-        breach.
+        Session time is moving time, else elapsed. Without a run/walk split the whole
+        session counts as running, and without bouts the running is one bout: over-counting
+        warns early while under-counting hides a breach.
         """
-        duration = activity.duration_s
-        run_s = activity.run_s if activity.run_s is not None else duration
+        duration = moving_s if moving_s is not None else elapsed_s
+        running = run_s if run_s is not None else duration
+        return cls(key=key, start_utc=start_utc, local_start=local_start, duration_s=duration,
+                   run_s=running,
+                   longest_run_s=longest_run_s if longest_run_s is not None else running,
+                   distance_m=distance_m, gear_id=gear_id)
+
+    @classmethod
+    def from_activity(cls, activity: Activity) -> Session:
+        """Build the rules' view of a running activity (see :meth:`conservative`)."""
         runs = [s.duration_s for s in activity.segments if s.kind == "run"]
-        longest = max(runs) if runs else run_s
-        return cls(
-            key=activity.key,
-            start_utc=activity.start_utc,
-            local_start=activity.local_start,
-            duration_s=duration,
-            run_s=run_s,
-            longest_run_s=longest,
-            distance_m=activity.distance_m,
-            gear_id=activity.gear_id,
-        )
+        return cls.conservative(activity.key, activity.start_utc, activity.local_start,
+                                activity.elapsed_s, activity.moving_s, activity.run_s,
+                                max(runs) if runs else None, activity.distance_m,
+                                activity.gear_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +211,7 @@ class Subject:
     def pain(cls, report: PainReport, anchor: date) -> Subject:
         """The subject for one pain report."""
         return cls(SubjectKind.PAIN, f"pain:{report.id}", anchor,
-                   (("pain_report_id", report.id), ("at", _iso(report.at_utc))))
+                   (("pain_report_id", report.id), ("at", utc_iso(report.at_utc))))
 
     @classmethod
     def gear(cls, gear_id: str, band: str) -> Subject:
@@ -270,20 +274,15 @@ class Alert:
             "message": f.message,
             "advice": f.advice,
             "activity_ids": list(f.activity_ids),
-            "created_at": _iso(self.created_at),
+            "created_at": utc_iso(self.created_at),
         }
         if self.resolved_at is not None:
-            data["resolved_at"] = _iso(self.resolved_at)
+            data["resolved_at"] = utc_iso(self.resolved_at)
         return data
 
 
-def _iso(moment: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z``, to the second."""
+def utc_iso(moment: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``, to the second (the payloads' timestamp format)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def utc_iso(moment: datetime) -> str:
-    """Public form of the timestamp format used in payloads."""
-    return _iso(moment)

@@ -68,16 +68,10 @@ def _sessions(athlete_id: int) -> Select[Any]:
 
 
 def _to_session(row: Row[Any]) -> Session:
-    """A session row as the rules' :class:`Session` (same reading as
-    :meth:`Session.from_activity`: no split means all running, in one bout)."""
-    duration = row.moving_s if row.moving_s is not None else row.elapsed_s
-    run_s = row.run_s if row.run_s is not None else duration
-    longest = row.longest_run_s if row.longest_run_s is not None else run_s
-    return Session(
-        key=f"{row.source}:{row.source_id}", start_utc=row.start_utc, local_start=row.local_start,
-        duration_s=duration, run_s=run_s, longest_run_s=longest, distance_m=row.distance_m,
-        gear_id=row.gear_id,
-    )
+    """A session row as the rules' :class:`Session`."""
+    return Session.conservative(
+        f"{row.source}:{row.source_id}", row.start_utc, row.local_start, row.elapsed_s,
+        row.moving_s, row.run_s, row.longest_run_s, row.distance_m, row.gear_id)
 
 
 def load_sessions(
