@@ -82,6 +82,11 @@ class AthleteRow(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     timezone: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # ``config``: declared in the configuration file; ``cli``: added with ``syncd athletes
+    # add`` (its settings are in ``profile``). A removed athlete keeps its data until deleted.
+    origin: Mapped[str] = mapped_column(String(16), default="config")
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ActivityRow(Base):
@@ -302,3 +307,34 @@ class CredentialRow(Base):
     name: Mapped[str] = mapped_column(String(100))
     value: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InviteRow(Base):
+    """A one-time onboarding link. Only the SHA-256 of the link's token is stored, so the
+    database alone cannot be used to open it."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    athlete_id: Mapped[int] = mapped_column(
+        ForeignKey("athletes.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Which account the link connected (``strava``/``garmin``), once used.
+    used_for: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class ReplicaRow(Base):
+    """One running ``syncd run`` process, as it last reported itself (for ``/status``)."""
+
+    __tablename__ = "replicas"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    leader: Mapped[bool] = mapped_column(Boolean)
