@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from syncd.config import Settings, resolve_plan
+from syncd.config import AthleteSection, Settings, resolve_plan
 from syncd.evaluation import local_midnight, reevaluate
 from syncd.models import Activity, Alert, Gear, PainReport
 from syncd.plan import Plan, load_plan
@@ -20,6 +20,9 @@ from syncd.store import Store, queries
 from syncd.store.activities import UpsertResult, upsert_activities
 from syncd.store.alerts import ApplyResult, list_alerts, open_alert_count
 from syncd.store.state import sync_states
+
+if TYPE_CHECKING:
+    from syncd.clinic import Clinic
 
 
 def utcnow() -> datetime:
@@ -36,16 +39,27 @@ class Ingested:
 
 
 class App:
-    """One athlete's syncd: everything a command needs, opened on first use."""
+    """One athlete's syncd: everything a command needs, opened on first use.
 
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+    ``profile`` is the athlete's section (default: the configuration's only athlete); in a
+    clinic every athlete's App shares the clinic's ``store`` and knows its ``clinic``.
+    """
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow, *,
+                 profile: AthleteSection | None = None, store: Store | None = None,
+                 clinic: Clinic | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        self.profile = profile if profile is not None else settings.roster()[0]
+        self.clinic = clinic
+        self._owns_store = store is None
+        if store is not None:
+            self.__dict__["store"] = store
 
     @cached_property
     def plan(self) -> Plan | None:
         """The athlete's plan, validated."""
-        name = self.settings.athlete.plan
+        name = self.profile.plan
         if not name:
             return None
         return load_plan(resolve_plan(name, self.settings.config_dir))
@@ -53,7 +67,7 @@ class App:
     @cached_property
     def athlete(self) -> Athlete:
         """The athlete as the rules see them."""
-        section = self.settings.athlete
+        section = self.profile
         return Athlete(name=section.name, timezone=section.timezone, plan=self.plan,
                        plan_start=section.plan_start)
 
@@ -68,6 +82,23 @@ class App:
         with self.store.write() as tx:
             return queries.ensure_athlete(tx, self.athlete.name, self.athlete.timezone)
 
+    def enabled_sources(self) -> list[str]:
+        """The configured sources this athlete uses. In a clinic the file source needs the
+        athlete's own ``watch`` folders (one shared folder cannot tell patients apart)."""
+        wanted = self.profile.sources
+        names = [n for n in self.settings.enabled_sources() if wanted is None or n in wanted]
+        if "files" in names and self.settings.clinic and not self.profile.watch:
+            names.remove("files")
+        return names
+
+    def source_settings(self, name: str) -> Any:
+        """The section configuring source ``name`` for this athlete (the file source gets the
+        athlete's own folders when they have some)."""
+        section = getattr(self.settings, name, None)
+        if name == "files" and section is not None and self.profile.watch:
+            return section.model_copy(update={"watch": list(self.profile.watch)})
+        return section
+
     @property
     def zone(self) -> ZoneInfo:
         """The athlete's time zone."""
@@ -78,14 +109,9 @@ class App:
         return self.athlete.local_date(self.clock())
 
     def channels(self) -> list[str]:
-        """Names of the configured delivery channels (each gets one delivery per event)."""
-        names: list[str] = []
-        if self.settings.webhook is not None and self.settings.webhook.url:
-            names.append("webhook")
-        names.extend(f"webhook:{i}" for i, _ in enumerate(self.settings.webhooks or [], start=1))
-        if self.settings.email is not None and self.settings.email.recipients:
-            names.append("email")
-        return names
+        """Names of the delivery channels this athlete's alerts go to (each gets one delivery
+        per event): the shared ones the athlete routes to, and their own mail."""
+        return athlete_channels(self.settings, self.profile)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -184,9 +210,23 @@ class App:
         }
 
     def close(self) -> None:
-        """Release the database connections."""
-        if "store" in self.__dict__:
+        """Release the database connections (a clinic's shared store is the clinic's)."""
+        if self._owns_store and "store" in self.__dict__:
             self.store.close()
+
+
+def athlete_channels(settings: Settings, profile: AthleteSection) -> list[str]:
+    """The channels one athlete's alerts go to."""
+    shared = settings.shared_channels()
+    names = [n for n in shared if profile.channels is None or n in profile.channels]
+    if profile.email and settings.email is not None:
+        names.append(own_email_channel(profile.name))
+    return names
+
+
+def own_email_channel(athlete_name: str) -> str:
+    """The channel of an athlete's own mail."""
+    return f"email:{athlete_name}"
 
 
 def plan_json(plan: Plan, start: date | None) -> list[dict[str, Any]]:

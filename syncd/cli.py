@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -49,13 +50,26 @@ def run_command(args: argparse.Namespace) -> int:
 
     configure_logging(settings.log.level, settings.log.format, stream=sys.stderr)
     command: Command = args.handler
-    app = App(settings)
+    from syncd.clinic import Clinic
+
+    if getattr(args, "needs_plan", True):
+        # A broken plan stops every command before anything is written (the database too).
+        for profile in settings.roster():
+            _ = App(settings, profile=profile).athlete
+    clinic = Clinic(settings)
     try:
-        if getattr(args, "needs_plan", True):
-            _ = app.athlete  # a broken plan stops every command before anything is written
+        athlete = args.athlete or os.environ.get("SYNCD_ATHLETE") or None
+        if getattr(args, "scope", "athlete") == "clinic" and athlete is None:
+            # A command about every athlete: it reads ``app.clinic``; the first athlete's App
+            # carries the settings and the database.
+            app = clinic.apps()[0] if settings.clinic or clinic.roster() else clinic.app()
+            args.athlete = None
+        else:
+            app = clinic.app(athlete)
+            args.athlete = app.athlete.name
         return command(app, args)
     finally:
-        app.close()
+        clinic.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, default=None,
                         help="configuration file (default: $SYNCD_CONFIG)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--athlete", default=None, metavar="NAME",
+                        help="the athlete a command is about (needed when syncd watches "
+                             "several; default: $SYNCD_ATHLETE)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:

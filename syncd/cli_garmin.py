@@ -23,7 +23,6 @@ from syncd.errors import AuthError
 
 if TYPE_CHECKING:
     from syncd.app import App
-    from syncd.config import Settings
 
 
 def register(add: Add) -> None:
@@ -38,12 +37,11 @@ def register(add: Add) -> None:
                        help="adopt an existing garminconnect token store instead")
 
 
-def token_dir(settings: Settings) -> Path:
-    """Where the Garmin tokens live for these settings."""
-    from connectors.garmin.tokens import default_token_dir
+def token_dir(app: App) -> Path:
+    """Where the Garmin tokens of ``app``'s athlete live."""
+    from syncd.sync import garmin_token_dir
 
-    section = settings.garmin
-    return default_token_dir(section.token_store if section else None, settings.state_dir)
+    return garmin_token_dir(app)
 
 
 def cmd_auth_garmin(app: App, args: argparse.Namespace) -> int:
@@ -52,7 +50,7 @@ def cmd_auth_garmin(app: App, args: argparse.Namespace) -> int:
     from connectors.garmin import auth
 
     settings = app.settings
-    folder = token_dir(settings)
+    folder = token_dir(app)
     api_url = settings.garmin.api_url if settings.garmin else None
     if args.token_store is not None:
         result = auth.adopt(folder, api_url, args.token_store.expanduser())

@@ -25,15 +25,38 @@ def register(add: Add) -> None:
     sync.add_argument("--source", default=None, help="only this source (strava, garmin, files)")
     sync.add_argument("--since", type=date.fromisoformat, default=None,
                       help="backfill from this date (YYYY-MM-DD); resumable")
+    sync.set_defaults(scope="clinic")
     imp = add("import", cmd_import, "import FIT/GPX/TCX files, folders or a Strava export zip")
     imp.add_argument("paths", nargs="+", type=Path, metavar="PATH")
 
 
 def cmd_sync(app: App, args: argparse.Namespace) -> int:
-    """Sync every enabled source once (or one); exit 1 when any source failed."""
-    names = canonical_first(app.settings.enabled_sources(),
-                            app.settings.sources.canonical_order)
+    """Sync every enabled source once (or one) of one athlete, or of every athlete when none
+    is named; exit 1 when any source failed."""
+    if args.athlete is None and app.clinic is not None:
+        apps = app.clinic.apps()
+        if args.source and not any(args.source in a.enabled_sources() for a in apps):
+            _unknown_source(args.source, app.settings.enabled_sources())
+        failed = False
+        for athlete_app in apps:
+            if len(apps) > 1:
+                print(f"athlete {athlete_app.athlete.name}:")
+            failed |= _sync_athlete(athlete_app, args, deliver=False) != 0
+        _deliver(app)
+        return 1 if failed else 0
+    return _sync_athlete(app, args, deliver=True)
+
+
+def _unknown_source(name: str, enabled: Sequence[str]) -> None:
+    raise ConfigError([f"--source {name}: not enabled in the configuration "
+                       f"(enabled: {', '.join(enabled) or 'none'}); add its [{name}] section"])
+
+
+def _sync_athlete(app: App, args: argparse.Namespace, *, deliver: bool) -> int:
+    names = canonical_first(app.enabled_sources(), app.settings.sources.canonical_order)
     if args.source:
+        if args.source not in names and app.clinic is not None and len(app.clinic.apps()) > 1:
+            return 0  # this athlete does not use the source
         if args.source not in names:
             enabled = ", ".join(names) or "none"
             raise ConfigError([f"--source {args.source}: not enabled in the configuration "
@@ -52,7 +75,8 @@ def cmd_sync(app: App, args: argparse.Namespace) -> int:
             if not result.ok or not result.more:
                 break
         results.append(result)
-    _deliver(app)
+    if deliver:
+        _deliver(app)
     return 1 if any(not r.ok for r in results) else 0
 
 
@@ -75,7 +99,8 @@ def _deliver(app: App) -> None:
     deliver`` or the daemon; it does not make the sync fail, whose exit code is about the
     sources.
     """
-    if not app.channels():
+    if not app.settings.shared_channels() and not any(
+            a.email for a in (app.clinic.roster() if app.clinic else [app.profile])):
         return
     from syncd.alerts import deliver_pending
 

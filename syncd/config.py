@@ -117,12 +117,24 @@ class DatabaseSection(_Section):
 
 
 class AthleteSection(_Section):
-    """Who is running, where (time zone), on which plan from which local date."""
+    """Who is running, where (time zone), on which plan from which local date; in clinic mode
+    also which sources are theirs and where their alerts go."""
 
-    name: str = Field("default", min_length=1, max_length=100)
+    name: str = Field("default", min_length=1, max_length=100, pattern=r"^[^/\\\x00-\x1f]+$")
     timezone: str = "UTC"
     plan: str | None = DEFAULT_PLAN
     plan_start: date | None = None
+    # The configured sources this athlete uses (None: every configured source).
+    sources: list[Literal["strava", "garmin", "files"]] | None = None
+    # The shared channels (``webhook``, ``webhook:<name>``, ``email``) that get this athlete's
+    # alerts (None: all of them).
+    channels: list[str] | None = None
+    # The athlete's own mail recipients (channel ``email:<name>``, through the [email] server).
+    email: list[str] = Field(default_factory=list)
+    email_min_severity: Literal["info", "warning", "critical"] = "info"
+    # Folders watched for this athlete's files (clinic mode; default: [files] watch for a
+    # single athlete, none for a clinic's athletes).
+    watch: list[Path] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -178,6 +190,9 @@ class WebhookSection(_Section):
     """One webhook endpoint, signed per the Standard Webhooks spec."""
 
     url: HttpUrl
+    # Names the channel ``webhook:<name>`` (athletes route to it by that name); default: its
+    # position, ``webhook:1``...
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     secret: SecretStr | None = None
     min_severity: Literal["info", "warning", "critical"] = "info"
     rules: list[str] | None = None
@@ -205,7 +220,9 @@ class EmailSection(_Section):
     username: str | None = None
     password: SecretStr | None = None
     sender: str = Field(min_length=3)
-    recipients: list[str] = Field(min_length=1)
+    # The shared recipients (the therapist); may be empty when only athletes' own addresses
+    # (``[[athletes]] email``) get mail.
+    recipients: list[str] = Field(default_factory=list)
     min_severity: Literal["info", "warning", "critical"] = "info"
     timeout: Duration = timedelta(seconds=30)
 
@@ -281,6 +298,7 @@ class Settings(_Section):
 
     database: DatabaseSection = Field(default_factory=DatabaseSection)
     athlete: AthleteSection = Field(default_factory=AthleteSection)
+    athletes: list[AthleteSection] = Field(default_factory=list)
     strava: StravaSection | None = None
     garmin: GarminSection | None = None
     files: FilesSection | None = None
@@ -294,6 +312,57 @@ class Settings(_Section):
 
     _config_path: Path | None = PrivateAttr(default=None)
     _state_dir: Path = PrivateAttr(default_factory=lambda: state_dir())
+
+    @model_validator(mode="after")
+    def _one_roster(self) -> Settings:
+        problems = []
+        if self.athletes and "athlete" in self.model_fields_set:
+            problems.append("[athlete] and [[athletes]] cannot both be given; move the single "
+                            "athlete into an [[athletes]] entry")
+        names = [a.name for a in self.athletes]
+        problems += [f"athlete {name!r} is listed twice in [[athletes]]; names must be unique"
+                     for name in sorted({n for n in names if names.count(n) > 1})]
+        hooks = [h.name for h in self.webhooks if h.name]
+        problems += [f"webhook name {name!r} is used twice in [[webhooks]]"
+                     for name in sorted({n for n in hooks if hooks.count(n) > 1})]
+        known = self.shared_channels()
+        for athlete in self.roster():
+            unknown = [c for c in athlete.channels or [] if c not in known]
+            if unknown:
+                problems.append(f"athlete {athlete.name!r}: channels {unknown} are not "
+                                f"configured; known channels: {', '.join(known) or 'none'}")
+            if athlete.email and self.email is None:
+                problems.append(f"athlete {athlete.name!r}: email recipients need an [email] "
+                                "section (the SMTP server)")
+            missing = [s for s in athlete.sources or [] if getattr(self, s) is None]
+            if missing:
+                problems.append(f"athlete {athlete.name!r}: sources {missing} are not "
+                                "configured; add their sections or remove them")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def roster(self) -> list[AthleteSection]:
+        """The athletes declared in the file: the ``[[athletes]]`` list, else ``[athlete]``."""
+        return list(self.athletes) if self.athletes else [self.athlete]
+
+    @property
+    def clinic(self) -> bool:
+        """True when the file declares ``[[athletes]]`` (clinic mode)."""
+        return bool(self.athletes)
+
+    def webhook_channel_names(self) -> list[tuple[str, WebhookSection]]:
+        """Each webhook with its channel name: ``webhook``, then ``webhook:<name or n>``."""
+        named = [("webhook", self.webhook)] if self.webhook is not None else []
+        named += [(f"webhook:{h.name or i}", h) for i, h in enumerate(self.webhooks, start=1)]
+        return named
+
+    def shared_channels(self) -> list[str]:
+        """Channels every athlete may route to: the webhooks and the shared [email]."""
+        names = [name for name, _ in self.webhook_channel_names()]
+        if self.email is not None and self.email.recipients:
+            names.append("email")
+        return names
 
     @property
     def config_path(self) -> Path | None:
@@ -511,16 +580,21 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 
 def _check_plan(data: Mapping[str, Any], base: Path) -> list[str]:
-    """The plan named in the raw data must exist, whatever else is wrong with the file."""
-    athlete = data.get("athlete", {})
-    plan = athlete.get("plan", DEFAULT_PLAN) if isinstance(athlete, dict) else None
-    if not isinstance(plan, str) or not plan:  # a wrong type is reported by validation
-        return []
-    try:
-        resolve_plan(plan, base)
-    except ConfigError as err:
-        return err.problems
-    return []
+    """Every plan named in the raw data must exist, whatever else is wrong with the file."""
+    entries = [("athlete", data.get("athlete", {}))]
+    listed = data.get("athletes")
+    if isinstance(listed, list):
+        entries += [(f"athletes[{i}]", entry) for i, entry in enumerate(listed, start=1)]
+    problems: list[str] = []
+    for label, athlete in entries:
+        plan = athlete.get("plan", DEFAULT_PLAN) if isinstance(athlete, dict) else None
+        if not isinstance(plan, str) or not plan:  # a wrong type is reported by validation
+            continue
+        try:
+            resolve_plan(plan, base)
+        except ConfigError as err:
+            problems += [p.replace("athlete.plan", f"{label}.plan", 1) for p in err.problems]
+    return problems
 
 
 def _resolved(settings: Settings, base: Path) -> Settings:
@@ -530,6 +604,11 @@ def _resolved(settings: Settings, base: Path) -> Settings:
         watch = [p.expanduser() if p.expanduser().is_absolute() else base / p
                  for p in settings.files.watch]
         updates["files"] = settings.files.model_copy(update={"watch": watch})
+    if settings.athletes:
+        updates["athletes"] = [
+            a if a.watch is None else a.model_copy(update={"watch": [
+                p.expanduser() if p.expanduser().is_absolute() else base / p for p in a.watch]})
+            for a in settings.athletes]
     if settings.garmin is not None and settings.garmin.token_store is not None:
         store = settings.garmin.token_store.expanduser()
         updates["garmin"] = settings.garmin.model_copy(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -74,13 +75,28 @@ class SourceResult:
 def make_connector(app: App, name: str) -> Connector:
     """Instantiate the connector configured under ``name``."""
     cls = connector_class(name)
+    state: dict[str, Any] = {"state_dir": app.settings.state_dir}
+    if name == "garmin" and app.settings.clinic:
+        state["token_dir"] = garmin_token_dir(app)
     context = ConnectorContext(
         athlete=app.athlete.name, timezone=app.athlete.timezone,
         credentials=DbCredentialStore(app.store, app.athlete_id, prefix=f"{name}."),
         now=app.clock,
-        state={"state_dir": app.settings.state_dir},
+        state=state,
     )
-    return cls(getattr(app.settings, name, None), context)
+    return cls(app.source_settings(name), context)
+
+
+def garmin_token_dir(app: App) -> Path:
+    """The Garmin token store of ``app``'s athlete: ``[garmin] token_store`` (default
+    ``garmin/`` in the state directory) for a single athlete; in a clinic, a folder per athlete
+    inside it."""
+    section = app.settings.garmin
+    base = (section.token_store if section is not None and section.token_store is not None
+            else app.settings.state_dir / "garmin")
+    if not app.settings.clinic:
+        return base
+    return base / "athletes" / app.athlete.name
 
 
 def sync_source(app: App, name: str, *, since: date | None = None, force: bool = False,

@@ -61,6 +61,8 @@ class GarminConnector(Connector):
     def token_dir(self) -> Path:
         """The token store folder: ``[garmin] token_store``, else ``garmin/`` in the state
         directory."""
+        if self.context.state.get("token_dir") is not None:  # one athlete of a clinic
+            return Path(self.context.state["token_dir"])
         state_dir = self.context.state.get("state_dir")
         if state_dir is None:
             from syncd.config import state_dir as default_state_dir  # the daemon's own rule

@@ -26,7 +26,8 @@ from syncd.alerts.channel import GONE_NOTICE_PREFIX, Channel, OutboxEvent, Outco
 from syncd.alerts.metrics import DeliveryMetrics
 from syncd.alerts.smtp import EmailChannel
 from syncd.alerts.webhook import WebhookChannel
-from syncd.config import Settings
+from syncd.app import own_email_channel
+from syncd.config import AthleteSection, Settings
 from syncd.errors import SyncdError
 from syncd.store.alerts import add_operator_notice
 from syncd.store.engine import Store
@@ -46,19 +47,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def build_channels(settings: Settings, *, tls_context: ssl.SSLContext | None = None,
-                   concurrency: int = 8, batch_size: int = 32) -> list[Channel]:
-    """The configured channels, named as :meth:`syncd.app.App.channels` names them."""
-    channels: list[Channel] = []
-    if settings.webhook is not None:
-        channels.append(WebhookChannel("webhook", settings.webhook, concurrency=concurrency,
-                                       batch_size=batch_size))
-    for i, section in enumerate(settings.webhooks, start=1):
-        channels.append(WebhookChannel(f"webhook:{i}", section, concurrency=concurrency,
-                                       batch_size=batch_size))
+def build_channels(settings: Settings, *, roster: Sequence[AthleteSection] | None = None,
+                   tls_context: ssl.SSLContext | None = None, concurrency: int = 8,
+                   batch_size: int = 32) -> list[Channel]:
+    """The configured channels, named as :meth:`syncd.app.App.channels` names them: the
+    webhooks, the shared mail, and the own mail of each athlete of ``roster`` that has one."""
+    channels: list[Channel] = [
+        WebhookChannel(name, section, concurrency=concurrency, batch_size=batch_size)
+        for name, section in settings.webhook_channel_names()]
     if settings.email is not None:
         channels.append(EmailChannel("email", settings.email, settings.alerts,
                                      tls_context=tls_context))
+        for athlete in roster if roster is not None else settings.roster():
+            if athlete.email:
+                own = settings.email.model_copy(update={
+                    "recipients": list(athlete.email),
+                    "min_severity": athlete.email_min_severity})
+                channels.append(EmailChannel(own_email_channel(athlete.name), own,
+                                             settings.alerts, tls_context=tls_context))
     return channels
 
 
@@ -124,8 +130,11 @@ class Dispatcher:
             raise TypeError("Dispatcher needs the settings when given a bare Store")
         self.settings = settings
         self.clock = clock
+        roster = (self.app.clinic.roster() if self.app is not None
+                  and self.app.clinic is not None else None)
         self.channels = list(channels) if channels is not None else build_channels(
-            settings, tls_context=tls_context, concurrency=concurrency, batch_size=batch_size)
+            settings, roster=roster, tls_context=tls_context, concurrency=concurrency,
+            batch_size=batch_size)
         self.metrics = metrics or DeliveryMetrics()
         self.metrics.watch(self.store)
         self.jitter = jitter
@@ -193,15 +202,20 @@ class Dispatcher:
             return
         from syncd.alerts.summary import queue_weekly_summary
 
-        try:
-            event_id = queue_weekly_summary(self.app, now, names)
-        except Exception as err:  # a summary that cannot be built must not stop the alerts
-            log.exception("weekly summary failed")
-            report.errors.append(f"weekly summary: {err}")
-            return
-        if event_id:
-            report.summaries.append(event_id)
-            log.info("weekly summary queued", event_id=event_id)
+        apps = self.app.clinic.apps() if self.app.clinic is not None else [self.app]
+        for app in apps:
+            routed = [n for n in app.channels() if n in names]
+            if not routed:
+                continue
+            try:
+                event_id = queue_weekly_summary(app, now, routed)
+            except Exception as err:  # a summary that cannot be built must not stop alerts
+                log.exception("weekly summary failed", athlete=app.athlete.name)
+                report.errors.append(f"weekly summary of {app.athlete.name}: {err}")
+                continue
+            if event_id:
+                report.summaries.append(event_id)
+                log.info("weekly summary queued", event_id=event_id)
 
     def _is_gone(self, channel: Channel, gone: set[str], now: datetime,
                  report: DispatchReport) -> bool:
