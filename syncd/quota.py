@@ -1,0 +1,390 @@
+"""Sharing one Strava application's read budget among every athlete of a clinic.
+
+Strava limits an application, not an athlete: 100 reads per 15-minute window (windows start
+at :00, :15, :30 and :45 UTC) and 1,000 per UTC day. This module decides, from what is left,
+which Strava work runs now. It is pure: the budget, the clock and the candidates are passed in.
+
+Work comes in four kinds, most urgent first: a webhook event (re-read one activity), a new
+athlete's first sync or laps owed for a new activity, a routine poll (a slow reconciliation
+when webhooks are on), and a history backfill. Each kind keeps its hands off a share of the
+window that the kinds before it may still need (polls stop at a quarter left, backfill at
+half), and routine work stops where the rest of the UTC day's expected events would go short.
+
+Routine polls are spread over their interval: each athlete has a stable slot (ranked by a
+SHA-256 of the athlete's name), so N athletes are polled one interval/N apart. The interval
+stretches by itself when N athletes would poll more than their share of the day's budget.
+
+Measured costs (reads, against the test suite's fake Strava): a webhook event is 1 (the
+activity's detail carries its laps), 2 when the laps do not separate run from walk and the
+velocity stream is read too; a quiet poll is 1 (the list); a new activity found by a poll
+adds its laps (1, rarely 2); a daily gear refresh adds 1 for an athlete with shoes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
+from typing import Any, Protocol
+
+WINDOW = timedelta(minutes=15)
+DAY = timedelta(days=1)
+DEFAULT_LIMITS = (100, 1000)  # Strava's read limits: per 15 minutes, per UTC day
+# Expected events for the rest of the day include this much slack: the UTC day does not end
+# when the athletes' days do (a run in California lands after midnight UTC).
+EVENT_SLACK = timedelta(hours=2)
+
+
+class Kind(IntEnum):
+    """Kinds of Strava work, most urgent first."""
+
+    EVENT = 0  # a webhook event: re-read the activity it names
+    NEW = 1  # a newly connected athlete's first sync; laps owed for a new activity
+    POLL = 2  # a routine poll (the reconciliation, with webhooks on)
+    BACKFILL = 3  # history still to fill in
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """The reads one piece of work takes: ``most`` must be left before it starts; ``mean``
+    paces the day and sizes the capacity."""
+
+    most: int
+    mean: float
+
+
+# See the module docstring for the measurements behind these.
+DEFAULT_COSTS: Mapping[Kind, Cost] = {
+    Kind.EVENT: Cost(most=2, mean=1.1),
+    Kind.NEW: Cost(most=6, mean=3.0),  # list + laps of the first activities found
+    Kind.POLL: Cost(most=3, mean=1.0),  # list (+ laps of one new activity, + gear)
+    Kind.BACKFILL: Cost(most=12, mean=8.0),  # a few list pages and their laps
+}
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaSettings:
+    """How the application's budget is shared (defaults justified in the README).
+
+    ``reconcile_interval`` is the routine poll with webhooks on: events bring each activity
+    within seconds, so the poll only catches what an event missed; 6 hours finds such an
+    activity the same day at 4 reads per athlete and day. ``poll_interval`` is the poll
+    without webhooks (``[strava] poll_interval``). Both stretch when the athletes would need
+    more than ``poll_share`` of the day, or more than what the day's expected activities
+    (``activities_per_athlete_day``) leave of it after ``spare_share`` is kept for first
+    syncs, backfills, retries and gear.
+    """
+
+    webhooks: bool = True
+    reconcile_interval: timedelta = timedelta(hours=6)
+    poll_interval: timedelta = timedelta(minutes=15)
+    activities_per_athlete_day: float = 1.5
+    poll_share: float = 0.5
+    spare_share: float = 0.1
+    # Share of the 15-minute window each kind leaves untouched for the kinds before it.
+    window_reserve: Mapping[Kind, float] = field(default_factory=lambda: {
+        Kind.EVENT: 0.0, Kind.NEW: 0.1, Kind.POLL: 0.25, Kind.BACKFILL: 0.5})
+    # Share of the day that backfill leaves untouched, beyond the events' reserve.
+    backfill_day_reserve: float = 0.2
+    costs: Mapping[Kind, Cost] = field(default_factory=lambda: dict(DEFAULT_COSTS))
+
+    @property
+    def configured_interval(self) -> timedelta:
+        """The routine poll interval before any stretching."""
+        return self.reconcile_interval if self.webhooks else self.poll_interval
+
+
+# -- the budget -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetView:
+    """What is left of the application's read budget at one moment."""
+
+    window_limit: int
+    window_left: int
+    day_limit: int
+    day_left: int
+    window_resets: datetime
+    day_resets: datetime
+
+    @property
+    def window_used(self) -> int:
+        """Reads made in the current window."""
+        return self.window_limit - self.window_left
+
+    @property
+    def day_used(self) -> int:
+        """Reads made in the current UTC day."""
+        return self.day_limit - self.day_left
+
+
+class ObservedBudget(Protocol):
+    """What :func:`budget_view` needs of ``connectors.strava.budget.RateBudget``."""
+
+    def left(self, now: datetime) -> dict[str, Any]:
+        """Requests left in the window and the day, as ``RateBudget.left`` reports them."""
+        ...
+
+
+def window_start(moment: datetime) -> datetime:
+    """The start of the 15-minute window holding ``moment`` (UTC)."""
+    moment = moment.astimezone(UTC)
+    return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+
+
+def day_start(moment: datetime) -> datetime:
+    """UTC midnight before ``moment``."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def budget_view(budget: ObservedBudget, now: datetime,
+                limits: tuple[int, int] = DEFAULT_LIMITS) -> BudgetView:
+    """The read budget as the last Strava response reported it (overall requests count too:
+    every read is also a request). Before any response, the whole of ``limits`` is assumed;
+    while Strava has blocked the application (a 429), nothing is left until the block ends."""
+    left = budget.left(now)
+    window_limit, day_limit = limits
+    window_left, day_left = limits
+    for name in ("read", "overall"):
+        pair = left.get(name)
+        if not pair:
+            continue
+        if name == "read":
+            window_limit, day_limit = (int(v) for v in pair["limits"])
+            window_left, day_left = window_limit, day_limit
+        window_left = min(window_left, int(pair["15min"]))
+        day_left = min(day_left, int(pair["day"]))
+    window_resets = window_start(now) + WINDOW
+    day_resets = day_start(now) + DAY
+    blocked = left.get("blocked_until")
+    if blocked:
+        until = datetime.fromisoformat(str(blocked).replace("Z", "+00:00"))
+        if until > now:
+            window_left = 0
+            if until >= day_resets:
+                day_left = 0
+    return BudgetView(window_limit, max(window_left, 0), day_limit, max(day_left, 0),
+                      window_resets, day_resets)
+
+
+# -- work -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """One piece of Strava work for one athlete. ``due`` orders work of one kind (oldest
+    first); ``payload`` is what the runner needs (an event, ...), opaque to the planner."""
+
+    kind: Kind
+    athlete: str
+    cost: int
+    due: datetime
+    payload: Any = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.cost < 1:
+            raise ValueError(f"work costs at least one read, not {self.cost}")
+
+
+def work_order(work: Work) -> tuple[int, datetime, str]:
+    """Most urgent kind first, then the longest waiting, then by athlete (stable)."""
+    return int(work.kind), work.due, work.athlete
+
+
+def events_reserve(now: datetime, athletes: int, settings: QuotaSettings) -> int:
+    """Reads the expected events of the rest of the UTC day need (routine work leaves
+    them)."""
+    per_day = athletes * settings.activities_per_athlete_day * settings.costs[Kind.EVENT].mean
+    remaining = day_start(now) + DAY - now + EVENT_SLACK
+    return _ceil(per_day * min(1.0, remaining / DAY))
+
+
+def floors(budget: BudgetView, kind: Kind, reserve: int,
+           settings: QuotaSettings) -> tuple[int, int]:
+    """(window, day) reads that work of ``kind`` must leave untouched."""
+    window = _ceil(budget.window_limit * settings.window_reserve.get(kind, 0.0))
+    if kind is Kind.EVENT:
+        return window, 0
+    day = reserve
+    if kind is Kind.BACKFILL:
+        day += _ceil(budget.day_limit * settings.backfill_day_reserve)
+    return window, day
+
+
+def affordable(budget: BudgetView, work: Work, reserve: int, settings: QuotaSettings) -> bool:
+    """True when ``work`` fits in what is left above its kind's floors."""
+    window_floor, day_floor = floors(budget, work.kind, reserve, settings)
+    return (work.cost <= budget.window_left - window_floor
+            and work.cost <= budget.day_left - day_floor)
+
+
+def choose(now: datetime, budget: BudgetView, candidates: Iterable[Work], *, athletes: int,
+           settings: QuotaSettings, limit: int | None = None) -> list[Work]:
+    """The work to run now, in the order to run it.
+
+    Work is taken most urgent first while its estimated cost fits above its kind's floors in
+    the window and the day. Once a piece of work does not fit, nothing of a later kind is
+    taken: it would spend reads the waiting work needs. ``athletes`` sizes the events'
+    reserve for the rest of the day; ``limit`` bounds the length of the list.
+    """
+    reserve = events_reserve(now, athletes, settings)
+    window_left, day_left = budget.window_left, budget.day_left
+    chosen: list[Work] = []
+    refused: Kind | None = None
+    for work in sorted(candidates, key=work_order):
+        if limit is not None and len(chosen) >= limit:
+            break
+        if refused is not None and work.kind > refused:
+            break
+        view = BudgetView(budget.window_limit, window_left, budget.day_limit, day_left,
+                          budget.window_resets, budget.day_resets)
+        if affordable(view, work, reserve, settings):
+            chosen.append(work)
+            window_left -= work.cost
+            day_left -= work.cost
+        elif refused is None:
+            refused = work.kind
+    return chosen
+
+
+# -- routine polls ----------------------------------------------------------------------------
+
+
+def stable_rank_key(athlete: str) -> bytes:
+    """The athlete's place on the poll circle: the same in every process and release."""
+    return hashlib.sha256(athlete.encode()).digest()
+
+
+def poll_slots(athletes: Iterable[str], interval: timedelta) -> dict[str, timedelta]:
+    """Each athlete's offset inside the poll interval: ranked by :func:`stable_rank_key`
+    and one interval/N apart, so that polls never bunch up."""
+    ranked = sorted(set(athletes), key=lambda name: (stable_rank_key(name), name))
+    if not ranked:
+        return {}
+    step = interval / len(ranked)
+    return {name: step * i for i, name in enumerate(ranked)}
+
+
+def latest_slot(now: datetime, offset: timedelta, interval: timedelta) -> datetime:
+    """The most recent moment, at or before ``now``, of the slot at ``offset`` (slots repeat
+    every ``interval`` from 1970-01-01 UTC, so every process agrees on them)."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    periods = math.floor((now - epoch - offset) / interval)
+    return epoch + offset + interval * periods
+
+
+def poll_due(now: datetime, last_poll: datetime | None, offset: timedelta,
+             interval: timedelta) -> datetime | None:
+    """Since when the athlete's routine poll is due, or ``None`` when it is not.
+
+    Due once a slot has passed since the last poll; never sooner than half an interval after
+    it (after the interval changed, a slot may fall just after the last poll). An athlete never
+    polled is a first sync, not a routine poll: ``None``.
+    """
+    if last_poll is None:
+        return None
+    slot = latest_slot(now, offset, interval)
+    if slot <= last_poll or now - last_poll < interval / 2:
+        return None
+    return slot
+
+
+def polls_per_day_allowed(athletes: int, day_limit: int, settings: QuotaSettings) -> float:
+    """Reads a day may spend on routine polls: at most ``poll_share`` of the day, and only
+    what the expected activities and the spare share leave (never below 1 %: a trickle of
+    reconciliation goes on even when the clinic outgrows the budget)."""
+    usable = day_limit * (1 - settings.spare_share)
+    activities = athletes * settings.activities_per_athlete_day * settings.costs[Kind.EVENT].mean
+    allowed = min(day_limit * settings.poll_share, usable - activities)
+    return max(allowed, day_limit * 0.01)
+
+
+def poll_interval(athletes: int, day_limit: int, settings: QuotaSettings) -> timedelta:
+    """The routine poll interval: the configured one, stretched so that ``athletes`` polls
+    fit in what a day allows them (300 athletes every 15 minutes would need 28,800 reads a
+    day, against Strava's 1,000)."""
+    configured = settings.configured_interval
+    if athletes <= 0:
+        return configured
+    poll_cost = settings.costs[Kind.POLL].mean
+    needed = DAY * (athletes * poll_cost / polls_per_day_allowed(athletes, day_limit, settings))
+    stretched = max(configured, needed)
+    return timedelta(seconds=math.ceil(stretched.total_seconds()))
+
+
+# -- capacity ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """How far the budget goes at the current settings (for ``GET /status``)."""
+
+    athletes: int
+    servable: int  # athletes served at the configured interval, before it stretches
+    servable_at_most: int  # athletes whose expected activities alone fit in the day
+    interval: timedelta  # the routine poll interval in use (stretched or not)
+    configured_interval: timedelta
+    reads_per_athlete_day: float  # at the interval in use
+    reads_per_day: float
+
+    @property
+    def stretched(self) -> bool:
+        """True when the poll interval is longer than configured."""
+        return self.interval > self.configured_interval
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, intervals in seconds."""
+        return {"athletes": self.athletes, "servable": self.servable,
+                "servable_at_most": self.servable_at_most,
+                "poll_interval_s": int(self.interval.total_seconds()),
+                "configured_interval_s": int(self.configured_interval.total_seconds()),
+                "stretched": self.stretched,
+                "reads_per_athlete_day": round(self.reads_per_athlete_day, 2),
+                "reads_per_day": round(self.reads_per_day, 1)}
+
+
+def reads_per_athlete_day(interval: timedelta, settings: QuotaSettings) -> float:
+    """Expected reads for one athlete per day: its activities, and its polls at ``interval``."""
+    activities = settings.activities_per_athlete_day * settings.costs[Kind.EVENT].mean
+    return activities + (DAY / interval) * settings.costs[Kind.POLL].mean
+
+
+def capacity(athletes: int, day_limit: int, settings: QuotaSettings) -> Capacity:
+    """How many athletes ``day_limit`` reads a day serve: at the configured poll interval
+    (``servable``), and at all, with polls slowed to a trickle (``servable_at_most``)."""
+    usable = day_limit * (1 - settings.spare_share)
+    configured = settings.configured_interval
+    polls = (DAY / configured) * settings.costs[Kind.POLL].mean
+    activities = settings.activities_per_athlete_day * settings.costs[Kind.EVENT].mean
+    servable = min(usable / (activities + polls), day_limit * settings.poll_share / polls)
+    at_most = usable / activities if activities > 0 else math.inf
+    interval = poll_interval(athletes, day_limit, settings)
+    per_athlete = reads_per_athlete_day(interval, settings)
+    return Capacity(athletes=athletes, servable=_floor(servable),
+                    servable_at_most=_floor(at_most), interval=interval,
+                    configured_interval=configured, reads_per_athlete_day=per_athlete,
+                    reads_per_day=per_athlete * athletes)
+
+
+def _ceil(value: float) -> int:
+    """Whole reads, rounding up (1.5 x 1.1 x 300 is 495, not the 495.00000000000006 that
+    floating point makes of it)."""
+    return math.ceil(round(value, 6))
+
+
+def _floor(value: float) -> int:
+    """A count of athletes from a ratio (a huge one when the denominator is nothing)."""
+    return 10**9 if math.isinf(value) else max(0, math.floor(value))
+
+
+def spread(moments: Sequence[datetime]) -> dict[datetime, int]:
+    """How many of ``moments`` fall in each 15-minute window (for reports and tests)."""
+    counts: dict[datetime, int] = {}
+    for moment in moments:
+        start = window_start(moment)
+        counts[start] = counts.get(start, 0) + 1
+    return counts
