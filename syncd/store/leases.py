@@ -311,10 +311,14 @@ def _postgres_claim(store: Store, athlete_id: int, source: str) -> Iterator[bool
 
     key = (athlete_id, source_lock_key(source))
     try:
-        connection = _dedicated_connection(store, f"syncd fetch {athlete_id} {source}"[:63])
+        connection = _dedicated_connection(store, f"syncd fetch {athlete_id} {source}")
+    except psycopg.Error as err:
+        raise _storage_error(err, store) from err
+    try:
         row = connection.execute(
             "SELECT pg_try_advisory_lock(%s::integer, %s::integer)", key).fetchone()
     except psycopg.Error as err:
+        connection.close()
         raise _storage_error(err, store) from err
     try:
         yield bool(row and row[0])
