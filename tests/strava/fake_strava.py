@@ -9,16 +9,27 @@ GET, as Strava does). Every API response carries the ``X-RateLimit-*`` and
 ``X-ReadRateLimit-*`` headers, counted per 15-minute window and UTC day on the injected clock,
 and answers 429 past the limit.
 
+It serves many athletes of one application, as Strava does: each token belongs to an athlete
+(:meth:`FakeStrava.issue_tokens`), each activity to the athlete of its ``athlete.id`` (one
+added with :meth:`FakeStrava.add_athlete`, else the default athlete), and the
+list, detail, laps and streams only serve the token's own athlete (another athlete's activity
+is a 404). :meth:`FakeStrava.post_event` sends a webhook event to a callback URL as Strava's
+push service does.
+
 Tests drive it through its attributes: the stored activities, forced failures, a gate that
-holds token requests, the request log.
+holds token requests, the request log (:attr:`FakeStrava.served`: when, for whom, and whether
+it was answered 429), and, with ``latency`` set, the requests for one activity that were in
+flight at once (:attr:`FakeStrava.overlaps`).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,6 +54,18 @@ class Call:
     path: str
     query: dict[str, str]
     token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """One API request as the fake counted it: when (on the injected clock), for which athlete
+    (``None``: no valid token), and the status it was answered with."""
+
+    at: datetime
+    method: str
+    path: str
+    athlete: int | None
+    status: int
 
 
 @dataclass(slots=True)
@@ -99,6 +122,14 @@ class FakeStrava:
     token_requests: threading.Event = field(default_factory=threading.Event)
     subscriptions: dict[int, dict[str, Any]] = field(default_factory=dict)
     on_api_request: Callable[[Call], None] | None = None
+    athletes: dict[int, dict[str, Any]] = field(default_factory=dict)  # besides ``athlete``
+    token_owners: dict[str, int] = field(default_factory=dict)  # access/refresh -> athlete
+    authorizing: int = ATHLETE_ID  # the athlete who approves the next authorization
+    served: list[Served] = field(default_factory=list)
+    latency: float = 0.0  # seconds each API request takes (outside the lock: they overlap)
+    overlaps: list[str] = field(default_factory=list)  # "activity:<id>" met twice in flight
+    _in_flight: dict[str, int] = field(default_factory=dict)
+    _code_owners: dict[str, int] = field(default_factory=dict)
     _overall_usage: _Counter = field(default_factory=_Counter)
     _read_usage: _Counter = field(default_factory=_Counter)
     _api_requests: int = 0
@@ -137,17 +168,34 @@ class FakeStrava:
 
     # -- test set-up --------------------------------------------------------------------------
 
-    def issue_tokens(self, *, expires_in: timedelta = TOKEN_LIFETIME) -> dict[str, Any]:
-        """A valid token pair, as a completed authorization leaves it."""
+    def issue_tokens(self, *, expires_in: timedelta = TOKEN_LIFETIME,
+                     athlete_id: int = ATHLETE_ID) -> dict[str, Any]:
+        """A valid token pair of ``athlete_id``, as a completed authorization leaves it."""
         with self._lock:
             refresh = "rt-" + secrets.token_hex(8)
             access = "at-" + secrets.token_hex(8)
             self.refresh_tokens.add(refresh)
             expires = self.clock() + expires_in
             self.access_tokens[access] = expires
+            self.token_owners[refresh] = self.token_owners[access] = athlete_id
             return {"refresh_token": refresh, "access_token": access,
-                    "expires_at": int(expires.timestamp()), "athlete_id": ATHLETE_ID,
+                    "expires_at": int(expires.timestamp()), "athlete_id": athlete_id,
                     "scope": "read,activity:read_all,profile:read_all"}
+
+    def add_athlete(self, athlete_id: int, firstname: str = "Runner",
+                    lastname: str = "") -> dict[str, Any]:
+        """Another athlete of the application (the default one is :data:`ATHLETE_ID`)."""
+        profile = {**self.athlete, "id": athlete_id, "firstname": firstname,
+                   "lastname": lastname}
+        with self._lock:
+            self.athletes[athlete_id] = profile
+        return profile
+
+    def profile(self, athlete_id: int) -> dict[str, Any]:
+        """The athlete's profile as ``/athlete`` shows it."""
+        if athlete_id == self.athlete.get("id", ATHLETE_ID):
+            return self.athlete
+        return self.athletes.get(athlete_id) or {**self.athlete, "id": athlete_id}
 
     def add(self, activity: dict[str, Any], laps: list[dict[str, Any]] | None = None,
             streams: dict[str, list[Any]] | None = None) -> dict[str, Any]:
@@ -174,6 +222,61 @@ class FakeStrava:
         """A fresh activity id."""
         return 10_000_000 + next(self._ids)
 
+    def answered_429(self) -> list[Served]:
+        """The API requests answered 429."""
+        with self._lock:
+            return [s for s in self.served if s.status == 429]
+
+    def reads_by_window(self) -> dict[datetime, int]:
+        """Reads (GET requests) the fake counted in each 15-minute window."""
+        return self._reads_by(lambda at: at.replace(minute=at.minute - at.minute % 15,
+                                                    second=0, microsecond=0))
+
+    def reads_by_day(self) -> dict[datetime, int]:
+        """Reads (GET requests) the fake counted in each UTC day."""
+        return self._reads_by(lambda at: at.replace(hour=0, minute=0, second=0, microsecond=0))
+
+    def _reads_by(self, key: Callable[[datetime], datetime]) -> dict[datetime, int]:
+        counts: dict[datetime, int] = {}
+        with self._lock:
+            for served in self.served:
+                if served.method == "GET":
+                    start = key(served.at)
+                    counts[start] = counts.get(start, 0) + 1
+        return counts
+
+    def owner(self, activity_id: int) -> int | None:
+        """The athlete an activity belongs to, or ``None`` when there is no such activity."""
+        activity = self.activities.get(activity_id)
+        return None if activity is None else self._owner(activity)
+
+    def _owner(self, activity: dict[str, Any]) -> int:
+        """The athlete of an activity: its ``athlete.id`` when that is one of the fake's
+        athletes, else the default athlete (a real recording names a stranger)."""
+        athlete = activity.get("athlete")
+        owner = athlete.get("id") if isinstance(athlete, dict) else None
+        return owner if isinstance(owner, int) and owner in self.athletes else ATHLETE_ID
+
+    # -- webhook events -----------------------------------------------------------------------
+
+    def post_event(self, callback_url: str, object_id: int, aspect_type: str = "create", *,
+                   object_type: str = "activity", owner_id: int | None = None,
+                   subscription_id: int | None = None,
+                   updates: dict[str, Any] | None = None) -> httpx.Response:
+        """POST an event to ``callback_url`` as Strava's push service does. ``owner_id``
+        defaults to the activity's athlete, ``subscription_id`` to the only subscription."""
+        if owner_id is None:
+            owner_id = self.owner(object_id) if object_type == "activity" else object_id
+        if subscription_id is None:
+            if len(self.subscriptions) != 1:
+                raise ValueError("name the subscription_id: the fake has "
+                                 f"{len(self.subscriptions)} subscriptions")
+            subscription_id = next(iter(self.subscriptions))
+        body = {"aspect_type": aspect_type, "event_time": int(self.clock().timestamp()),
+                "object_id": object_id, "object_type": object_type, "owner_id": owner_id,
+                "subscription_id": subscription_id, "updates": updates or {}}
+        return httpx.post(callback_url, json=body, timeout=2.0)
+
     # -- dispatch -----------------------------------------------------------------------------
 
     def handle(self, method: str, target: str, headers: dict[str, str],
@@ -194,9 +297,25 @@ class FakeStrava:
             return self._token(form)
         if not parts.path.startswith("/api/v3/"):
             return 404, {}, {"message": "Not Found"}
-        return self._api(call, form)
+        if not self.latency:
+            return self._api(call, form)
+        with self._in_flight_for(call.path):
+            time.sleep(self.latency)
+            return self._api(call, form)
+
+    def _in_flight_for(self, path: str) -> _InFlight:
+        match = _ACTIVITY_PATH.match(path)
+        return _InFlight(self, f"activity:{match.group(1)}" if match else None)
 
     def _api(self, call: Call, form: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        with self._lock:
+            answer = self._answer(call, form)
+            owner = self._token_owner(call.token)
+            self.served.append(Served(self.clock().astimezone(UTC), call.method, call.path,
+                                      owner, answer[0]))
+            return answer
+
+    def _answer(self, call: Call, form: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         with self._lock:
             if self.on_api_request is not None:
                 self.on_api_request(call)
@@ -217,10 +336,11 @@ class FakeStrava:
                     {"resource": "Application", "field": "Status", "code": "Inactive"}]}
             if call.path.startswith("/api/v3/push_subscriptions"):
                 return self._subscriptions(call, form, rate_headers)
-            if not self._authorized(call.token):
+            athlete_id = self._authorized(call.token)
+            if athlete_id is None:
                 return 401, rate_headers, {"message": "Authorization Error", "errors": [
                     {"resource": "Athlete", "field": "access_token", "code": "invalid"}]}
-            code, payload = self._read(call)
+            code, payload = self._read(call, athlete_id)
             return code, rate_headers, payload
 
     def _count(self, method: str) -> tuple[int | None, dict[str, str]]:
@@ -246,36 +366,47 @@ class FakeStrava:
         }
         return (429 if limited else None), headers
 
-    def _authorized(self, token: str | None) -> bool:
+    def _authorized(self, token: str | None) -> int | None:
+        """The athlete of a valid access token, else ``None``."""
         expires = self.access_tokens.get(token or "")
-        return not self.revoked and expires is not None and expires > self.clock()
+        if self.revoked or expires is None or expires <= self.clock():
+            return None
+        return self._token_owner(token)
+
+    def _token_owner(self, token: str | None) -> int | None:
+        if token is None or token not in self.access_tokens:
+            return None
+        return self.token_owners.get(token, ATHLETE_ID)
 
     # -- reads --------------------------------------------------------------------------------
 
-    def _read(self, call: Call) -> tuple[int, Any]:
+    def _read(self, call: Call, athlete_id: int) -> tuple[int, Any]:
         path = call.path.removeprefix("/api/v3")
         parts = path.strip("/").split("/")
         if path == "/athlete":
             shoes = [self._gear_summary(g) for g in self.gear.values() if g.get("kind") == "shoe"
-                     and not g.get("retired")]
-            return 200, {**self.athlete, "shoes": shoes, "bikes": []}
+                     and not g.get("retired") and g.get("athlete", ATHLETE_ID) == athlete_id]
+            return 200, {**self.profile(athlete_id), "shoes": shoes, "bikes": []}
         if path == "/athlete/activities":
-            return 200, self._list(call.query)
+            return 200, self._list(call.query, athlete_id)
         if parts[0] == "gear" and len(parts) == 2:
             gear = self.gear.get(parts[1])
             if gear is None:
                 return _not_found("Gear")
             return 200, {k: v for k, v in gear.items() if k != "kind"}
         if parts[0] == "activities" and len(parts) >= 2 and parts[1].isdigit():
+            if self.owner(int(parts[1])) not in (athlete_id, None):
+                return _not_found("Activity")  # another athlete's: not visible to this token
             return self._activity(int(parts[1]), parts[2:], call.query)
         return 404, {"message": "Not Found"}
 
-    def _list(self, query: dict[str, str]) -> list[dict[str, Any]]:
+    def _list(self, query: dict[str, str], athlete_id: int) -> list[dict[str, Any]]:
         after, before = int(query.get("after", 0)), query.get("before")
         per_page = min(int(query.get("per_page", 30)), 200)
         page = int(query.get("page", 1))
         chosen = [a for a in self.activities.values()
-                  if _epoch(a) > after and (before is None or _epoch(a) < int(before))]
+                  if self._owner(a) == athlete_id and _epoch(a) > after
+                  and (before is None or _epoch(a) < int(before))]
         chosen.sort(key=_epoch, reverse="after" not in query)
         return chosen[(page - 1) * per_page: page * per_page]
 
@@ -314,6 +445,7 @@ class FakeStrava:
             return 400, {}, {"message": "Bad Request"}
         code = "code-" + secrets.token_hex(6)
         self.codes[code] = query.get("scope", "read")
+        self._code_owners[code] = self.authorizing
         target = query["redirect_uri"] + "?" + urlencode(
             {"state": query.get("state", ""), "code": code, "scope": self.codes[code]})
         return 302, {"Location": target}, None
@@ -333,13 +465,16 @@ class FakeStrava:
                 return 400, {}, {"message": "Bad Request", "errors": [
                     {"resource": "AuthorizationCode", "field": "code", "code": "invalid"}]}
             scope = self.codes.pop(code)
-            pair = self.issue_tokens()
+            athlete_id = self._code_owners.pop(code, ATHLETE_ID)
+            pair = self.issue_tokens(athlete_id=athlete_id)
+            profile = self.profile(athlete_id)
             return 200, {}, {"token_type": "Bearer", "expires_at": pair["expires_at"],
                              "expires_in": int(TOKEN_LIFETIME.total_seconds()),
                              "refresh_token": pair["refresh_token"],
                              "access_token": pair["access_token"], "scope": scope,
-                             "athlete": {"id": ATHLETE_ID, "resource_state": 2,
-                                         "firstname": "Ana", "lastname": "Runner"}}
+                             "athlete": {"id": athlete_id, "resource_state": 2,
+                                         "firstname": profile.get("firstname"),
+                                         "lastname": profile.get("lastname")}}
 
     def _refresh(self, refresh_token: str) -> tuple[int, dict[str, str], Any]:
         self.refreshes.append(refresh_token)
@@ -348,7 +483,7 @@ class FakeStrava:
                 {"resource": "RefreshToken", "field": "refresh_token", "code": "invalid"}]}
         # Rotation: the old refresh token stops working as soon as a new one is issued.
         self.refresh_tokens.discard(refresh_token)
-        pair = self.issue_tokens()
+        pair = self.issue_tokens(athlete_id=self.token_owners.get(refresh_token, ATHLETE_ID))
         return 200, {}, {"token_type": "Bearer", "access_token": pair["access_token"],
                          "expires_at": pair["expires_at"],
                          "expires_in": int(TOKEN_LIFETIME.total_seconds()),
@@ -388,6 +523,32 @@ class FakeStrava:
                                       "callback_url": form.get("callback_url"),
                                       "created_at": now, "updated_at": now}
         return 201, rate_headers, {"id": sub_id}
+
+
+_ACTIVITY_PATH = re.compile(r"^/api/v3/activities/(\d+)")
+
+
+class _InFlight:
+    """Marks one activity's request in flight for the block; a second one met meanwhile is
+    recorded in :attr:`FakeStrava.overlaps` (two fetches of one activity at once)."""
+
+    def __init__(self, fake: FakeStrava, key: str | None) -> None:
+        self.fake = fake
+        self.key = key
+
+    def __enter__(self) -> None:
+        if self.key is None:
+            return
+        with self.fake._lock:
+            if self.fake._in_flight.get(self.key):
+                self.fake.overlaps.append(self.key)
+            self.fake._in_flight[self.key] = self.fake._in_flight.get(self.key, 0) + 1
+
+    def __exit__(self, *exc: object) -> None:
+        if self.key is None:
+            return
+        with self.fake._lock:
+            self.fake._in_flight[self.key] -= 1
 
 
 def _validate_callback(url: str, verify_token: str) -> bool:
@@ -469,13 +630,14 @@ def summary(activity_id: int, start: datetime, *, sport_type: str = "Run",
             elapsed_s: int = 1800, moving_s: int | None = None, distance_m: float = 5000.0,
             zone: str = "Europe/Berlin", offset_h: int = 1, gear_id: str | None = None,
             external_id: str | None = None, manual: bool = False,
-            name: str = "Morning Run") -> dict[str, Any]:
-    """A list item shaped like Strava's ``SummaryActivity`` (the documented example's keys)."""
+            name: str = "Morning Run", athlete_id: int = ATHLETE_ID) -> dict[str, Any]:
+    """A list item shaped like Strava's ``SummaryActivity`` (the documented example's keys),
+    of athlete ``athlete_id``."""
     moving = moving_s if moving_s is not None else elapsed_s
     activity_type = sport_type if sport_type in ("Run", "Walk", "Hike", "Ride", "Swim") else \
         "Workout"
     return {
-        "resource_state": 2, "athlete": {"id": ATHLETE_ID, "resource_state": 1},
+        "resource_state": 2, "athlete": {"id": athlete_id, "resource_state": 1},
         "name": name, "distance": distance_m, "moving_time": moving,
         "elapsed_time": elapsed_s, "total_elevation_gain": 12.0, "type": activity_type,
         "sport_type": sport_type, "workout_type": None, "id": activity_id,
@@ -496,8 +658,8 @@ def summary(activity_id: int, start: datetime, *, sport_type: str = "Run",
     }
 
 
-def bouts_laps(activity_id: int, start: datetime,
-               bouts: Sequence[tuple[int, float]]) -> list[dict[str, Any]]:
+def bouts_laps(activity_id: int, start: datetime, bouts: Sequence[tuple[int, float]],
+               athlete_id: int = ATHLETE_ID) -> list[dict[str, Any]]:
     """One lap per (seconds, speed m/s) bout, shaped like Strava's ``Lap``."""
     laps, offset = [], 0
     for i, (seconds, speed) in enumerate(bouts, start=1):
@@ -505,7 +667,7 @@ def bouts_laps(activity_id: int, start: datetime,
         laps.append({
             "id": activity_id * 100 + i, "resource_state": 2, "name": f"Lap {i}",
             "activity": {"id": activity_id, "resource_state": 1},
-            "athlete": {"id": ATHLETE_ID, "resource_state": 1},
+            "athlete": {"id": athlete_id, "resource_state": 1},
             "elapsed_time": seconds, "moving_time": seconds, "start_date": iso(lap_start),
             "start_date_local": iso(lap_start + timedelta(hours=1)),
             "distance": round(seconds * speed, 1), "start_index": offset,
