@@ -1,0 +1,664 @@
+"""Everything stored about one athlete: export as a zip of JSON, import, and erasure.
+
+A clinic hands a patient everything syncd keeps about them and erases a patient completely.
+:data:`REACH` says, for every table, how its rows reach an athlete: directly by the athlete's
+id or through a parent row. Export and erasure both follow it; erasure deletes children first
+in explicit statements, because SQLite may run with foreign keys off and then ``ON DELETE
+CASCADE`` does nothing. :func:`reach_problems` names any table this module was not taught
+about, and erasure refuses to run while there is one: a partial erasure must not look done.
+
+An export never holds credential values (tokens): only their names and when they changed.
+Rows refer to each other by stable keys, never by database ids (an activity by
+``source:source_id``, alerts and events by their own ids, a delivery by event id and
+channel), so that an import into another database relinks them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, cast
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    CursorResult,
+    Date,
+    DateTime,
+    MetaData,
+    RowMapping,
+    Table,
+    bindparam,
+    delete,
+    false,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from syncd.errors import InvalidFile, SyncdError
+from syncd.models import utc_iso
+from syncd.store.engine import lock_athlete
+from syncd.store.tables import Base, UTCDateTime
+
+FORMAT = "syncd-athlete-export"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+# The kinds of an export, in the order they are written; each is the JSON file ``<kind>.json``.
+KINDS = ("athlete", "activities", "pain_reports", "gear", "alerts", "alert_events",
+         "deliveries", "sync_state", "invites", "credentials")
+# Raw records make activities.json by far the largest member: this is well above years of
+# history, and still stops a small zip that would unpack to gigabytes.
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
+CREDENTIALS_NOTE = (
+    "Credential values (access and refresh tokens, the Strava webhook inbox) are not "
+    "included: credentials.json lists only their names and when they last changed. Connect "
+    "the athlete's accounts again after an import."
+)
+_IN_CHUNK = 500
+
+
+class InvalidExport(InvalidFile):
+    """A file is not a syncd athlete export this syncd can read (foreign, newer, damaged)."""
+
+
+class ImportConflict(SyncdError):
+    """An export cannot go into this database as it is (its name or its alerts are taken)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One way a row reaches an athlete: ``column`` holds the athlete's id (``parent`` is
+    ``None``) or the primary key of a ``parent`` row that reaches the athlete."""
+
+    column: str
+    parent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """How the rows of one table reach an athlete (through any of ``links``), and the kind
+    of export file that carries them."""
+
+    kind: str
+    links: tuple[Link, ...]
+
+
+_OWN = (Link("athlete_id"),)
+REACH: Mapping[str, Reach] = MappingProxyType({
+    "athletes": Reach("athlete", (Link("id"),)),
+    "activities": Reach("activities", _OWN),
+    "segments": Reach("activities", (Link("activity_id", "activities"),)),
+    "pain_reports": Reach("pain_reports", _OWN),
+    "gear": Reach("gear", _OWN),
+    "alerts": Reach("alerts", _OWN),
+    # A global operator notice (no athlete, no alert) is nobody's: it stays.
+    "alert_events": Reach("alert_events", (Link("athlete_id"), Link("alert_id", "alerts"))),
+    "alert_deliveries": Reach("deliveries", (Link("event_id", "alert_events"),)),
+    "delivery_attempts": Reach("deliveries", (Link("delivery_id", "alert_deliveries"),)),
+    "sync_state": Reach("sync_state", _OWN),
+    "credentials": Reach("credentials", _OWN),
+    "invites": Reach("invites", _OWN),
+})
+# Tables that hold nothing about any athlete.
+NO_ATHLETE_DATA = frozenset({"replicas"})
+
+# Columns an export leaves out: database ids, and references it writes as stable keys.
+_LEFT_OUT: Mapping[str, frozenset[str]] = MappingProxyType({
+    "athletes": frozenset({"id"}),
+    "activities": frozenset({"id", "athlete_id", "canonical_id"}),
+    "segments": frozenset({"id", "activity_id"}),
+    "alerts": frozenset({"athlete_id"}),
+    "alert_events": frozenset({"athlete_id"}),
+    "alert_deliveries": frozenset({"id"}),
+    "delivery_attempts": frozenset({"id", "delivery_id"}),
+})
+# Tables holding secrets export only these columns, so that a secret column added later
+# stays home unless someone decides otherwise here.
+_ONLY: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "credentials": ("name", "updated_at"),
+    "invites": ("created_at", "expires_at", "used_at", "used_for"),
+})
+
+
+# -- which rows are the athlete's ----------------------------------------------------------
+
+
+def athlete_rows(table: Table, athlete_id: int) -> ColumnElement[bool]:
+    """The condition that selects the rows of ``table`` belonging to athlete ``athlete_id``
+    (false for a table of :data:`NO_ATHLETE_DATA`). Raises :class:`SyncdError` for a table
+    this module does not know."""
+    if table.name in NO_ATHLETE_DATA:
+        return false()
+    reach = REACH.get(table.name)
+    if reach is None:
+        raise SyncdError(f"syncd does not know how the rows of table {table.name} reach an "
+                         "athlete", hint="teach syncd.store.athletes.REACH about it")
+    conditions: list[ColumnElement[bool]] = []
+    for link in reach.links:
+        column = table.c[link.column]
+        if link.parent is None:
+            conditions.append(column == athlete_id)
+            continue
+        parent = table.metadata.tables[link.parent]
+        [key] = parent.primary_key.columns
+        conditions.append(column.in_(select(key).where(athlete_rows(parent, athlete_id))))
+    return or_(*conditions)
+
+
+def reach_problems(metadata: MetaData = Base.metadata) -> list[str]:
+    """What :data:`REACH` misses about ``metadata``: tables it does not know, and foreign
+    keys to athlete data that are no declared way to reach the athlete. Empty when every
+    table is covered."""
+    problems = [f"REACH names table {name}, which does not exist"
+                for name in sorted(set(REACH) - set(metadata.tables))]
+    for table in metadata.sorted_tables:
+        reach = REACH.get(table.name)
+        if reach is None and table.name not in NO_ATHLETE_DATA:
+            problems.append(f"table {table.name} is neither in REACH (how its rows reach an "
+                            "athlete) nor in NO_ATHLETE_DATA")
+            continue
+        declared = {(link.column, link.parent) for link in reach.links} if reach else set()
+        problems += [f"table {table.name} has no column {column}"
+                     for column, _ in sorted(declared, key=str) if column not in table.c]
+        for key in table.foreign_keys:
+            referred = key.column.table.name
+            # A row pointing at its own kind (a duplicate activity at its canonical record)
+            # belongs to the same athlete already.
+            if referred == table.name or referred not in REACH:
+                continue
+            link = (key.parent.name, None if referred == "athletes" else referred)
+            if link not in declared:
+                problems.append(f"table {table.name}: column {key.parent.name} refers to "
+                                f"{referred}, but REACH does not follow it")
+    return problems
+
+
+def _table(name: str) -> Table:
+    """The table called ``name``."""
+    return Base.metadata.tables[name]
+
+
+def _fields(table: Table) -> list[Column[Any]]:
+    """The columns of ``table`` that an export carries."""
+    only = _ONLY.get(table.name)
+    if only is not None:
+        return [table.c[name] for name in only]
+    left_out = _LEFT_OUT.get(table.name, frozenset({"id", "athlete_id"}))
+    return [column for column in table.columns if column.name not in left_out]
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+def export_athlete(tx: Session, athlete_id: int) -> dict[str, Any]:
+    """Everything stored about athlete ``athlete_id``, as JSON-ready data: ``athlete`` (one
+    object) and a list per other kind of :data:`KINDS`. Timestamps are ISO 8601 in UTC;
+    credentials appear by name only. Raises :class:`SyncdError` for an unknown athlete."""
+    _one_snapshot(tx)
+    athletes = _table("athletes")
+    row = tx.execute(select(athletes).where(athletes.c.id == athlete_id)).mappings().first()
+    if row is None:
+        raise _unknown(athlete_id)
+    return {
+        "athlete": _entry(athletes, row),
+        "activities": _export_activities(tx, athlete_id),
+        "pain_reports": _plain(tx, "pain_reports", athlete_id, "at_utc", "created_at", "id"),
+        "gear": _plain(tx, "gear", athlete_id, "source", "gear_id"),
+        "alerts": _plain(tx, "alerts", athlete_id, "created_at", "id"),
+        "alert_events": _plain(tx, "alert_events", athlete_id, "created_at", "id"),
+        "deliveries": _export_deliveries(tx, athlete_id),
+        "sync_state": _plain(tx, "sync_state", athlete_id, "source"),
+        "invites": _plain(tx, "invites", athlete_id, "created_at", "id"),
+        "credentials": _plain(tx, "credentials", athlete_id, "name"),
+    }
+
+
+def _one_snapshot(tx: Session) -> None:
+    """On PostgreSQL, read the whole export from one snapshot when the session has not begun
+    yet (SQLite's read transaction is one snapshot already)."""
+    if not tx.in_transaction() and tx.get_bind().dialect.name == "postgresql":
+        tx.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def _unknown(athlete_id: int) -> SyncdError:
+    """The error for an athlete id that is not stored."""
+    return SyncdError(f"no athlete with id {athlete_id} is stored",
+                      hint="syncd athletes list shows the stored athletes")
+
+
+def _rows(tx: Session, name: str, athlete_id: int, *order: str) -> list[RowMapping]:
+    """The athlete's rows of table ``name`` in the given column order."""
+    table = _table(name)
+    query = (select(table).where(athlete_rows(table, athlete_id))
+             .order_by(*(table.c[column] for column in order)))
+    return list(tx.execute(query).mappings())
+
+
+def _plain(tx: Session, name: str, athlete_id: int, *order: str) -> list[dict[str, Any]]:
+    """The athlete's rows of table ``name`` as export entries."""
+    table = _table(name)
+    return [_entry(table, row) for row in _rows(tx, name, athlete_id, *order)]
+
+
+def _entry(table: Table, row: RowMapping) -> dict[str, Any]:
+    """One row as an export entry."""
+    return {column.name: _to_json(column, row[column.name]) for column in _fields(table)}
+
+
+def _export_activities(tx: Session, athlete_id: int) -> list[dict[str, Any]]:
+    """Activities with their segments; a duplicate names its canonical record by key."""
+    rows = _rows(tx, "activities", athlete_id, "source", "source_id")
+    key_of = {row["id"]: f"{row['source']}:{row['source_id']}" for row in rows}
+    segments: dict[int, list[dict[str, Any]]] = {}
+    table = _table("segments")
+    for row in _rows(tx, "segments", athlete_id, "activity_id", "seq"):
+        segments.setdefault(row["activity_id"], []).append(_entry(table, row))
+    activities = _table("activities")
+    return [{"key": key_of[row["id"]], **_entry(activities, row),
+             "canonical": key_of.get(row["canonical_id"]),
+             "segments": segments.get(row["id"], [])} for row in rows]
+
+
+def _export_deliveries(tx: Session, athlete_id: int) -> list[dict[str, Any]]:
+    """Deliveries of the athlete's events (by event id and channel) with their attempts."""
+    attempts: dict[int, list[dict[str, Any]]] = {}
+    table = _table("delivery_attempts")
+    for row in _rows(tx, "delivery_attempts", athlete_id, "delivery_id", "at", "id"):
+        attempts.setdefault(row["delivery_id"], []).append(_entry(table, row))
+    deliveries = _table("alert_deliveries")
+    return [{**_entry(deliveries, row), "attempt_log": attempts.get(row["id"], [])}
+            for row in _rows(tx, "alert_deliveries", athlete_id, "event_id", "channel")]
+
+
+def _to_json(column: Column[Any], value: Any) -> Any:
+    """A column value as JSON: timestamps in UTC with ``Z``, local times and dates plain."""
+    if value is None:
+        return None
+    if isinstance(column.type, UTCDateTime):
+        return _utc_text(value)
+    if isinstance(value, date):  # a date, or a naive local wall-clock time
+        return value.isoformat()
+    return value
+
+
+def _utc_text(moment: datetime) -> str:
+    """``moment`` as :func:`utc_iso` writes it, with microseconds when it has any, so that
+    an import restores the very instant."""
+    text = utc_iso(moment)
+    return f"{text[:-1]}.{moment.microsecond:06d}Z" if moment.microsecond else text
+
+
+def _from_json(column: Column[Any], value: Any) -> Any:
+    """An export value as the column's value (the inverse of :func:`_to_json`)."""
+    if value is None:
+        return None
+    if isinstance(column.type, UTCDateTime):
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError(f"{column.name} {value!r} has no time zone")
+        return moment.astimezone(UTC)
+    if isinstance(column.type, DateTime):
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is not None:
+            raise ValueError(f"{column.name} {value!r} is a local time with a time zone")
+        return moment
+    if isinstance(column.type, Date):
+        return date.fromisoformat(value)
+    return value
+
+
+# -- the zip file --------------------------------------------------------------------------
+
+
+def write_export(data: Mapping[str, Any], path: str | Path, *,
+                 now: datetime | None = None) -> Path:
+    """Write ``data`` (from :func:`export_athlete`) to the zip file ``path``: one JSON file
+    per kind plus ``manifest.json``. The file is replaced atomically and readable by its
+    owner only (it holds health data). Raises :class:`SyncdError` when it cannot be written."""
+    path = Path(path)
+    members = {MANIFEST: _manifest(data, now or datetime.now(UTC))}
+    members.update({f"{kind}.json": data[kind] for kind in KINDS})
+    try:
+        # mkstemp creates the file with mode 0600, which the rename keeps.
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
+                                             dir=path.parent)
+    except OSError as err:
+        raise _unwritable(path, err) from err
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for name, content in members.items():
+                    archive.writestr(name, json.dumps(content, ensure_ascii=False, indent=1))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except OSError as err:
+        temp.unlink(missing_ok=True)
+        raise _unwritable(path, err) from err
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _sync_folder(path.parent)
+    return path
+
+
+def _unwritable(path: Path, err: OSError) -> SyncdError:
+    """The error for an export file that cannot be written."""
+    return SyncdError(f"cannot write {path}: {err.strerror or err}",
+                      hint="choose a folder that exists, that you can write to, with free space")
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable (some file systems cannot sync a folder: then skip it)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def _manifest(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """What the zip holds and who wrote it."""
+    counts = {kind: len(data[kind]) for kind in KINDS if kind != "athlete"}
+    counts["segments"] = sum(len(a.get("segments", ())) for a in data["activities"])
+    counts["delivery_attempts"] = sum(len(d.get("attempt_log", ())) for d in data["deliveries"])
+    return {"format": FORMAT, "format_version": FORMAT_VERSION,
+            "syncd_version": _syncd_version(), "exported_at": _utc_text(now),
+            "athlete": data["athlete"]["name"], "files": [f"{kind}.json" for kind in KINDS],
+            "counts": counts, "credentials": CREDENTIALS_NOTE}
+
+
+def _syncd_version() -> str:
+    """The installed syncd's version (``unknown`` when run from a bare source tree)."""
+    try:
+        return version("syncd")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def read_export(path: str | Path, *, max_member_bytes: int = MAX_MEMBER_BYTES) -> dict[str, Any]:
+    """The data of the export zip at ``path`` (as :func:`export_athlete` returned it) plus
+    its ``manifest``. Raises :class:`InvalidExport`, naming the file, for a file that is not
+    a syncd athlete export, has an unknown format version, is damaged, or has a member that
+    would unpack to more than ``max_member_bytes``."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            manifest = _member(archive, path, MANIFEST, max_member_bytes)
+            _check_manifest(manifest, path)
+            data = {kind: _member(archive, path, f"{kind}.json", max_member_bytes)
+                    for kind in KINDS}
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as err:
+        raise InvalidExport(f"{path} is damaged or not a zip file ({err})",
+                            hint="export the athlete again") from err
+    except OSError as err:
+        raise InvalidExport(f"cannot read {path}: {err.strerror or err}") from err
+    for kind in KINDS:
+        problem = _shape_problem(data, kind)
+        if problem:
+            raise InvalidExport(f"{path} is damaged: {problem}", hint="export the athlete again")
+    data["manifest"] = manifest
+    return data
+
+
+def _member(archive: zipfile.ZipFile, path: Path, name: str, limit: int) -> Any:
+    """The parsed JSON member ``name``, read no further than ``limit`` bytes."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        if name == MANIFEST:
+            raise InvalidExport(f"{path} is not a syncd athlete export (it has no {MANIFEST})",
+                                hint="syncd athletes export writes such files") from None
+        raise InvalidExport(f"{path} is damaged: {name} is missing",
+                            hint="export the athlete again") from None
+    if info.flag_bits & 0x1:
+        raise InvalidExport(f"{path} is not a syncd athlete export ({name} is encrypted)")
+    # The size in the header may lie: read one byte past the limit to know.
+    with archive.open(info) as member:
+        content = member.read(limit + 1)
+    if max(info.file_size, len(content)) > limit:
+        raise InvalidExport(f"{path}: {name} unpacks to more than {limit} bytes, more than "
+                            "a syncd athlete export holds",
+                            hint="the file is damaged or is no syncd export")
+    try:
+        return json.loads(content)
+    except ValueError as err:
+        raise InvalidExport(f"{path} is damaged: {name} is not JSON ({err})",
+                            hint="export the athlete again") from err
+
+
+def _check_manifest(manifest: Any, path: Path) -> None:
+    """Refuse a foreign manifest or a format version this syncd cannot read."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise InvalidExport(f"{path} is not a syncd athlete export ({MANIFEST} says nothing "
+                            f"of {FORMAT})", hint="syncd athletes export writes such files")
+    found = manifest.get("format_version")
+    if found != FORMAT_VERSION:
+        writer = manifest.get("syncd_version")
+        raise InvalidExport(
+            f"{path} is a syncd athlete export of format version {found}, which syncd "
+            f"{_syncd_version()} cannot read (it reads version {FORMAT_VERSION})",
+            hint=f"import it with syncd {writer} or newer" if writer else
+            "import it with the syncd that wrote it")
+
+
+def _shape_problem(data: Mapping[str, Any], kind: str) -> str | None:
+    """What is wrong with the shape of ``data[kind]``, or ``None``."""
+    value = data.get(kind)
+    if kind == "athlete":
+        if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+            return "athlete.json is not an athlete with a name"
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        return f"{kind}.json is not a list of entries"
+    return None
+
+
+# -- import --------------------------------------------------------------------------------
+
+
+def import_athlete(tx: Session, data: Mapping[str, Any], *, name: str | None = None,
+                   now: datetime) -> int:
+    """Store the athlete of ``data`` (from :func:`read_export`) with all their rows, under
+    ``name`` when given, and return the new athlete's id.
+
+    Rows are relinked by their stable keys. Credentials are not imported (an export holds
+    none). An invite keeps its history but can never be opened (its token stayed with the
+    old database): one still open is imported as expiring ``now``. Raises
+    :class:`ImportConflict` when the name is taken or the alerts are stored already, and
+    :class:`InvalidExport` for entries that cannot be read."""
+    for kind in KINDS:
+        problem = _shape_problem(data, kind)
+        if problem:
+            raise InvalidExport(f"the export is damaged: {problem}")
+    [athlete] = _values(_table("athletes"), "athlete", [data["athlete"]])
+    if name is not None:
+        athlete["name"] = name
+    _refuse_conflicts(tx, athlete["name"], data)
+    [athlete_id] = _insert(tx, "athletes", [athlete], ids=True)
+    _import_activities(tx, athlete_id, data["activities"])
+    for kind in ("pain_reports", "gear", "sync_state"):
+        rows = _values(_table(kind), kind, data[kind])
+        _insert(tx, kind, [{**row, "athlete_id": athlete_id} for row in rows])
+    alerts = _values(_table("alerts"), "alerts", data["alerts"])
+    _insert(tx, "alerts", [{**row, "athlete_id": athlete_id} for row in alerts])
+    events = _values(_table("alert_events"), "alert_events", data["alert_events"])
+    _require_known("alert_events", [e["alert_id"] for e in events if e["alert_id"]],
+                   {a["id"] for a in alerts})
+    _insert(tx, "alert_events", [{**row, "athlete_id": athlete_id} for row in events])
+    _import_deliveries(tx, data["deliveries"], {e["id"] for e in events})
+    invites = _values(_table("invites"), "invites", data["invites"])
+    _insert(tx, "invites", [_dead_invite(row, athlete_id, now) for row in invites])
+    return athlete_id
+
+
+def _values(table: Table, kind: str, entries: Sequence[Any]) -> list[dict[str, Any]]:
+    """Export entries of ``kind`` as column values of ``table`` (a missing optional value is
+    ``None``). Raises :class:`InvalidExport` naming the entry that cannot be read."""
+    rows: list[dict[str, Any]] = []
+    for number, entry in enumerate(entries, 1):
+        try:
+            rows.append({column.name: _from_json(column, _value(entry, column))
+                         for column in _fields(table)})
+        except KeyError as err:
+            raise _unreadable(kind, number, f"it has no {err.args[0]}") from err
+        except (TypeError, ValueError) as err:
+            raise _unreadable(kind, number, str(err)) from err
+    return rows
+
+
+def _value(entry: Mapping[str, Any], column: Column[Any]) -> Any:
+    """The entry's value for ``column``; raises ``KeyError`` when a required one is missing
+    (an optional column added after the export was written is simply empty)."""
+    return entry.get(column.name) if column.nullable else entry[column.name]
+
+
+def _unreadable(kind: str, number: int, reason: str) -> InvalidExport:
+    """The error for an export entry that cannot be imported."""
+    return InvalidExport(f"the export is damaged: entry {number} of {kind}.json cannot be "
+                         f"read ({reason})", hint="export the athlete again")
+
+
+def _require_known(kind: str, references: Sequence[str], known: set[str]) -> None:
+    """Refuse references to rows the export does not hold."""
+    missing = sorted(set(references) - known)
+    if missing:
+        raise InvalidExport(f"the export is damaged: {kind}.json refers to {missing[0]}, "
+                            "which it does not hold", hint="export the athlete again")
+
+
+def _refuse_conflicts(tx: Session, name: str, data: Mapping[str, Any]) -> None:
+    """Raise :class:`ImportConflict` when ``name`` or the export's alert or event ids are
+    taken (the ids are the webhook's, so they are kept rather than made anew)."""
+    athletes = _table("athletes")
+    if tx.execute(select(athletes.c.id).where(athletes.c.name == name)).first() is not None:
+        raise ImportConflict(f"an athlete called {name!r} is stored already",
+                             hint="import under another name, or delete that athlete first")
+    for kind in ("alerts", "alert_events"):
+        table = _table(kind)
+        ids = [str(entry.get("id")) for entry in data[kind]]
+        for start in range(0, len(ids), _IN_CHUNK):
+            query = (select(athletes.c.name).select_from(table)
+                     .outerjoin(athletes, athletes.c.id == table.c.athlete_id)
+                     .where(table.c.id.in_(ids[start:start + _IN_CHUNK])).limit(1))
+            taken = tx.execute(query).first()
+            if taken is not None:
+                owner = f", for athlete {taken.name!r}" if taken.name else ""
+                raise ImportConflict(
+                    f"the {kind.replace('_', ' ')} of this export are stored already{owner}",
+                    hint="the export was imported before: delete that athlete first, or "
+                    "import into another database")
+
+
+def _insert(tx: Session, name: str, rows: list[dict[str, Any]], *,
+            ids: bool = False) -> list[int]:
+    """Insert ``rows`` into table ``name``; with ``ids``, return their new ids in order."""
+    if not rows:
+        return []
+    table = _table(name)
+    if not ids:
+        tx.execute(insert(table), rows)
+        return []
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(tx.execute(statement, rows).scalars())
+
+
+def _import_activities(tx: Session, athlete_id: int, entries: list[dict[str, Any]]) -> None:
+    """Insert activities and their segments, then point duplicates at their canonical row."""
+    rows = _values(_table("activities"), "activities", entries)
+    ids = _insert(tx, "activities", [{**row, "athlete_id": athlete_id, "canonical_id": None}
+                                     for row in rows], ids=True)
+    id_of = {f"{row['source']}:{row['source_id']}": new_id for row, new_id in zip(rows, ids,
+                                                                                  strict=True)}
+    canonicals = [(new_id, str(entry["canonical"]))
+                  for entry, new_id in zip(entries, ids, strict=True) if entry.get("canonical")]
+    _require_known("activities", [key for _, key in canonicals], set(id_of))
+    if canonicals:
+        activities = _table("activities")
+        tx.execute(update(activities).where(activities.c.id == bindparam("row_id"))
+                   .values(canonical_id=bindparam("canonical")),
+                   [{"row_id": new_id, "canonical": id_of[key]} for new_id, key in canonicals])
+    segments = _table("segments")
+    _insert(tx, "segments", [
+        {**row, "activity_id": new_id} for entry, new_id in zip(entries, ids, strict=True)
+        for row in _values(segments, "activities", entry.get("segments") or [])])
+
+
+def _import_deliveries(tx: Session, entries: list[dict[str, Any]], event_ids: set[str]) -> None:
+    """Insert deliveries (of the imported events only) and their attempts."""
+    rows = _values(_table("alert_deliveries"), "deliveries", entries)
+    _require_known("deliveries", [row["event_id"] for row in rows], event_ids)
+    ids = _insert(tx, "alert_deliveries", rows, ids=True)
+    attempts = _table("delivery_attempts")
+    _insert(tx, "delivery_attempts", [
+        {**row, "delivery_id": new_id} for entry, new_id in zip(entries, ids, strict=True)
+        for row in _values(attempts, "deliveries", entry.get("attempt_log") or [])])
+
+
+def _dead_invite(row: dict[str, Any], athlete_id: int, now: datetime) -> dict[str, Any]:
+    """An imported invite: the hash of a token nobody holds, and closed if it was open."""
+    token_sha256 = hashlib.sha256(secrets.token_bytes(32)).hexdigest()
+    expires_at = row["expires_at"]
+    if row["used_at"] is None and expires_at is not None and expires_at > now:
+        expires_at = now
+    return {**row, "athlete_id": athlete_id, "token_sha256": token_sha256,
+            "expires_at": expires_at}
+
+
+# -- erasure -------------------------------------------------------------------------------
+
+
+def erase_athlete(tx: Session, athlete_id: int) -> dict[str, int]:
+    """Delete every row of athlete ``athlete_id`` in every table, tokens included, and
+    return how many rows each table holding athlete data lost (zeros included), in the
+    order they were deleted: children first, the athlete last.
+
+    Global operator notices (no athlete) stay. Raises :class:`SyncdError` for an unknown
+    athlete, or when a table is missing from :data:`REACH` (the erasure would be partial)."""
+    problems = reach_problems()
+    if problems:
+        raise SyncdError("cannot erase an athlete completely: " + "; ".join(problems),
+                         hint="this syncd is incomplete: report it")
+    athletes = _table("athletes")
+    if tx.execute(select(athletes.c.id).where(athletes.c.id == athlete_id)).first() is None:
+        raise _unknown(athlete_id)
+    lock_athlete(tx, athlete_id)
+    _unlink_duplicates_of(tx, athlete_id)
+    removed: dict[str, int] = {}
+    for table in reversed(Base.metadata.sorted_tables):
+        if table.name in REACH:
+            result = cast(CursorResult[Any],
+                          tx.execute(delete(table).where(athlete_rows(table, athlete_id))))
+            removed[table.name] = result.rowcount
+    return removed
+
+
+def _unlink_duplicates_of(tx: Session, athlete_id: int) -> None:
+    """Make other athletes' rows that name one of this athlete's activities as canonical
+    canonical themselves (what ``ON DELETE SET NULL`` does when foreign keys are on)."""
+    activities = _table("activities")
+    theirs = select(activities.c.id).where(activities.c.athlete_id == athlete_id)
+    tx.execute(update(activities)
+               .where(activities.c.canonical_id.in_(theirs),
+                      activities.c.athlete_id != athlete_id)
+               .values(canonical_id=None))
