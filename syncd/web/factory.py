@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from syncd.errors import StorageError, SyncdError
-from syncd.web import api, dashboard, strava_callback
+from syncd.web import api, dashboard, onboarding, strava_callback
 from syncd.web.context import WebContext
 from syncd.web.security import AccessGuard, AccessPolicy
 
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 DESCRIPTION = """The local status endpoint of syncd: the current plan week, prescribed against
 actual, open alerts, pain reports and Prometheus metrics. Every route but `/healthz` (and the
-Strava webhook callback, `/strava/webhook`) needs `Authorization: Bearer <token>` when
-`[server] token` is configured."""
+Strava webhook callback, `/strava/webhook`, and the patients' onboarding links, `/onboard/...`)
+needs `Authorization: Bearer <token>` when `[server] token` is configured."""
 
 
 def create_app(app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
@@ -32,10 +32,12 @@ def create_app(app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
     web.include_router(api.router)
     web.include_router(dashboard.router)
     # Strava posts from the internet, unsigned and without our token: the callback checks
-    # what it can itself, and is the one path reachable through [server] public_url.
+    # what it can itself. Patients open their onboarding links from anywhere, without the
+    # token, too: these two are the only paths reachable through [server] public_url.
     web.include_router(strava_callback.router)
-    policy = AccessPolicy.from_settings(app.settings.server,
-                                        public_paths=[strava_callback.CALLBACK_PATH])
+    web.include_router(onboarding.router)
+    policy = AccessPolicy.from_settings(
+        app.settings.server, public_paths=[strava_callback.CALLBACK_PATH, onboarding.LINK_PATH])
     web.state.policy = policy
     web.add_exception_handler(SyncdError, _syncd_error)
     web.add_middleware(AccessGuard, policy=policy, login_page=dashboard.login_asgi)
