@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         return command
 
-    add("check-config", cmd_check_config, "validate the configuration and the plan")
+    add("check-config", cmd_check_config, "validate the configuration and the plan"
+        ).set_defaults(scope="clinic")
     add("plan", cmd_plan, "print the plan week by week").add_argument("--json", action="store_true")
     pain = add("pain", cmd_pain, "record a pain score (0-10) and evaluate")
     pain.add_argument("score", type=int, choices=range(11), metavar="SCORE")
@@ -126,17 +127,26 @@ def _add_later_commands(add: Callable[[str, Command, str], argparse.ArgumentPars
 def cmd_check_config(app: App, args: argparse.Namespace) -> int:
     """Print where the settings came from and what is enabled; problems exit 2 earlier."""
     settings: Settings = app.settings
-    plan = app.plan
     print(f"configuration: {settings.config_path or 'built-in defaults'}: OK")
     print(f"database: {settings.database_url_redacted()}")
+    apps = app.clinic.apps() if app.clinic is not None and args.athlete is None else [app]
+    for athlete_app in apps:
+        _describe_athlete(athlete_app, settings)
+    if len(apps) > 1:
+        print(f"athletes: {len(apps)}")
+    return 0
+
+
+def _describe_athlete(app: App, settings: Settings) -> None:
+    plan = app.plan
     print(f"athlete: {app.athlete.name} ({app.athlete.timezone})")
+    indent = "  " if settings.clinic else ""
     if plan is not None:
         start = app.athlete.plan_start
-        print(f"plan: {plan.name}, {len(plan.weeks)} weeks, {plan.limits.progression}"
+        print(f"{indent}plan: {plan.name}, {len(plan.weeks)} weeks, {plan.limits.progression}"
               + (f", starting {start}" if start else ", no start date"))
-    print(f"sources: {', '.join(settings.enabled_sources()) or 'none'}")
-    print(f"alert channels: {', '.join(app.channels()) or 'none'}")
-    return 0
+    print(f"{indent}sources: {', '.join(app.enabled_sources()) or 'none'}")
+    print(f"{indent}alert channels: {', '.join(app.channels()) or 'none'}")
 
 
 def cmd_plan(app: App, args: argparse.Namespace) -> int:

@@ -33,9 +33,11 @@ def register(add: Add) -> None:
                   "list deliveries waiting for a retry, failed or disabled")
     listing.add_argument("--all", action="store_true", help="include delivered and skipped")
     listing.add_argument("--json", action="store_true")
+    for command in (deliver, listing):
+        command.set_defaults(scope="clinic")
     webhook = add("webhook", cmd_webhook_help,
                   "webhook endpoints: send a test event, make a secret")
-    webhook.set_defaults(webhook_parser=webhook)
+    webhook.set_defaults(webhook_parser=webhook, scope="clinic")
     sub = webhook.add_subparsers(dest="webhook_command", metavar="SUBCOMMAND")
     test = sub.add_parser("test", help="send a signed test event to each endpoint and print "
                           "its answer")

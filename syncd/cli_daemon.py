@@ -19,6 +19,7 @@ def register(add: Add) -> None:
     run.add_argument("--stop-timeout", type=float, default=None, metavar="SECONDS",
                      help="on SIGTERM, how long running syncs may take to finish "
                      "(default: 20)")
+    run.set_defaults(scope="clinic")
 
 
 def cmd_run(app: App, args: argparse.Namespace) -> int:

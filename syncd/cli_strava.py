@@ -44,7 +44,7 @@ def register(add: Add) -> None:
                       help="seconds to wait for the browser (default 300)")
 
     strava = add("strava", _cmd_strava_help, "manage Strava's webhook subscription")
-    strava.set_defaults(needs_plan=False)
+    strava.set_defaults(needs_plan=False, scope="clinic")
     sub = strava.add_subparsers(dest="strava_command", metavar="ACTION")
     subscribe = sub.add_parser("subscribe", help="send Strava's webhook events to syncd")
     subscribe.add_argument("--callback-url", default=None,

@@ -30,9 +30,11 @@ import uvicorn
 
 from syncd.alerts.dispatcher import Dispatcher
 from syncd.app import App
+from syncd.clinic import Clinic
 from syncd.config import load_settings
 from syncd.errors import ConfigError, SyncdError
-from syncd.scheduler import Deliverer, Scheduler
+from syncd.scheduler import Coordinator, Deliverer, Scheduler
+from syncd.store import leases
 from syncd.web import create_app
 from syncd.web.strava_callback import StravaEvent, drain_inbox, process_event
 
@@ -43,6 +45,11 @@ log = structlog.get_logger("syncd.daemon")
 
 STOP_TIMEOUT_S = 20.0
 READY_TIMEOUT_S = 30.0
+# A standby tries to take the lead this often, and the leader checks it still holds it: with
+# the lock released when the holder dies, a standby takes over within this many seconds.
+LEADERSHIP_CHECK_S = 5.0
+# The leader reads the athletes added from the command line (on any replica) this often.
+ROSTER_REFRESH_S = 30.0
 
 
 class ListenError(SyncdError):
@@ -128,23 +135,42 @@ class Daemon:
     dispatcher: Deliverer | None = None
     notifier: Notifier = field(default_factory=Notifier)
     stop_timeout: float = STOP_TIMEOUT_S
+    leadership_check_s: float = LEADERSHIP_CHECK_S
     scheduler: Scheduler = field(init=False)
     web: FastAPI = field(init=False)
+    leadership: leases.Leadership = field(init=False)
+    replica_id: str = field(default_factory=leases.new_replica_id)
     _retired: list[App] = field(default_factory=list)
     _retired_dispatchers: list[Deliverer | None] = field(default_factory=list)
     _abort: threading.Event = field(default_factory=threading.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _failed: bool = False
 
+    @property
+    def clinic(self) -> Clinic:
+        """The athletes served (a single athlete is a clinic of one)."""
+        if self.app.clinic is None:
+            self.app = Clinic(self.app.settings, self.app.clock).apps()[0]
+        assert self.app.clinic is not None
+        return self.app.clinic
+
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; returns the exit code."""
-        _ = self.app.athlete_id  # migrates the database and checks it answers
+        for app in self.clinic.apps():
+            _ = app.athlete_id  # migrates the database, checks it answers, creates the rows
         sock = bind(self.app.settings.server.host, self.app.settings.server.port)
         if self.dispatcher is None:
             self.dispatcher = Dispatcher(self.app)
-        self.scheduler = Scheduler(self.app, dispatcher=self.dispatcher)
+        store = self.clinic.store
+        self.leadership = leases.Leadership(store, self.replica_id)
+        leader = self.leadership.try_acquire()
+        leases.register_replica(store, self.replica_id, socket.gethostname(), os.getpid(),
+                                self.app.clock())
+        self.scheduler = Scheduler(self.app, dispatcher=self.dispatcher, leader=leader,
+                                   coordinators=coordinators_for(self.clinic))
         self.web = create_app(self.app, scheduler=self.scheduler)
         self.web.state.on_strava_event = self._on_strava_event
+        self.web.state.replica = self.replica_id
         clean = asyncio.run(self._serve(sock))
         code = 1 if self._failed else 0
         if not clean:
@@ -164,29 +190,81 @@ class Daemon:
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         await self._wait_started(server, serving)
         self.scheduler.start()
-        if self.app.settings.strava is not None:
-            # Events stored by the callback but not processed before the last stop.
-            self.scheduler.run_event("strava inbox", drain_inbox, self.app)
+        if self.scheduler.leader:
+            self._drain_inboxes()
         url = dashboard_url(sock)
         self.notifier.send("READY=1", f"STATUS=serving {url}")
-        log.info("syncd running", dashboard=url, pid=os.getpid())
+        log.info("syncd running", dashboard=url, pid=os.getpid(), leader=self.scheduler.leader,
+                 athletes=len(self.clinic.apps()))
         watchdog = asyncio.create_task(self._watchdog())
+        leading = asyncio.create_task(self._lead())
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait([stopped, serving], return_when=asyncio.FIRST_COMPLETED)
         if serving.done() and not stop.is_set():
             # Exit non-zero so that systemd's Restart=on-failure brings the service back.
             self._failed = True
             log.error("the HTTP server stopped unexpectedly; stopping")
+        leading.cancel()
         return await self._stop(server, serving, watchdog)
+
+    # -- replicas -------------------------------------------------------------------------------
+
+    async def _lead(self) -> None:
+        """Keep (or try to take) the leadership and report this replica, every few seconds."""
+        last_refresh = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.leadership_check_s)
+            try:
+                refresh = loop.time() - last_refresh >= ROSTER_REFRESH_S
+                await asyncio.to_thread(self._leadership_step, refresh)
+                if refresh:
+                    last_refresh = loop.time()
+            except Exception:  # the next check tries again; the scheduler keeps its state
+                log.exception("leadership check failed")
+
+    def _leadership_step(self, refresh_roster: bool) -> None:
+        was = self.scheduler.leader
+        leader = self.leadership.holds() if was else self.leadership.try_acquire()
+        if leader and refresh_roster and self.clinic.refresh():
+            log.info("athletes changed", athletes=len(self.clinic.apps()))
+            self.scheduler.replace_app(self.app, coordinators=coordinators_for(self.clinic))
+        self.scheduler.set_leader(leader)
+        if leader and not was:
+            log.info("scheduling as the leader", replica=self.replica_id)
+            self._drain_inboxes()
+        elif leader:
+            self._drain_inboxes(only_waiting=True)
+        store, now = self.clinic.store, self.app.clock()
+        if not leases.beat(store, self.replica_id, leader, now):
+            leases.register_replica(store, self.replica_id, socket.gethostname(), os.getpid(), now)
+            leases.beat(store, self.replica_id, leader, now)
+
+    def _drain_inboxes(self, only_waiting: bool = False) -> None:
+        """Hand the Strava events stored by any replica (or before the last stop) to the
+        events worker; a coordinator reads the inboxes itself."""
+        if self.app.settings.strava is None or self.scheduler.coordinators:
+            return
+        for app in self.clinic.apps():
+            if "strava" not in app.enabled_sources():
+                continue
+            if only_waiting and not inbox_waiting(app):
+                continue
+            self.scheduler.run_event("strava inbox", drain_inbox, app)
 
     def _on_reload(self) -> None:
         task = asyncio.get_running_loop().create_task(self._reload())
         self._tasks.add(task)  # the loop keeps only a weak reference
         task.add_done_callback(self._tasks.discard)
 
-    def _on_strava_event(self, event: StravaEvent) -> None:
-        # Stored in the inbox already: if the daemon is stopping, the next start drains it.
-        self.scheduler.run_event("strava event", process_event, self.app, event)
+    def _on_strava_event(self, *args: object) -> None:
+        """The callback stored an event (``(event)`` or ``(app, event)``): process it now when
+        this replica leads; otherwise it waits in the inbox for the leader, which drains the
+        inboxes every few seconds (and at every start)."""
+        app, event = (self.app, args[0]) if len(args) == 1 else (args[0], args[1])
+        assert isinstance(app, App) and isinstance(event, StravaEvent)
+        if self.scheduler.leader and not self.scheduler.coordinators:
+            self.scheduler.run_event("strava event", process_event, app, event)
 
     def _on_stop(self, stop: asyncio.Event, sig: int) -> None:
         if stop.is_set():
@@ -233,6 +311,10 @@ class Daemon:
         await serving
         watchdog.cancel()
         self.scheduler.shutdown()
+        self.leadership.release()  # a standby takes over at once
+        if idle:  # (a pass still running may hold the write lock; the row just ages out)
+            with contextlib.suppress(SyncdError):
+                leases.forget_replica(self.clinic.store, self.replica_id)
         if not idle:
             log.warning("stopped with passes still running; they are redone at the next "
                         "start", sources=sorted(self.scheduler.running()))
@@ -241,6 +323,8 @@ class Daemon:
                 dispatcher.close()
         for app in [*self._retired, self.app]:
             app.close()
+            if app.clinic is not None:
+                app.clinic.close()
         log.info("stopped")
         return idle
 
@@ -260,8 +344,11 @@ class Daemon:
                             + ", ".join(f"[{n}]" for n in needs_restart)
                             + " need a restart (systemctl restart syncd)")
                 return False
-            app = App(settings, self.app.clock)
-            _ = app.athlete_id  # a broken plan is refused here, before anything changes
+            clinic = Clinic(settings, self.app.clock)
+            apps = clinic.apps()
+            for candidate in apps:  # a broken plan is refused here, before anything changes
+                _ = candidate.athlete, candidate.athlete_id
+            app = apps[0]
         except SyncdError as err:
             problems = err.problems if isinstance(err, ConfigError) else [str(err)]
             log.error("configuration not reloaded; the running one stays", problems=problems)
@@ -270,12 +357,30 @@ class Daemon:
         self._retired_dispatchers.append(self.dispatcher)
         self.app = app
         self.dispatcher = Dispatcher(app)
-        self.scheduler.replace_app(app, self.dispatcher)
+        self.scheduler.replace_app(app, self.dispatcher, coordinators=coordinators_for(clinic))
         self.web.state.syncd.app = app
         logging.getLogger().setLevel(settings.log.level.upper())
         log.info("configuration reloaded", sources=settings.enabled_sources(),
                  channels=app.channels())
         return True
+
+
+def coordinators_for(clinic: Clinic) -> list[Coordinator]:
+    """Sources run for every athlete from one job: in a clinic, Strava, whose request budget
+    all the athletes share."""
+    if not clinic.settings.clinic or clinic.settings.strava is None:
+        return []
+    from syncd.strava_quota import StravaCoordinator
+
+    return [StravaCoordinator(clinic)]
+
+
+def inbox_waiting(app: App) -> bool:
+    """True when ``app``'s athlete has Strava events waiting in the inbox."""
+    from syncd.web.strava_callback import INBOX, _credential
+
+    with app.store.read() as tx:
+        return bool((_credential(tx, app.athlete_id, INBOX) or {}).get("events"))
 
 
 def _exit_now(code: int) -> None:

@@ -52,10 +52,23 @@ class Deliverer(Protocol):
 
 
 SyncPass = Callable[["App", str], SourceResult]
+# At most this many source passes run at once, whatever the number of athletes (a clinic's
+# passes queue for a worker; each athlete's source still runs at most once at a time).
+MAX_SOURCE_WORKERS = 8
 
 
 def _default_sync(app: App, name: str) -> SourceResult:
     return sync_source(app, name)
+
+
+class Coordinator(Protocol):
+    """Runs one source for every athlete from one job (the clinic's shared Strava quota)."""
+
+    source: str
+
+    def tick(self, now: datetime) -> Any:
+        """Do what is due and fits the budget now."""
+        ...
 
 
 @dataclass(slots=True)
@@ -93,8 +106,14 @@ def _log_pass(result: SourceResult) -> None:
 
 
 def source_job_id(name: str) -> str:
-    """The APScheduler job id of source ``name``."""
+    """The APScheduler job id of source ``name`` (or ``athlete/source`` in a clinic)."""
     return f"sync:{name}"
+
+
+def pass_key(app: App, source: str) -> str:
+    """How the scheduler names one athlete's source: the source's name for a single athlete,
+    ``athlete/source`` in a clinic."""
+    return f"{app.athlete.name}/{source}" if app.settings.clinic else source
 
 
 class Scheduler:
@@ -105,10 +124,17 @@ class Scheduler:
                  sync: SyncPass = _default_sync,
                  dispatch_interval: timedelta = DISPATCH_INTERVAL,
                  heartbeat_interval: timedelta = HEARTBEAT_INTERVAL,
-                 stale_after: timedelta = STALE_AFTER) -> None:
+                 stale_after: timedelta = STALE_AFTER,
+                 coordinators: list[Coordinator] | None = None,
+                 coordinator_interval: timedelta = timedelta(seconds=10),
+                 leader: bool = True) -> None:
         self.app = app
         self.dispatcher = dispatcher
         self._sync = sync
+        self.coordinators = list(coordinators or [])
+        self._coordinator_interval = coordinator_interval
+        # Only the leader of several replicas schedules sources; every replica delivers.
+        self.leader = leader
         self._dispatch_interval = dispatch_interval
         self._heartbeat_interval = heartbeat_interval
         self.stale_after = stale_after
@@ -121,13 +147,14 @@ class Scheduler:
         self._running: dict[str, datetime] = {}
         self._dispatching = threading.Lock()
         self._accepting = True
-        self._scheduler = self._make_scheduler(len(app.settings.enabled_sources()))
+        self._scheduler = self._make_scheduler(len(self._passes()))
 
     @staticmethod
-    def _make_scheduler(sources: int) -> BackgroundScheduler:
-        # One worker per source, the dispatcher, the heartbeat, a spare for a reload's new
-        # sources: no job ever waits for a worker another job holds.
-        workers = sources + 4
+    def _make_scheduler(passes: int) -> BackgroundScheduler:
+        # One worker per source pass (up to a cap), the dispatcher, the heartbeat, a spare for
+        # a reload's new sources: for a single athlete no job ever waits for a worker another
+        # job holds.
+        workers = min(passes, MAX_SOURCE_WORKERS) + 4
         return BackgroundScheduler(
             # Webhook events (Strava) are handled one at a time in their own worker, so a
             # burst of them never queues in front of a source's pass.
@@ -151,18 +178,54 @@ class Scheduler:
             self._scheduler.add_job(self.dispatch, IntervalTrigger(
                 seconds=self._dispatch_interval.total_seconds()), id=_DISPATCH_JOB,
                 name="dispatch", next_run_time=now, misfire_grace_time=None)
-        for name in self.app.settings.enabled_sources():
-            self._add_source(name, now)
+        if self.leader:
+            self._schedule_sources(now)
         self._scheduler.start()
-        log.info("scheduler started", sources=self.app.settings.enabled_sources())
+        log.info("scheduler started", sources=self.app.settings.enabled_sources(),
+                 athletes=len(self._apps()), leader=self.leader)
 
-    def _add_source(self, name: str, first_run: datetime | None) -> None:
+    def _apps(self) -> list[App]:
+        return self.app.clinic.apps() if self.app.clinic is not None else [self.app]
+
+    def _passes(self) -> dict[str, tuple[App, str]]:
+        """Every (athlete, source) the scheduler runs on its own job, by key; sources run by
+        a coordinator are left out."""
+        coordinated = {c.source for c in self.coordinators}
+        return {pass_key(app, name): (app, name) for app in self._apps()
+                for name in app.enabled_sources() if name not in coordinated}
+
+    def _schedule_sources(self, first_run: datetime | None) -> None:
+        """Add (or update) a job for every pass and coordinator; drop jobs of passes gone."""
+        passes = self._passes()
+        for job in self._scheduler.get_jobs():
+            key = job.id.removeprefix("sync:")
+            if job.id.startswith("sync:") and key not in passes:
+                job.remove()
+        for key, (app, name) in passes.items():
+            job = self._scheduler.get_job(source_job_id(key))
+            keep = job.next_run_time if job is not None else first_run
+            self._add_source(key, app, name, keep)
+        for coordinator in self.coordinators:
+            job_id = f"coordinate:{coordinator.source}"
+            if self._scheduler.get_job(job_id) is None:
+                self._scheduler.add_job(
+                    self._coordinate_job, IntervalTrigger(
+                        seconds=self._coordinator_interval.total_seconds()),
+                    args=(coordinator,), id=job_id, name=f"coordinate {coordinator.source}",
+                    next_run_time=first_run, misfire_grace_time=None)
+
+    def _unschedule_sources(self) -> None:
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith(("sync:", "coordinate:")):
+                job.remove()
+
+    def _add_source(self, key: str, app: App, name: str, first_run: datetime | None) -> None:
         interval = self.poll_interval(name)
         jitter = min(interval * 0.1, MAX_JITTER).total_seconds()
-        self.stats.setdefault(name, SourceStats())
+        self.stats.setdefault(key, SourceStats())
         self._scheduler.add_job(
             self._sync_job, IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter),
-            args=(name,), id=source_job_id(name), name=f"sync {name}",
+            args=(key,), id=source_job_id(key), name=f"sync {key}",
             next_run_time=first_run, replace_existing=True,
             # A pass that missed its slot (system suspended, clock jump) still runs if it is
             # no later than half an interval; otherwise the next slot comes soon enough.
@@ -175,24 +238,37 @@ class Scheduler:
         interval: timedelta = section.poll_interval
         return interval
 
-    def replace_app(self, app: App, dispatcher: Deliverer | None = None) -> None:
-        """Use a reloaded configuration: new sources are added (first pass now), removed ones
-        dropped, changed poll intervals rescheduled. Passes already running finish as they
-        began."""
-        old = set(self.app.settings.enabled_sources())
+    def replace_app(self, app: App, dispatcher: Deliverer | None = None,
+                    coordinators: list[Coordinator] | None = None) -> None:
+        """Use a reloaded configuration (or roster): new passes are added (first pass now),
+        removed ones dropped, changed poll intervals rescheduled. Passes already running finish
+        as they began."""
         self.app = app
         if dispatcher is not None:
             self.dispatcher = dispatcher
-        new = app.settings.enabled_sources()
-        for name in old - set(new):
-            if self._scheduler.get_job(source_job_id(name)) is not None:
-                self._scheduler.remove_job(source_job_id(name))
-        now = datetime.now(UTC)
-        for name in new:
-            job = self._scheduler.get_job(source_job_id(name))
-            keep = job.next_run_time if job is not None else now
-            self._add_source(name, keep)
-        log.info("schedule reloaded", sources=new)
+        if coordinators is not None:
+            for job in self._scheduler.get_jobs():
+                if job.id.startswith("coordinate:"):
+                    job.remove()
+            self.coordinators = list(coordinators)
+        if self.leader:
+            self._schedule_sources(datetime.now(UTC))
+        log.info("schedule reloaded", sources=app.settings.enabled_sources(),
+                 athletes=len(self._apps()))
+
+    def set_leader(self, leader: bool) -> None:
+        """Start (first passes now) or stop scheduling sources, as this replica gains or loses
+        the leadership. Passes already running finish as they began."""
+        if leader == self.leader:
+            return
+        self.leader = leader
+        if not self._accepting:
+            return
+        if leader:
+            self._schedule_sources(datetime.now(UTC))
+        else:
+            self._unschedule_sources()
+        self._scheduler.wakeup()
 
     def stop_taking_work(self) -> None:
         """Start no new pass; the ones running go on (see :meth:`wait_idle`)."""
@@ -229,23 +305,24 @@ class Scheduler:
                 and self.heartbeat_age() < self.stale_after.total_seconds())
 
     def running(self) -> dict[str, datetime]:
-        """Sources with a pass under way, and since when."""
+        """Passes under way (by :func:`pass_key`), and since when."""
         with self._idle:
             return {k: v for k, v in self._running.items()
-                    if k != _DISPATCH_JOB and not k.startswith("event:")}
+                    if k != _DISPATCH_JOB and not k.startswith(("event:", "coordinate:"))}
 
     def next_runs(self) -> dict[str, datetime | None]:
-        """When each scheduled source runs next (``None``: paused or stopping)."""
+        """When each scheduled pass runs next, by :func:`pass_key` (``None``: paused,
+        stopping, or another replica schedules)."""
         out: dict[str, datetime | None] = {}
-        for name in self.app.settings.enabled_sources():
-            job = self._scheduler.get_job(source_job_id(name))
-            out[name] = job.next_run_time if job is not None and self._accepting else None
+        for key in self._passes():
+            job = self._scheduler.get_job(source_job_id(key))
+            out[key] = job.next_run_time if job is not None and self._accepting else None
         return out
 
     def sync_soon(self, name: str) -> bool:
-        """Run source ``name`` now (a webhook said something changed); False when it is not
-        scheduled. A pass already running is not doubled: it picks the change up, or the
-        next does."""
+        """Run pass ``name`` (a :func:`pass_key`) now, e.g. a webhook said something changed
+        or an athlete just connected an account; False when it is not scheduled here. A pass
+        already running is not doubled: it picks the change up, or the next does."""
         job = self._scheduler.get_job(source_job_id(name))
         if job is None or not self._accepting:
             return False
@@ -298,15 +375,19 @@ class Scheduler:
                 self._running.pop(key, None)
                 self._idle.notify_all()
 
-    def _sync_job(self, name: str) -> None:
+    def _sync_job(self, key: str) -> None:
         if not self._accepting:
             return
-        stats = self.stats.setdefault(name, SourceStats())
+        found = self._passes().get(key)
+        if found is None:
+            return  # the athlete or source went away in a reload
+        app, name = found
+        stats = self.stats.setdefault(key, SourceStats())
         started = time.monotonic()
-        with self._work(name) as since:
+        with self._work(key) as since:
             stats.running_since = since
             try:
-                result = self._run_pass(name, stats)
+                result = self._run_pass(app, name, stats)
             finally:
                 stats.running_since = None
                 stats.last_duration_s = time.monotonic() - started
@@ -314,15 +395,32 @@ class Scheduler:
         if result is not None and (result.raised or result.resolved):
             self.dispatch()
 
-    def _run_pass(self, name: str, stats: SourceStats) -> SourceResult | None:
+    def _coordinate_job(self, coordinator: Coordinator) -> None:
+        if not self._accepting or not self.leader:
+            return
+        with self._work(f"coordinate:{coordinator.source}"):
+            try:
+                coordinator.tick(self.app.clock())
+            except Exception:  # a bug in one tick must not stop the next
+                log.exception("coordinator tick crashed", source=coordinator.source)
+            finally:
+                self.generation += 1
+        self.dispatch()
+
+    def _run_pass(self, app: App, name: str, stats: SourceStats) -> SourceResult | None:
         stats.runs += 1
         try:
-            result = self._sync(self.app, name)
+            with claimed(app, name) as mine:
+                if not mine:  # another replica's pass of this athlete's source still runs
+                    stats.skipped += 1
+                    stats.last_outcome = "claimed elsewhere"
+                    return None
+                result = self._sync(app, name)
         except Exception:  # a bug in one pass must not stop this source's schedule
             stats.crashes += 1
             stats.errors += 1
             stats.last_outcome = "crashed"
-            log.exception("sync pass crashed", source=name)
+            log.exception("sync pass crashed", source=name, athlete=app.athlete.name)
             return None
         stats.fetched += result.fetched
         _log_pass(result)
@@ -349,3 +447,14 @@ class Scheduler:
             log.exception("dispatcher pass crashed")
         finally:
             self._dispatching.release()
+
+
+@contextmanager
+def claimed(app: App, source: str) -> Iterator[bool]:
+    """Hold the claim on ``app``'s athlete's ``source`` while the block runs (True), or learn
+    that another process holds it (False): one fetch per athlete and source at a time, across
+    replicas."""
+    from syncd.store.leases import fetch_claim
+
+    with fetch_claim(app.store, app.athlete_id, source) as mine:
+        yield mine
