@@ -1,6 +1,9 @@
 """The JSON routes of DESIGN section 7 (a contract): ``/healthz``, ``/status``, ``/alerts``,
 ``/weeks``, ``POST /pain`` and ``/metrics``.
 
+With several athletes, ``?athlete=NAME`` picks one: without it ``/status`` is the clinic's
+overview, ``/alerts`` lists every athlete's, and ``/weeks`` and ``POST /pain`` answer 400.
+
 Handlers are plain functions: FastAPI runs them in its thread pool, so a slow database query
 never blocks the event loop that answers ``/healthz``.
 """
@@ -17,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from syncd.models import PainReport
+from syncd.store.alerts import list_alerts
 from syncd.web.context import WebContext, web_context
 from syncd.web.metrics import CONTENT_TYPE, render_metrics
 
@@ -25,6 +29,21 @@ Context = Annotated[WebContext, Depends(web_context)]
 # A report more than this far in the future is a typo (or a wrong clock), not a plan.
 FUTURE_SLACK = timedelta(minutes=10)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+AthleteName = Annotated[str | None, Query(
+    min_length=1, max_length=100,
+    description="the athlete (needed when this syncd watches several)")]
+
+
+class Problem(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+
+
+ATHLETE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "several athletes: name one with ?athlete=NAME"},
+    404: {"model": Problem, "description": "no such athlete"},
+}
 
 
 class Health(BaseModel):
@@ -110,46 +129,69 @@ def healthz(context: Context) -> JSONResponse:
 
 @router.get("/status", summary="Plan week, prescribed vs actual, open alerts, sources",
             response_class=JSONResponse,
-            responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}})
-async def status(context: Context) -> JSONResponse:
+            responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+                       404: ATHLETE_ANSWERS[404]})
+async def status(context: Context, athlete: AthleteName = None) -> JSONResponse:
     """What ``syncd status --json`` prints, with each source's next run and whether a pass
-    is running."""
+    is running. With several athletes and none named: the clinic's overview, every athlete
+    with their plan week, this week's compliance, open alerts by severity and last sync."""
     # async, and a cached body returned as is: the route a monitor polls stays cheap.
-    body = await context.cached_async("status", context.app.status)
+    if athlete is None and context.several():
+        body = await context.cached_async("overview", context.clinic_summary)
+        return JSONResponse(jsonable_encoder({**context.extra_status(), **body}))
+    app = context.athlete_app(athlete)
+    body = await context.cached_async(f"status:{app.athlete.name}", app.status)
     return JSONResponse(jsonable_encoder(
-        {**body, "sources": context.sources(body.get("sources") or {})}))
+        {**context.extra_status(), **body,
+         "sources": context.sources(body.get("sources") or {}, app)}))
 
 
-@router.get("/alerts", response_model=list[AlertOut], summary="Open alerts, newest first")
-async def alerts(context: Context, all: Annotated[bool, Query(
+@router.get("/alerts", response_model=list[AlertOut], summary="Open alerts, newest first",
+            responses={404: ATHLETE_ANSWERS[404]})
+async def alerts(context: Context, athlete: AthleteName = None, all: Annotated[bool, Query(
         description="include resolved alerts")] = False) -> list[dict[str, Any]]:
-    """The alerts as the webhook delivers them."""
-    return await context.cached_async(f"alerts:{all}", lambda: [
-        alert.payload_data() for alert in context.app.alerts(include_resolved=all)])
+    """The alerts as the webhook delivers them (every athlete's, each naming its athlete,
+    when several are watched and none is named)."""
+    if athlete is None and context.several():
+        return await context.cached_async(f"alerts:*:{all}", lambda: every_alert(context, all))
+    app = context.athlete_app(athlete)
+    return await context.cached_async(f"alerts:{app.athlete.name}:{all}", lambda: [
+        alert.payload_data() for alert in app.alerts(include_resolved=all)])
 
 
-@router.get("/weeks", summary="Plan against actual, week by week")
-async def weeks(context: Context) -> list[dict[str, Any]]:
+def every_alert(context: WebContext, include_resolved: bool) -> list[dict[str, Any]]:
+    """The alerts of every watched athlete, newest first (one query)."""
+    watched = {app.athlete.name for app in context.apps()}
+    with context.app.store.read() as tx:
+        found = list_alerts(tx, None, include_resolved=include_resolved)
+    return [alert.payload_data() for alert in found if alert.athlete in watched]
+
+
+@router.get("/weeks", summary="Plan against actual, week by week", responses=ATHLETE_ANSWERS)
+async def weeks(context: Context, athlete: AthleteName = None) -> list[dict[str, Any]]:
     """Every week from the plan start (or the last eight weeks) to the later of today and the
     plan's end."""
+    app = context.athlete_app(athlete)
     return await context.cached_async(
-        "weeks", lambda: [week.as_dict() for week in context.app.weeks()])
+        f"weeks:{app.athlete.name}", lambda: [week.as_dict() for week in app.weeks()])
 
 
-@router.post("/pain", status_code=201, response_model=PainOut,
+@router.post("/pain", status_code=201, response_model=PainOut, responses=ATHLETE_ANSWERS,
              summary="Record a pain score and evaluate")
-def pain(context: Context, report: PainIn) -> PainOut | JSONResponse:
+def pain(context: Context, report: PainIn, athlete: AthleteName = None
+         ) -> PainOut | JSONResponse:
     """Store the report; a score at or above the plan's ``pain_stop`` raises an alert at
     once, and the dispatcher is woken to deliver it."""
+    app = context.athlete_app(athlete)
     at = report.at
     if at is not None:
         if at.tzinfo is None:
-            at = at.replace(tzinfo=ZoneInfo(context.app.athlete.timezone))
-        problem = _time_problem(at, context.app.clock())
+            at = at.replace(tzinfo=ZoneInfo(app.athlete.timezone))
+        problem = _time_problem(at, app.clock())
         if problem:
             return JSONResponse({"detail": [{"loc": ["body", "at"], "msg": problem,
                                              "type": "value_error"}]}, status_code=422)
-    stored, result = context.app.record_pain(report.score, at, report.note)
+    stored, result = app.record_pain(report.score, at, report.note)
     context.wrote()
     if result.raised and context.scheduler is not None:
         context.scheduler.dispatch_soon()

@@ -1,5 +1,11 @@
-"""What every route reads: the running :class:`App` (swapped on a configuration reload) and the
-scheduler (absent when the API runs without the daemon, as in tests of the API alone)."""
+"""What every route reads: the running :class:`App` (swapped on a configuration reload), the
+athletes of its clinic, and the scheduler (absent when the API runs without the daemon, as in
+tests of the API alone).
+
+A single-athlete install needs no athlete in any request. With several athletes (a clinic), the
+routes about one athlete take ``?athlete=NAME``: :meth:`WebContext.athlete_app` answers 400
+naming the parameter when it is missing, and 404 listing the athletes when it is unknown.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from fastapi import Request
+import structlog
+from fastapi import HTTPException, Request
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from syncd.logs import redact_text
+from syncd.web.overview import clinic_summary
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -25,6 +33,8 @@ if TYPE_CHECKING:
 _NEVER_SYNCED: dict[str, Any] = {"last_success_at": None, "last_error_at": None,
                                  "last_error": None, "error_count": 0, "backoff_until": None}
 T = TypeVar("T")
+LISTED_NAMES = 20  # athletes named in a 400 or 404 before "and N more"
+log = structlog.get_logger("syncd.web")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 
 
@@ -37,11 +47,18 @@ CACHE_TTL_S = 1.0
 
 @dataclass(slots=True)
 class WebContext:
-    """The daemon's parts the HTTP API shows."""
+    """The daemon's parts the HTTP API shows.
+
+    ``status_extras`` adds top-level keys to ``GET /status`` (single athlete and clinic
+    overview alike): each callable is called per computed answer and its value shown under
+    its name, e.g. the shared Strava quota or the replicas. A key never replaces one of the
+    status's own keys, and a callable that fails is left out (and logged).
+    """
 
     app: App
     scheduler: Scheduler | None = None
     cache_ttl_s: float = CACHE_TTL_S
+    status_extras: dict[str, Callable[[], Any]] = field(default_factory=dict)
     _cache: dict[str, tuple[float, tuple[int, int, int], Any]] = field(default_factory=dict)
     _refreshing: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -82,6 +99,50 @@ class WebContext:
         """Something was stored through the API: cached answers are out of date."""
         self._writes += 1
 
+    # -- the athletes -------------------------------------------------------------------------
+
+    def apps(self) -> list[App]:
+        """Every athlete's App: the clinic's roster, or the one App of a single athlete."""
+        clinic = self.app.clinic
+        return clinic.apps() if clinic is not None else [self.app]
+
+    def several(self) -> bool:
+        """True when this syncd watches more than one athlete (a clinic)."""
+        return len(self.apps()) > 1
+
+    def athlete_app(self, name: str | None) -> App:
+        """The App of athlete ``name``; without a name, the only athlete's. Raises an
+        :class:`HTTPException`: 400 when several athletes leave the choice open, 404 (with
+        the athletes there are) for a name this syncd does not watch."""
+        apps = self.apps()
+        if name is None:
+            if len(apps) == 1:
+                return apps[0]
+            raise HTTPException(400, f"this syncd watches {len(apps)} athletes: name one with "
+                                     f"the query parameter athlete (?athlete=NAME); athletes: "
+                                     f"{listing(apps)}")
+        for app in apps:
+            if app.athlete.name == name:
+                return app
+        raise HTTPException(404, f"athlete {name!r} is not watched by this syncd; athletes: "
+                                 f"{listing(apps) or 'none'}")
+
+    def clinic_summary(self) -> dict[str, Any]:
+        """Every athlete's plan week, compliance, open alerts and last sync (a few set-based
+        queries, whatever the number of athletes), with the totals."""
+        return clinic_summary(self.apps(), self.app.store, self.app.clock())
+
+    def extra_status(self) -> dict[str, Any]:
+        """The values of :attr:`status_extras`, by name; a failing one is left out."""
+        out: dict[str, Any] = {}
+        for name, compute in self.status_extras.items():
+            try:
+                out[name] = compute()
+            except Exception as err:  # one broken figure must not take /status down
+                log.warning("status figure left out", figure=name,
+                            problem=scrub(str(err)))
+        return out
+
     def database_ok(self) -> bool:
         """True when the database answers a trivial query."""
         try:
@@ -97,20 +158,27 @@ class WebContext:
             return "absent"
         return "ok" if self.scheduler.alive() else "stale"
 
-    def sources(self, stored: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """Every enabled or recorded source: its stored sync state, whether a pass runs now,
-        and when the next one is due; error texts scrubbed of tokens and addresses."""
-        enabled = self.app.settings.enabled_sources()
+    def sources(self, stored: dict[str, Any], app: App | None = None
+                ) -> dict[str, dict[str, Any]]:
+        """Every enabled or recorded source of ``app`` (default: the running App): its stored
+        sync state, whether a pass runs now, and when the next one is due; error texts
+        scrubbed of tokens and addresses."""
+        app = app if app is not None else self.app
+        enabled = app.enabled_sources()
         running = self.scheduler.running() if self.scheduler else {}
         next_runs = self.scheduler.next_runs() if self.scheduler else {}
         out: dict[str, dict[str, Any]] = {}
         for name in [*enabled, *sorted(set(stored) - set(enabled))]:
             state = {**_NEVER_SYNCED, **(stored.get(name) or {})}
             state = {key: scrub(value) for key, value in state.items()}
+            # The scheduler names a clinic's passes "athlete/source", a single athlete's by
+            # the source alone.
+            key = f"{app.athlete.name}/{name}"
+            key = key if key in running or key in next_runs else name
             state["enabled"] = name in enabled
-            state["running"] = name in running
-            state["running_since"] = _iso(running.get(name))
-            state["next_run_at"] = _iso(next_runs.get(name))
+            state["running"] = key in running
+            state["running_since"] = _iso(running.get(key))
+            state["next_run_at"] = _iso(next_runs.get(key))
             out[name] = state
         return out
 
@@ -124,6 +192,14 @@ def scrub(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [scrub(v) for v in value]
     return value
+
+
+def listing(apps: list[App]) -> str:
+    """The athletes' names for a message: the first :data:`LISTED_NAMES`, then a count."""
+    names = [a.athlete.name for a in apps]
+    shown = ", ".join(names[:LISTED_NAMES])
+    more = len(names) - LISTED_NAMES
+    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def _iso(moment: datetime | None) -> str | None:

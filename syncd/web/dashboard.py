@@ -1,26 +1,33 @@
-"""``GET /``: the dashboard, one server-rendered page of plain HTML and CSS.
+"""``GET /``: the dashboard, server-rendered pages of plain HTML and CSS.
 
-The current plan week (prescribed against actual), the weekly chart, open alerts with their
-advice, the last sessions with their run/walk split, a form to log pain and each source's sync
-state. Every value is escaped; nothing on the page needs a script.
+An athlete's page: the current plan week (prescribed against actual), the weekly chart, open
+alerts with their advice, the last sessions with their run/walk split, a form to log pain and
+each source's sync state. A single athlete's page is ``/``; with several athletes ``/`` is the
+therapist's overview (:mod:`syncd.web.clinic_page`) and each athlete's page is
+``/athletes/{name}``. Every value is escaped; nothing on the page needs a script.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from syncd.errors import SyncdError
 from syncd.web.chart import weekly_chart
+from syncd.web.clinic_page import athlete_path, pain_action, render_overview
 from syncd.web.context import WebContext, context_of, scrub
 from syncd.web.queries import SessionSplit, recent_sessions
 from syncd.web.security import COOKIE, AccessPolicy, token_cookie_value
 from syncd.web.style import CSS
+
+if TYPE_CHECKING:
+    from syncd.app import App
 
 router = APIRouter(include_in_schema=False)
 MAX_FORM_BYTES = 4096
@@ -35,29 +42,57 @@ SECURITY_HEADERS = {
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, logged: int | None = None, error: str | None = None
-              ) -> HTMLResponse:
-    """The dashboard page."""
+async def dashboard(request: Request, logged: int | None = None, error: str | None = None
+                    ) -> HTMLResponse:
+    """The only athlete's page, or with several athletes the therapist's overview."""
     context = context_of(request)
-    return page("syncd", render_dashboard(context, logged=logged, error=error))
+    if await run_in_threadpool(context.several):
+        try:
+            summary = await context.cached_async("overview", context.clinic_summary)
+        except SyncdError as err:
+            return page("syncd", f'<h1>syncd</h1><p class="notice bad">{escape(str(err))}</p>')
+        return page("syncd: athletes", render_overview(scrub(summary)))
+    return page("syncd", await run_in_threadpool(
+        lambda: render_dashboard(context, logged=logged, error=error)))
+
+
+@router.get("/athletes/{name}", response_class=HTMLResponse)
+def athlete_page(request: Request, name: str, logged: int | None = None,
+                 error: str | None = None) -> HTMLResponse:
+    """One athlete's page (404 for an athlete this syncd does not watch)."""
+    context = context_of(request)
+    try:
+        app = context.athlete_app(name)
+    except HTTPException as refused:
+        return page("syncd: no such athlete", _refusal(refused), refused.status_code)
+    return page(f"syncd: {name}", render_dashboard(context, app, logged=logged, error=error))
 
 
 @router.post("/dashboard/pain")
-async def log_pain(request: Request) -> Response:
-    """The dashboard's pain form: record the score, then show the page again (303)."""
+async def log_pain(request: Request, athlete: str | None = None) -> Response:
+    """The dashboard's pain form: record the score, then show the page again (303). With
+    several athletes the form names its athlete (``?athlete=NAME``)."""
+    context = context_of(request)
+    try:
+        app = context.athlete_app(athlete)
+    except HTTPException as refused:
+        return page("syncd: no such athlete", _refusal(refused), refused.status_code)
     form = await _form(request)
     score_text = (form.get("score") or "").strip()
     note = (form.get("note") or "").strip()[:500] or None
+    back = athlete_path(app) if context.several() else "/"
     if not score_text.isdigit() or not 0 <= int(score_text) <= 10:
-        return RedirectResponse("/?error=score#pain", status_code=303)
-    context = context_of(request)
-    from starlette.concurrency import run_in_threadpool
-
-    _, result = await run_in_threadpool(context.app.record_pain, int(score_text), None, note)
+        return RedirectResponse(f"{back}?error=score#pain", status_code=303)
+    _, result = await run_in_threadpool(app.record_pain, int(score_text), None, note)
     context.wrote()
     if result.raised and context.scheduler is not None:
         context.scheduler.dispatch_soon()
-    return RedirectResponse(f"/?logged={int(score_text)}#pain", status_code=303)
+    return RedirectResponse(f"{back}?logged={int(score_text)}#pain", status_code=303)
+
+
+def _refusal(refused: HTTPException) -> str:
+    return (f'<h1>syncd</h1><p class="notice bad">{escape(str(refused.detail))}</p>'
+            '<p><a href="/">All athletes</a></p>')
 
 
 @router.post("/login")
@@ -118,10 +153,12 @@ async def login_asgi(scope: Any, receive: Any, send: Any) -> None:
 # -- rendering ------------------------------------------------------------------------------
 
 
-def render_dashboard(context: WebContext, *, logged: int | None = None,
-                     error: str | None = None) -> str:
-    """The page body; a storage failure shows as a notice instead of a blank page."""
-    app = context.app
+def render_dashboard(context: WebContext, app: App | None = None, *,
+                     logged: int | None = None, error: str | None = None) -> str:
+    """The page body of ``app``'s athlete (default: the running App's); a storage failure
+    shows as a notice instead of a blank page."""
+    app = app if app is not None else context.app
+    several = context.several()
     try:
         status = scrub(app.status())
         weeks = app.weeks()
@@ -132,10 +169,11 @@ def render_dashboard(context: WebContext, *, logged: int | None = None,
             sessions = recent_sessions(tx, app.athlete_id)
     except SyncdError as err:
         return f'<h1>syncd</h1><p class="notice bad">{escape(str(err))}</p>'
-    sources = context.sources(status.get("sources") or {})
+    sources = context.sources(status.get("sources") or {}, app)
+    back = '<p class="muted"><a href="/">All athletes</a></p>' if several else ""
     return "\n".join([
         f'<header><h1>syncd</h1><p class="muted">{escape(str(status["athlete"]))} · '
-        f'today {escape(status["today"])}</p></header>',
+        f'today {escape(status["today"])}</p>{back}</header>',
         _week_section(status),
         '<section><h2>Weekly running minutes</h2>'
         f"{weekly_chart(weeks)}"
@@ -144,7 +182,7 @@ def render_dashboard(context: WebContext, *, logged: int | None = None,
         "</section>",
         _alerts_section(alerts),
         _sessions_section(sessions),
-        _pain_section(logged, error),
+        _pain_section(logged, error, pain_action(app) if several else None),
         _sources_section(sources),
     ])
 
@@ -218,7 +256,7 @@ def _when(local: datetime) -> str:
     return escape(local.strftime("%a %d %b %H:%M"))
 
 
-def _pain_section(logged: int | None, error: str | None) -> str:
+def _pain_section(logged: int | None, error: str | None, action: str | None = None) -> str:
     notice = ""
     if logged is not None and 0 <= logged <= 10:
         notice = f'<p class="notice good" role="status">Pain {logged}/10 recorded.</p>'
@@ -227,7 +265,7 @@ def _pain_section(logged: int | None, error: str | None) -> str:
     options = "".join(f'<option value="{i}">{i}</option>' for i in range(11))
     return (
         '<section id="pain"><h2>Log pain</h2>' + notice
-        + '<form method="post" action="/dashboard/pain">'
+        + f'<form method="post" action="{escape(action or "/dashboard/pain")}">'
         '<label>Pain now (0 none, 10 worst) <select name="score" required>'
         f'<option value="" selected disabled>choose</option>{options}</select></label>'
         '<label>Note <input type="text" name="note" maxlength="500" '

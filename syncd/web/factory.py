@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from syncd.errors import StorageError, SyncdError
 from syncd.web import api, dashboard, onboarding, strava_callback
 from syncd.web.context import WebContext
-from syncd.web.security import AccessGuard, AccessPolicy
+from syncd.web.security import AccessGuard, AccessPolicy, check_exposure
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -25,7 +25,10 @@ needs `Authorization: Bearer <token>` when `[server] token` is configured."""
 
 
 def create_app(app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
-    """The ASGI application serving ``app`` (and showing ``scheduler``'s state when given)."""
+    """The ASGI application serving ``app`` (and showing ``scheduler``'s state when given).
+    Raises :class:`~syncd.errors.ConfigError` when ``[server] listen`` reaches beyond loopback
+    without a token."""
+    check_exposure(app.settings.server)
     web = FastAPI(title="syncd", version=version("syncd"), description=DESCRIPTION,
                   docs_url=None, redoc_url=None)
     web.state.syncd = WebContext(app, scheduler)

@@ -10,12 +10,16 @@ Two guards, as ASGI middleware in front of every route:
 - **Bearer token** (optional, ``[server] token``): compared in constant time; ``/healthz`` and
   the Strava callback stay open. A browser logs in once through a form and gets a cookie
   holding an HMAC of the token (never the token itself), ``HttpOnly`` and ``SameSite=Strict``.
+
+The token is optional only on loopback: :func:`check_exposure` refuses to serve a ``[server]
+listen`` address other machines can reach without one, since every page shows health data.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
@@ -24,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syncd.config import ServerSection
+from syncd.errors import ConfigError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,6 +64,28 @@ def _port_ok(rest: str, *, optional: bool) -> bool:
     if rest == "":
         return optional
     return rest.startswith(":") and rest[1:].isdigit() and 0 < len(rest) - 1 <= 5
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` (a listen host) is reachable from this machine only."""
+    name = host.lower().strip("[]")
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:  # a name other than localhost: it may resolve to anything
+        return False
+
+
+def check_exposure(server: ServerSection) -> None:
+    """Raise :class:`ConfigError` when ``[server] listen`` is reachable from other machines
+    and no ``[server] token`` protects the health data every page shows."""
+    token = server.token.get_secret_value() if server.token is not None else ""
+    if token or is_loopback(server.host):
+        return
+    raise ConfigError([f"server.listen: {server.listen} is reachable from other machines, but "
+                       "no [server] token is set: set token (or token_file) to protect the "
+                       "athletes' data, or listen on 127.0.0.1"])
 
 
 def token_cookie_value(token: str) -> str:
@@ -166,7 +193,7 @@ class AccessGuard:
             return
         if self.policy.needs_token(path) and not self.policy.authorized(
                 headers.get("authorization"), headers.get("cookie")):
-            if self.login_page is not None and path == "/":
+            if self.login_page is not None and _is_page(path):
                 await self.login_page(scope, receive, send)
                 return
             await _plain(send, 401, "a bearer token is required (Authorization: Bearer ...)",
@@ -188,6 +215,11 @@ class AccessGuard:
         parts = urlsplit(origin)
         host = parse_host(parts.netloc) if parts.scheme in ("http", "https") else None
         return self.policy.host_allows(host, path)
+
+
+def _is_page(path: str) -> bool:
+    """The dashboard's pages: a browser that is not logged in gets the login form there."""
+    return path == "/" or path.startswith("/athletes/")
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -3,18 +3,23 @@
 Strava wants an answer within 2 s and its events are unsigned, carrying only ids. So the
 ``POST`` handler checks what it can cheaply (our subscription, an athlete we know), writes
 the event to a small inbox in the database, answers 200, and the work happens afterwards:
-through ``request.app.state.on_strava_event(event)`` when the daemon provides it, else in a
-background task. Processing never trusts the event: ``create``/``update`` re-read the activity
+through ``request.app.state.on_strava_event(app, event)`` when the daemon provides it, else in
+a background task. Processing never trusts the event: ``create``/``update`` re-read the activity
 with the athlete's token, a ``delete`` is believed only when Strava no longer serves the
 activity, and a revoke only when Strava refuses the tokens. Events that could not be processed
 (rate limit, Strava down) stay in the inbox for :func:`drain_inbox`; the periodic poll catches
 anything lost on the way.
+
+One Strava application serves every athlete of a clinic: the event's ``owner_id`` is the
+Strava athlete, found among the watched athletes' stored tokens in one query, and the
+subscription (the application's only one) may be stored under any athlete.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -29,7 +34,8 @@ from connectors.base import FetchResult, RawRecord
 from syncd.errors import RateLimited, SyncdError, TransientError
 from syncd.store.activities import find_activity
 from syncd.store.alerts import add_operator_notice
-from syncd.store.tables import ActivityRow, CredentialRow, GearRow
+from syncd.store.tables import ActivityRow, AthleteRow, CredentialRow, GearRow
+from syncd.web.context import context_of
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -114,8 +120,7 @@ def challenge_answer(params: Mapping[str, str], verify_token: str | None) -> dic
 @router.get(CALLBACK_PATH, include_in_schema=False)
 def validate_subscription(request: Request) -> JSONResponse:
     """Echo Strava's challenge when the verify token matches."""
-    app = _app(request)
-    section = app.settings.strava
+    section = context_of(request).app.settings.strava
     token = section.webhook_verify_token if section is not None else None
     answer = challenge_answer(request.query_params,
                               token.get_secret_value() if token is not None else None)
@@ -138,35 +143,79 @@ async def receive_event(request: Request, background: BackgroundTasks) -> JSONRe
     event = StravaEvent.parse(body)
     if event is None:
         return JSONResponse({"detail": "not a Strava event"}, status_code=400)
-    app = _app(request)
-    reason = await run_in_threadpool(accept_event, app, event)
+    context = context_of(request)
+    apps = await run_in_threadpool(context.apps)
+    owners, reason = await run_in_threadpool(accept_event, apps, event)
     if reason is not None:
-        # 200 all the same: another status makes Strava send the event again.
+        # 200 all the same: another status makes Strava send the event again. Neither the
+        # owner nor the object is logged: ids that lead to someone's health data.
         log.info("strava event ignored", reason=reason, object_type=event.object_type,
                  aspect_type=event.aspect_type)
         return JSONResponse({"status": "ignored", "reason": reason})
     hook = getattr(request.app.state, "on_strava_event", None)
-    if hook is not None:
-        hook(event)
-    else:
-        background.add_task(process_event, app, event)
+    for app in owners:
+        if hook is not None:
+            hand_over(hook, app, event)
+        else:
+            background.add_task(process_event, app, event)
     return JSONResponse({"status": "accepted"})
 
 
-def accept_event(app: App, event: StravaEvent) -> str | None:
-    """Store ``event`` in the inbox when it is for our subscription and a known athlete;
-    return why it was ignored otherwise."""
-    if app.settings.strava is None:
-        return "Strava is not configured"
-    with app.store.write() as tx:
-        subscription = _credential(tx, app.athlete_id, SUBSCRIPTION)
-        if subscription is None or subscription.get("id") != event.subscription_id:
-            return "not our subscription"
-        tokens = _credential(tx, app.athlete_id, TOKENS)
-        if tokens is None or tokens.get("athlete_id") != event.owner_id:
-            return "unknown athlete"
-        _inbox_add(tx, app.athlete_id, event)
-    return None
+def hand_over(hook: Callable[..., Any], app: App, event: StravaEvent) -> None:
+    """Give the stored event to the daemon's hook: ``hook(app, event)``, the App being the
+    athlete's the event is for (a hook taking only the event is called as ``hook(event)``)."""
+    if _positional_count(hook) == 1:
+        hook(event)
+    else:
+        hook(app, event)
+
+
+def _positional_count(hook: Callable[..., Any]) -> int | None:
+    try:
+        parameters = inspect.signature(hook).parameters.values()
+    except (TypeError, ValueError):  # a callable without a signature: the current form
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+
+
+def accept_event(apps: Sequence[App], event: StravaEvent) -> tuple[list[App], str | None]:
+    """Store ``event`` in the inbox of the watched athlete whose Strava account it is about,
+    when it is for our subscription; return that athlete's App (or why it was ignored)."""
+    if not apps or apps[0].settings.strava is None:
+        return [], "Strava is not configured"
+    store = apps[0].store
+    by_name = {app.athlete.name: app for app in apps}
+    with store.write() as tx:
+        if not _our_subscription(tx, event.subscription_id):
+            return [], "not our subscription"
+        owners = [(athlete_id, by_name[name]) for athlete_id, name
+                  in _token_owners(tx, event.owner_id) if name in by_name]
+        if not owners:
+            return [], "unknown athlete"
+        for athlete_id, _ in owners:
+            _inbox_add(tx, athlete_id, event)
+    return [app for _, app in owners], None
+
+
+def _our_subscription(tx: Session, subscription_id: int) -> bool:
+    """True when a subscription stored under any athlete has this id."""
+    stored = tx.scalars(select(CredentialRow.value).where(CredentialRow.name == SUBSCRIPTION))
+    return any(isinstance(value, Mapping) and value.get("id") == subscription_id
+               for value in stored)
+
+
+def _token_owners(tx: Session, owner_id: int) -> list[tuple[int, str]]:
+    """(athlete id, name) of the athletes whose stored Strava tokens are ``owner_id``'s."""
+    # Read inside the JSON: neither the other athletes' tokens nor their ids leave the database.
+    # Compared as text: a cast to a number could fail on another credential's value.
+    strava_athlete = CredentialRow.value["athlete_id"].as_string()
+    query = (select(CredentialRow.athlete_id, AthleteRow.name)
+             .join(AthleteRow, AthleteRow.id == CredentialRow.athlete_id)
+             .where(CredentialRow.name == TOKENS, strava_athlete == str(owner_id))
+             .order_by(CredentialRow.athlete_id))
+    return [(athlete_id, name) for athlete_id, name in tx.execute(query)]
 
 
 def process_event(app: App, event: StravaEvent) -> str:
@@ -313,7 +362,3 @@ def _inbox_remove(tx: Session, athlete_id: int, event: StravaEvent) -> None:
     row.value = {"events": [e for e in row.value.get("events", []) if e != asdict(event)]}
     row.updated_at = datetime.now(UTC)
 
-
-def _app(request: Request) -> App:
-    app: App = request.app.state.syncd.app
-    return app

@@ -1,0 +1,245 @@
+"""The clinic at a glance: for every athlete the plan week, this week's compliance, open alerts
+by severity and the last sync, as ``GET /status`` (several athletes) and the therapist's
+dashboard show them.
+
+Computed with a fixed number of set-based queries whatever the number of athletes: the athletes'
+ids, the sessions of the widest "this week" window (each athlete's week is in their own time
+zone and aligned to their plan start, so each athlete's own window is cut out in Python), the
+sessions since the plan start of athletes on gated progression (whose week number depends on
+every week before), open alerts counted by athlete and severity, and the sync states. Each
+athlete's week is then summarised by :func:`syncd.progress.weeks_overview`, as their own
+``/status`` does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session as DbSession
+
+from syncd.errors import SyncdError
+from syncd.evaluation import local_midnight
+from syncd.models import AlertStatus, Session, utc_iso
+from syncd.plan import week_start
+from syncd.progress import weeks_overview
+from syncd.rules import History
+from syncd.store.tables import ActivityRow, AlertRow, AthleteRow, SegmentRow, SyncStateRow
+
+if TYPE_CHECKING:
+    from syncd.app import App
+    from syncd.clinic import Clinic
+    from syncd.store import Store
+
+SEVERITIES = ("critical", "warning", "info")  # most severe first
+DAY = timedelta(days=1)
+
+# The longest run bout of an activity, read with the activity (the rules' session needs it).
+_LONGEST_RUN = (select(func.max(SegmentRow.duration_s))
+                .where(SegmentRow.activity_id == ActivityRow.id, SegmentRow.kind == "run")
+                .correlate(ActivityRow).scalar_subquery().label("longest_run_s"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Athlete:
+    """One athlete's part of the overview: who, their local today and the days read."""
+
+    app: App
+    today: date
+    first: date  # the first local day whose sessions the week summary needs
+    gated: bool
+
+
+def overview(clinic: Clinic, now: datetime) -> list[dict[str, Any]]:
+    """Every athlete of ``clinic`` at ``now``: most severe open alert first, then by name."""
+    return athletes_overview(clinic.apps(), clinic.store, now)
+
+
+def clinic_summary(apps: Sequence[App], store: Store, now: datetime) -> dict[str, Any]:
+    """What ``GET /status`` answers with several athletes: every athlete's row and the open
+    alerts of all of them by severity."""
+    rows = athletes_overview(apps, store, now)
+    totals = {severity: sum(r["open_alerts"][severity] for r in rows) for severity in SEVERITIES}
+    return {"athletes": rows, "totals": {"athletes": len(rows), "open_alerts": totals}}
+
+
+def athletes_overview(apps: Sequence[App], store: Store, now: datetime
+                      ) -> list[dict[str, Any]]:
+    """The overview rows of ``apps`` (sharing ``store``) at ``now``, sorted as shown."""
+    rows: list[dict[str, Any]] = []
+    athletes: list[_Athlete] = []
+    for app in apps:
+        try:
+            athletes.append(_athlete(app, now))
+        except SyncdError as err:  # a broken plan file: the row says so, the rest is shown
+            rows.append({**_empty_row(app, now), "problem": str(err)})
+    with store.read() as tx:
+        ids = _athlete_ids(tx, [a.app.athlete.name for a in athletes])
+        known = [ids[a.app.athlete.name] for a in athletes if a.app.athlete.name in ids]
+        sessions = _sessions(tx, ids, [a for a in athletes if not a.gated])
+        sessions.update(_sessions(tx, ids, [a for a in athletes if a.gated]))
+        alerts = _open_alerts(tx, known)
+        states = _sync_states(tx, known)
+    for athlete in athletes:
+        athlete_id = ids.get(athlete.app.athlete.name, 0)  # 0: never stored, no figures
+        rows.append(_row(athlete, sessions.get(athlete_id, []), alerts.get(athlete_id, {}),
+                         states.get(athlete_id, {})))
+    rows.sort(key=severity_order)
+    return rows
+
+
+def severity_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Sort key: the athletes with the most severe open alerts first, then by name."""
+    counts = row["open_alerts"]
+    return (*(-counts[s] for s in SEVERITIES), row["athlete"])
+
+
+def _athlete(app: App, now: datetime) -> _Athlete:
+    athlete = app.athlete  # reads (and validates) the plan: may raise PlanError
+    today = athlete.local_date(now)
+    start = athlete.plan_start
+    gated = (athlete.plan is not None and start is not None
+             and athlete.limits.progression == "gated")
+    first = week_start(today, start)
+    if gated and start is not None:
+        first = min(first, start)
+    return _Athlete(app, today, first, gated)
+
+
+# -- the queries ------------------------------------------------------------------------------
+
+
+def _athlete_ids(tx: DbSession, names: list[str]) -> dict[str, int]:
+    """Stored athletes by name (one who never synced has no row yet, and nothing to show)."""
+    if not names:
+        return {}
+    wanted = set(names)
+    return {name: athlete_id for athlete_id, name in tx.execute(
+        select(AthleteRow.id, AthleteRow.name)) if name in wanted}
+
+
+def _sessions(tx: DbSession, ids: dict[str, int], athletes: list[_Athlete]
+              ) -> dict[int, list[Session]]:
+    """The sessions of ``athletes`` in the widest of their windows, by athlete id, each
+    athlete's cut to their own window."""
+    windows = {ids[a.app.athlete.name]: (local_midnight(a.first), local_midnight(a.today + DAY))
+               for a in athletes if a.app.athlete.name in ids}
+    if not windows:
+        return {}
+    first = min(lo for lo, _ in windows.values())
+    last = max(hi for _, hi in windows.values())
+    query = (select(ActivityRow.athlete_id, ActivityRow.source, ActivityRow.source_id,
+                    ActivityRow.start_utc, ActivityRow.local_start, ActivityRow.moving_s,
+                    ActivityRow.elapsed_s, ActivityRow.run_s, ActivityRow.distance_m,
+                    ActivityRow.gear_id, _LONGEST_RUN)
+             .where(ActivityRow.athlete_id.in_(list(windows)),
+                    ActivityRow.canonical_id.is_(None), ActivityRow.deleted.is_(False),
+                    ActivityRow.sport == "run", ActivityRow.local_start >= first,
+                    ActivityRow.local_start < last))
+    out: dict[int, list[Session]] = defaultdict(list)
+    for row in tx.execute(query):
+        lo, hi = windows[row.athlete_id]
+        if lo <= row.local_start < hi:
+            out[row.athlete_id].append(Session.conservative(
+                f"{row.source}:{row.source_id}", row.start_utc, row.local_start, row.elapsed_s,
+                row.moving_s, row.run_s, row.longest_run_s, row.distance_m, row.gear_id))
+    return out
+
+
+def _open_alerts(tx: DbSession, athlete_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Open alerts counted by athlete and severity."""
+    if not athlete_ids:
+        return {}
+    query = (select(AlertRow.athlete_id, AlertRow.severity, func.count())
+             .where(AlertRow.athlete_id.in_(athlete_ids),
+                    AlertRow.status == AlertStatus.OPEN.value)
+             .group_by(AlertRow.athlete_id, AlertRow.severity))
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for athlete_id, severity, count in tx.execute(query):
+        out[athlete_id][severity] = count
+    return out
+
+
+def _sync_states(tx: DbSession, athlete_ids: list[int]
+                 ) -> dict[int, dict[str, dict[str, Any]]]:
+    """Each athlete's sources: last success, last error and consecutive errors."""
+    if not athlete_ids:
+        return {}
+    query = select(SyncStateRow.athlete_id, SyncStateRow.source, SyncStateRow.last_success_at,
+                   SyncStateRow.last_error_at, SyncStateRow.error_count
+                   ).where(SyncStateRow.athlete_id.in_(athlete_ids))
+    out: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for athlete_id, source, success, error, errors in tx.execute(query):
+        out[athlete_id][source] = {"last_success_at": success, "last_error_at": error,
+                                   "error_count": errors}
+    return out
+
+
+# -- the rows ---------------------------------------------------------------------------------
+
+
+def _row(athlete: _Athlete, sessions: list[Session], alerts: dict[str, int],
+         states: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    app, today = athlete.app, athlete.today
+    weeks = weeks_overview(app.athlete, History(sessions=sessions), today, today, today)
+    week = weeks[0] if weeks else None
+    plan = app.athlete.plan
+    return {
+        "athlete": app.athlete.name,
+        "timezone": app.athlete.timezone,
+        "today": today.isoformat(),
+        "plan": None if plan is None else {
+            "name": plan.name,
+            "start": app.athlete.plan_start.isoformat() if app.athlete.plan_start else None,
+            "weeks": len(plan.weeks),
+        },
+        "week": week.as_dict() if week is not None else None,
+        "open_alerts": _severities(alerts),
+        "last_sync": _last_sync(app.enabled_sources(), states),
+    }
+
+
+def _empty_row(app: App, now: datetime) -> dict[str, Any]:
+    """The row of an athlete whose settings cannot be read: no figures."""
+    return {"athlete": app.profile.name, "timezone": app.profile.timezone,
+            "today": now.astimezone(app.zone).date().isoformat(), "plan": None, "week": None,
+            "open_alerts": _severities({}), "last_sync": _last_sync([], {})}
+
+
+def _severities(counts: dict[str, int]) -> dict[str, int]:
+    out = {severity: counts.get(severity, 0) for severity in SEVERITIES}
+    # A severity a later version writes still counts in the total.
+    out["total"] = sum(counts.values())
+    return out
+
+
+def _last_sync(enabled: Iterable[str], states: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The most recent success of any source, the sources failing now, and each source."""
+    enabled = list(enabled)
+    sources: dict[str, dict[str, Any]] = {}
+    for name in [*enabled, *sorted(set(states) - set(enabled))]:
+        state = states.get(name, {})
+        sources[name] = {
+            "last_success_at": _when(state.get("last_success_at")),
+            "last_error_at": _when(state.get("last_error_at")),
+            "error_count": state.get("error_count", 0),
+        }
+    successes = [s["last_success_at"] for s in states.values() if s["last_success_at"]]
+    return {
+        "last_success_at": _when(max(successes)) if successes else None,
+        "failing": sorted(name for name, s in sources.items() if s["error_count"]),
+        "sources": sources,
+    }
+
+
+def _when(moment: datetime | None) -> str | None:
+    return utc_iso(moment) if moment is not None else None
+
+
+def most_severe(row: dict[str, Any]) -> str | None:
+    """The severity of the athlete's most severe open alert, if any."""
+    return next((s for s in SEVERITIES if row["open_alerts"][s]), None)
