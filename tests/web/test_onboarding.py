@@ -15,7 +15,8 @@ import logging
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from syncd.clinic import Clinic
 from syncd.config import load_settings
 from syncd.errors import SyncdError
 from syncd.invites import consume_invite, create_invite, pending_invites
+from syncd.scheduler import Scheduler
 from syncd.store import Store, ensure_athlete, record_sync_error
 from syncd.store.tables import CredentialRow, InviteRow, SyncStateRow
 from syncd.web import create_app
@@ -452,6 +454,43 @@ def test_wrong_codes_rest_the_link_then_it_works_again(site: Site) -> None:
     site.clock.now = NOW + timedelta(minutes=16)
     assert site.client.post(link + "/garmin/code", data={"code": MFA_CODE}).status_code == 200
     assert (site.state.parent / "garmin" / "athletes" / "Cleo" / "garmin_tokens.json").exists()
+
+
+def test_the_first_pass_runs_right_after_connecting(site: Site) -> None:
+    home = site.clinic.apps()[0]
+    scheduler = Scheduler(home)
+    client = TestClient(create_app(home, scheduler=scheduler), base_url=PUBLIC,
+                        follow_redirects=False)
+    cleo = site.app("Cleo")
+
+    def garmin_state() -> SyncStateRow | None:
+        with cleo.store.read() as tx:
+            return tx.scalars(select(SyncStateRow).where(
+                SyncStateRow.athlete_id == cleo.athlete_id, SyncStateRow.source == "garmin")
+            ).one_or_none()
+
+    def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.05)
+
+    scheduler.start()
+    try:
+        # The pass at start-up fails for want of tokens and backs off for hours.
+        wait_for(lambda: (state := garmin_state()) is not None and state.error_count > 0)
+        link = site.invite("Cleo")
+        client.post(link + "/garmin", data={"email": EMAIL, "password": PASSWORD})
+
+        done = client.post(link + "/garmin/code", data={"code": MFA_CODE})
+
+        assert done.status_code == 200
+        wait_for(lambda: (state := garmin_state()) is not None
+                 and state.last_success_at is not None)
+    finally:
+        scheduler.stop_taking_work()
+        scheduler.wait_idle(10)
+        scheduler.shutdown()
 
 
 # -- using an invite races ----------------------------------------------------------------------
