@@ -108,9 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_later_commands(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
     """Commands whose implementation lives in other modules."""
-    from syncd import cli_alerts, cli_daemon, cli_sync
+    from syncd import cli_alerts, cli_athletes, cli_daemon, cli_sync
 
     cli_sync.register(add)
+    cli_athletes.register(add)
     cli_daemon.register(add)
     cli_alerts.register(add)
     from syncd import cli_garmin

@@ -1,0 +1,654 @@
+"""``syncd athletes``: the athletes a clinic watches, and everything stored about each.
+
+- ``list [--json] [--all]``: every athlete with their settings, connected accounts, activity
+  and alert counts and last sync (``--all``: also those removed or no longer configured).
+- ``add NAME --timezone TZ ...``: watch an athlete without editing the configuration file;
+  their settings are kept in the database, checked as an ``[[athletes]]`` entry is.
+- ``remove NAME``: stop watching an athlete added that way; their data stays.
+- ``export NAME`` / ``import FILE``: everything stored about one athlete as a zip of JSON.
+- ``delete NAME --yes``: erase every row of an athlete and their Garmin token folder.
+- ``invite NAME``: a one-time link to connect Strava or Garmin (:mod:`syncd.cli_invites`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from syncd.app import App, own_email_channel
+from syncd.cli_invites import add_invite_command
+from syncd.clinic import Clinic, UnknownAthlete, stored_profile
+from syncd.config import AthleteSection, Settings, resolve_plan
+from syncd.errors import ConfigError, SyncdError
+from syncd.invites import CONNECTABLE, STRAVA_TOKENS
+from syncd.plan import load_plan
+from syncd.store.athletes import (
+    KINDS,
+    REACH,
+    athlete_rows,
+    erase_athlete,
+    export_athlete,
+    import_athlete,
+    read_export,
+    write_export,
+)
+from syncd.store.tables import (
+    ActivityRow,
+    AlertDeliveryRow,
+    AlertEventRow,
+    AlertRow,
+    AthleteRow,
+    Base,
+    CredentialRow,
+    InviteRow,
+    SyncStateRow,
+)
+
+if TYPE_CHECKING:
+    from syncd.cli import Command
+
+Add = Callable[..., argparse.ArgumentParser]
+ADDED = "cli"  # athletes.origin of an athlete added from the command line
+NAME_RULE = "a name has 1 to 100 characters, none of them / or \\ or a control character"
+
+
+def register(add: Add) -> None:
+    """Add ``athletes`` and its subcommands to the command line."""
+    athletes = add("athletes", cmd_athletes_help,
+                   "the athletes watched: list, add, remove, export, import, delete, invite")
+    athletes.set_defaults(athletes_parser=athletes, scope="clinic")
+    sub = athletes.add_subparsers(dest="athletes_command", metavar="SUBCOMMAND")
+
+    def command(name: str, handler: Command, text: str) -> argparse.ArgumentParser:
+        parser = sub.add_parser(name, help=text, description=text)
+        parser.set_defaults(handler=handler, scope="clinic")
+        return parser
+
+    listing = command("list", cmd_list, "every athlete: settings, accounts, activities, alerts")
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--all", action="store_true",
+                         help="also athletes removed or no longer in the configuration")
+    _add_arguments(command("add", cmd_add, "watch an athlete (settings kept in the database)"))
+    remove = command("remove", cmd_remove, "stop watching an added athlete; the data stays")
+    remove.add_argument("name", metavar="NAME")
+    export = command("export", cmd_export, "write everything stored about an athlete to a zip")
+    export.add_argument("name", metavar="NAME")
+    export.add_argument("--output", type=Path, default=None, metavar="FILE",
+                        help="the zip file or a folder (default: NAME-DATE.zip here)")
+    imp = command("import", cmd_import, "store an athlete from an export zip")
+    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument("--name", default=None, help="store the athlete under this name")
+    delete = command("delete", cmd_delete,
+                     "erase everything stored about an athlete, tokens included")
+    delete.add_argument("name", metavar="NAME")
+    delete.add_argument("--yes", action="store_true",
+                        help="really erase (without it: show what would be removed)")
+    delete.add_argument("--force", action="store_true",
+                        help="erase an athlete who is still in the configuration file")
+    add_invite_command(sub)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME")
+    parser.add_argument("--timezone", required=True, metavar="TZ",
+                        help="the athlete's IANA time zone, e.g. Europe/Berlin")
+    parser.add_argument("--plan", default=None,
+                        help="a shipped plan's name or a plan file (default: the hip plan)")
+    parser.add_argument("--plan-start", type=_date, default=None, metavar="DATE",
+                        help="the plan's first day (YYYY-MM-DD)")
+    parser.add_argument("--source", action="append", choices=("strava", "garmin", "files"),
+                        default=None, help="a source of theirs (repeat; default: every one)")
+    parser.add_argument("--channel", action="append", default=None,
+                        help="a shared channel for their alerts: webhook, webhook:NAME, email "
+                             "(repeat; default: every one)")
+    parser.add_argument("--email", action="append", default=None, metavar="ADDRESS",
+                        help="their own mail recipient (repeat)")
+    parser.add_argument("--email-min-severity", choices=("info", "warning", "critical"),
+                        default=None, help="the least severe alert their own mail gets")
+    parser.add_argument("--watch", action="append", type=Path, default=None, metavar="DIR",
+                        help="a folder of their activity files (repeat)")
+    parser.add_argument("--replace", action="store_true",
+                        help="replace the settings of an athlete added before")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def cmd_athletes_help(app: App, args: argparse.Namespace) -> int:
+    """``syncd athletes`` without a subcommand: show its help."""
+    args.athletes_parser.print_help()
+    return 2
+
+
+# -- list ---------------------------------------------------------------------------------------
+
+
+def cmd_list(app: App, args: argparse.Namespace) -> int:
+    """Print every athlete (one block each, or JSON)."""
+    entries = athlete_overview(_clinic(app), include_unwatched=args.all)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    if not entries:
+        print("no athletes")
+    for entry in entries:
+        _print_entry(entry)
+    return 0
+
+
+def athlete_overview(clinic: Clinic, *, include_unwatched: bool = False) -> list[dict[str, Any]]:
+    """What ``syncd athletes list`` shows, one dict per athlete: the roster in order, then
+    (with ``include_unwatched``) stored athletes no longer watched. Tokens are never shown,
+    only whether they are present."""
+    settings = clinic.settings
+    with clinic.store.read() as tx:
+        rows = {row.name: row for row in tx.scalars(select(AthleteRow).order_by(AthleteRow.id))}
+        counts = _counts(tx)
+    configured = {a.name for a in settings.roster()}
+    entries = []
+    for athlete_app in clinic.apps():
+        name = athlete_app.profile.name
+        row = rows.pop(name, None)
+        origin = "config" if name in configured else ADDED
+        entries.append(_entry(athlete_app, row, counts, origin, "watched"))
+    if include_unwatched:
+        for row in rows.values():
+            section = _section_of(settings, row)
+            state = ("removed" if row.removed_at is not None else
+                     "not in the configuration" if row.origin != ADDED else "settings invalid")
+            entries.append(_entry(App(settings, profile=section, store=clinic.store), row,
+                                  counts, row.origin, state))
+    return entries
+
+
+def _counts(tx: Session) -> dict[str, dict[int, Any]]:
+    """Per athlete id: activities (one per session), open alerts, last sync, Strava tokens."""
+    activities = (select(ActivityRow.athlete_id, func.count())
+                  .where(ActivityRow.canonical_id.is_(None), ActivityRow.deleted.is_(False))
+                  .group_by(ActivityRow.athlete_id))
+    alerts = (select(AlertRow.athlete_id, func.count()).where(AlertRow.status == "open")
+              .group_by(AlertRow.athlete_id))
+    synced = (select(SyncStateRow.athlete_id, func.max(SyncStateRow.last_success_at))
+              .group_by(SyncStateRow.athlete_id))
+    strava = select(CredentialRow.athlete_id, func.count()).where(
+        CredentialRow.name == STRAVA_TOKENS).group_by(CredentialRow.athlete_id)
+    return {name: {athlete: value for athlete, value in tx.execute(query).all()}
+            for name, query in (("activities", activities), ("open_alerts", alerts),
+                                ("last_sync", synced), ("strava", strava))}
+
+
+def _entry(app: App, row: AthleteRow | None, counts: dict[str, dict[int, Any]], origin: str,
+           state: str) -> dict[str, Any]:
+    from connectors.garmin import tokens
+    from syncd.sync import garmin_token_dir
+
+    profile = app.profile
+    athlete_id = row.id if row is not None else -1
+    last_sync = counts["last_sync"].get(athlete_id)
+    # A profile without its plan: a plan file that went missing must not stop the listing.
+    planless = App(app.settings, profile=profile.model_copy(update={"plan": None}),
+                   store=app.store)
+    garmin = (app.settings.garmin is not None and "garmin" in app.enabled_sources()
+              and (garmin_token_dir(planless) / tokens.TOKEN_FILE).is_file())
+    return {
+        "name": profile.name, "origin": origin, "state": state,
+        "timezone": row.timezone if row is not None and state != "watched" else profile.timezone,
+        "plan": profile.plan, "plan_start": _iso(profile.plan_start),
+        "sources": app.enabled_sources(), "channels": app.channels(),
+        "connected": {"strava": athlete_id in counts["strava"], "garmin": garmin},
+        "activities": counts["activities"].get(athlete_id, 0),
+        "open_alerts": counts["open_alerts"].get(athlete_id, 0),
+        "last_sync": last_sync.strftime("%Y-%m-%dT%H:%M:%SZ") if last_sync else None,
+        "removed_at": (row.removed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                       if row is not None and row.removed_at else None),
+    }
+
+
+def _section_of(settings: Settings, row: AthleteRow) -> AthleteSection:
+    """A stored athlete's settings, or their name and time zone when there are none that
+    fit (an athlete no longer in the configuration file)."""
+    section = stored_profile(settings, row.name, row.profile) if row.profile else None
+    return section or AthleteSection(name=row.name, timezone=row.timezone, plan=None)
+
+
+def _print_entry(entry: dict[str, Any]) -> None:
+    state = "" if entry["state"] == "watched" else f", {entry['state']}"
+    print(f"{entry['name']} ({entry['origin']}{state}, {entry['timezone']})")
+    plan = entry["plan"] or "none"
+    start = f" from {entry['plan_start']}" if entry["plan_start"] else ", no start date"
+    print(f"  plan: {plan}{start if entry['plan'] else ''}")
+    connected = ", ".join(f"{source.capitalize()} {'yes' if entry['connected'][source] else 'no'}"
+                          for source in CONNECTABLE if source in entry["sources"])
+    print(f"  sources: {', '.join(entry['sources']) or 'none'}"
+          + (f" (connected: {connected})" if connected else ""))
+    print(f"  alert channels: {', '.join(entry['channels']) or 'none'}")
+    print(f"  activities: {entry['activities']}, open alerts: {entry['open_alerts']}, "
+          f"last sync: {entry['last_sync'] or 'never'}")
+
+
+# -- add and remove -----------------------------------------------------------------------------
+
+
+def cmd_add(app: App, args: argparse.Namespace) -> int:
+    """Store an athlete's settings and watch them; print the next step."""
+    clinic = _clinic(app)
+    settings = clinic.settings
+    _refuse_single_athlete_install(settings, "add athletes")
+    section = _section_from_args(args, settings)
+    _refuse_configured(settings, section.name, "change their settings there")
+    profile = section.model_dump(mode="json", exclude={"name"}, exclude_unset=True)
+    with clinic.store.write() as tx:
+        row = _row(tx, section.name)
+        if row is None:
+            row = AthleteRow(name=section.name, created_at=clinic.clock())
+            tx.add(row)
+            again = False
+        elif row.origin == ADDED and row.removed_at is None and not args.replace:
+            raise ConfigError([f"athlete {section.name!r} was added already; give --replace "
+                               "to replace their settings"])
+        else:
+            again = row.origin != ADDED or row.removed_at is not None
+        row.origin, row.profile, row.removed_at = ADDED, profile, None
+        row.timezone = section.timezone
+    clinic.refresh()
+    added = clinic.app(section.name)
+    _print_added(added, replaced=args.replace and not again, again=again,
+                 watched=len(clinic.roster()))
+    return 0
+
+
+def _section_from_args(args: argparse.Namespace, settings: Settings) -> AthleteSection:
+    """The athlete's section as the command line gives it (only what was given is set, so
+    that the defaults of a later syncd apply to the rest). Raises :class:`ConfigError`
+    listing every problem of the options, those :func:`athlete_problems` finds included."""
+    given: dict[str, Any] = {"name": args.name, "timezone": args.timezone}
+    if args.plan is not None:
+        given["plan"] = _plan_reference(args.plan)
+    options = {"plan_start": args.plan_start, "sources": args.source, "channels": args.channel,
+               "email": args.email, "email_min_severity": args.email_min_severity}
+    given.update({key: value for key, value in options.items() if value is not None})
+    if args.watch is not None:
+        given["watch"] = [str(folder.expanduser().resolve()) for folder in args.watch]
+    problems: list[str] = []
+    try:
+        section = AthleteSection.model_validate(given)
+    except ValidationError as err:
+        wrong = {str(error["loc"][0]) if error["loc"] else "name" for error in err.errors()}
+        for error in err.errors():
+            key = str(error["loc"][0]) if error["loc"] else "name"
+            option = "NAME" if key == "name" else "--" + key.replace("_", "-")
+            message = (NAME_RULE if key == "name" else
+                       str(error["msg"]).removeprefix("Value error, "))
+            problems.append(f"{option} {given.get(key)!r}: {message}")
+        # The other options are checked too, so that every problem is reported at once.
+        section = AthleteSection.model_validate(
+            {key: value for key, value in given.items() if key not in wrong - {"name"}}
+            | ({"name": "athlete"} if "name" in wrong else {}))
+    problems += athlete_problems(settings, section)
+    if problems:
+        raise ConfigError(problems, source=f"syncd athletes add {args.name}")
+    return section
+
+
+def _plan_reference(plan: str) -> str:
+    """A plan file given relative to the current folder as an absolute path (the daemon
+    resolves relative paths against the configuration's folder); a shipped name as is."""
+    candidate = Path(plan).expanduser()
+    if not candidate.is_absolute() and candidate.is_file():
+        return str(candidate.resolve())
+    return plan
+
+
+def athlete_problems(settings: Settings, section: AthleteSection) -> list[str]:
+    """What keeps ``section`` from being one of the athletes of ``settings``: the checks an
+    ``[[athletes]]`` entry gets (channels, mail and sources configured; a plan that loads)."""
+    problems = []
+    known = settings.shared_channels()
+    unknown = [c for c in section.channels or [] if c not in known]
+    if unknown:
+        problems.append(f"--channel {', '.join(unknown)}: not configured; known channels: "
+                        f"{', '.join(known) or 'none'}")
+    if section.email and settings.email is None:
+        problems.append("--email: own mail recipients need an [email] section (the SMTP "
+                        "server)")
+    missing = [s for s in section.sources or [] if getattr(settings, s) is None]
+    if missing:
+        problems.append(f"--source {', '.join(missing)}: not configured; add the "
+                        f"section{'s' if len(missing) > 1 else ''} first")
+    wants_files = "files" in (section.sources or ()) or (
+        section.sources is None and section.watch)
+    if wants_files and settings.files is not None and not section.watch:
+        problems.append("--source files: give --watch DIR, a folder of the athlete's own "
+                        "files")
+    if section.watch and settings.files is None:
+        problems.append("--watch: the files source needs a [files] section")
+    if section.plan:
+        try:
+            load_plan(resolve_plan(section.plan, settings.config_dir))
+        except ConfigError as err:
+            problems += [f"--plan {section.plan}: {p.removeprefix('athlete.plan: ')}"
+                         for p in err.problems]
+    return problems
+
+
+def _print_added(app: App, *, replaced: bool, again: bool, watched: int) -> None:
+    name = app.profile.name
+    verb = ("replaced the settings of" if replaced else "added back" if again else "added")
+    start = app.profile.plan_start
+    plan = (f", plan {app.profile.plan}" + (f" from {start}" if start else "")
+            if app.profile.plan else ", no plan")
+    print(f"{verb} athlete {name} ({app.profile.timezone}{plan})")
+    if again:
+        print("  what was stored about them before is kept")
+    print(f"  sources: {', '.join(app.enabled_sources()) or 'none'}")
+    print(f"  alert channels: {', '.join(app.channels()) or 'none'}")
+    if any(source in CONNECTABLE for source in app.enabled_sources()):
+        print(f"next: syncd athletes invite {_quoted(name)} (a link for {name} to connect "
+              "their account)")
+    elif app.profile.watch:
+        print(f"next: put {name}'s activity files into "
+              f"{', '.join(str(p) for p in app.profile.watch)}")
+    print(f"syncd watches {watched} athletes; a running syncd picks {name} up within a minute")
+
+
+def cmd_remove(app: App, args: argparse.Namespace) -> int:
+    """Stop watching an athlete added from the command line; keep their data."""
+    clinic = _clinic(app)
+    name = args.name
+    _refuse_configured(clinic.settings, name,
+                       "remove their entry there (their data stays until `syncd athletes "
+                       "delete`)")
+    with clinic.store.write() as tx:
+        row = _row(tx, name)
+        if row is None or row.origin != ADDED:
+            raise UnknownAthlete([f"athlete {name!r} was not added with `syncd athletes add`; "
+                                  "`syncd athletes list` shows who was"])
+        if row.removed_at is not None:
+            print(f"{name} was removed already ({_utc(row.removed_at)})")
+            return 0
+        row.removed_at = clinic.clock()
+    print(f"removed {name}: syncd no longer watches them; their data stays "
+          f"(`syncd athletes export {_quoted(name)}` writes it out, `syncd athletes delete "
+          f"{_quoted(name)} --yes` erases it, `syncd athletes add` watches them again)")
+    return 0
+
+
+# -- export and import --------------------------------------------------------------------------
+
+
+def cmd_export(app: App, args: argparse.Namespace) -> int:
+    """Write everything stored about an athlete to a zip of JSON; print where and how much."""
+    clinic = _clinic(app)
+    row = _stored(clinic, args.name)
+    with clinic.store.read() as tx:
+        data = export_athlete(tx, row.id)
+    section = next((a for a in clinic.settings.roster() if a.name == row.name), None)
+    if data["athlete"].get("profile") is None and section is not None:
+        # A configured athlete's settings live in the file: the export carries them too.
+        data["athlete"]["profile"] = section.model_dump(mode="json", exclude={"name"},
+                                                        exclude_unset=True)
+    now = clinic.clock()
+    path = args.output or Path.cwd()
+    if path.is_dir():
+        day = now.astimezone(ZoneInfo(row.timezone)).date()
+        path = path / f"{row.name}-{day.isoformat()}.zip"
+    written = write_export(data, path, now=now)
+    print(f"exported {row.name} to {written}")
+    print(f"  {_describe_counts(_export_counts(data))}")
+    print("  credential values (tokens) are never exported; the file holds health data: "
+          "keep it private")
+    return 0
+
+
+def _export_counts(data: dict[str, Any]) -> dict[str, int]:
+    counts = {kind: len(data[kind]) for kind in KINDS if kind != "athlete"}
+    counts["segments"] = sum(len(a.get("segments", ())) for a in data["activities"])
+    counts["delivery_attempts"] = sum(len(d.get("attempt_log", ())) for d in data["deliveries"])
+    return counts
+
+
+def cmd_import(app: App, args: argparse.Namespace) -> int:
+    """Store the athlete of an export zip, as an athlete added from the command line (or as
+    the configured athlete of that name)."""
+    clinic = _clinic(app)
+    settings = clinic.settings
+    data = read_export(args.file)
+    exported = data["athlete"]
+    name = args.name or exported["name"]
+    configured = any(a.name == name for a in settings.roster())
+    if not configured:
+        _refuse_single_athlete_install(settings, "import another athlete",
+                                       f"import as --name {settings.athlete.name!r}")
+    profile, note = _imported_profile(settings, name, exported)
+    with clinic.store.write() as tx:
+        athlete_id = import_athlete(tx, data, name=name, now=clinic.clock())
+        row = tx.get_one(AthleteRow, athlete_id)
+        row.removed_at = None
+        if configured:
+            row.origin, row.profile = "config", None
+        else:
+            row.origin, row.profile = ADDED, profile
+            row.timezone = str(profile["timezone"])
+        _rename_own_mail(tx, athlete_id, exported["name"], name)
+    print(f"imported {name} from {args.file} "
+          f"({'in the configuration' if configured else 'added'})")
+    counts = _export_counts(data)
+    print(f"  {_describe_counts(counts)}")
+    if note:
+        print(f"  {note}")
+    print(f"  connect their accounts again: exports hold no tokens (syncd athletes invite "
+          f"{_quoted(name)})")
+    return 0
+
+
+def _rename_own_mail(tx: Session, athlete_id: int, old: str, new: str) -> None:
+    """Deliveries on the athlete's own mail channel follow the new name (``email:<name>``):
+    those still waiting go to the renamed athlete's mail."""
+    if old == new:
+        return
+    events = select(AlertEventRow.id).where(AlertEventRow.athlete_id == athlete_id)
+    tx.execute(update(AlertDeliveryRow)
+               .where(AlertDeliveryRow.channel == own_email_channel(old),
+                      AlertDeliveryRow.event_id.in_(events))
+               .values(channel=own_email_channel(new)))
+
+
+def _imported_profile(settings: Settings, name: str, exported: dict[str, Any]
+                      ) -> tuple[dict[str, Any], str | None]:
+    """The settings an imported athlete gets: the export's when they fit this configuration,
+    else the time zone alone (and a note saying why)."""
+    timezone = {"timezone": exported.get("timezone") or "UTC"}
+    stored = exported.get("profile")
+    if not isinstance(stored, dict):
+        return timezone, None
+    try:
+        section = AthleteSection.model_validate({**stored, "name": name})
+    except ValidationError as err:
+        problems = [str(e["msg"]) for e in err.errors()]
+    else:
+        problems = athlete_problems(settings, section)
+        if not problems:
+            return section.model_dump(mode="json", exclude={"name"}, exclude_unset=True), None
+    return timezone, (f"the export's settings do not fit this configuration "
+                      f"({'; '.join(problems)}): {name} has their time zone only; set the rest "
+                      f"with `syncd athletes add {_quoted(name)} --replace ...`")
+
+
+# -- delete -------------------------------------------------------------------------------------
+
+
+def cmd_delete(app: App, args: argparse.Namespace) -> int:
+    """Erase every row of an athlete and their Garmin token folder (with ``--yes``), or show
+    what that would remove and exit 1."""
+    clinic = _clinic(app)
+    row = _stored(clinic, args.name)
+    name = row.name
+    if any(a.name == name for a in clinic.settings.roster()) and not args.force:
+        raise ConfigError([f"athlete {name!r} is in the configuration file: deleted, they would "
+                           "come back empty on the next run; remove their entry from the file "
+                           "first, or add --force to erase their data anyway"])
+    with clinic.store.read() as tx:
+        folders = _folders_of(clinic, row, tx)
+        if not args.yes:
+            counts = row_counts(tx, row.id)
+    if not args.yes:
+        print(f"would erase {name}: rows per table:")
+        _print_counts(counts)
+        _print_folders(folders, "would remove")
+        print("nothing was removed; run again with --yes to erase it all")
+        return 1
+    with clinic.store.write() as tx:
+        removed = erase_athlete(tx, row.id)
+    for folder in folders:
+        _remove_folder(folder)
+    print(f"deleted {name}: rows removed per table:")
+    _print_counts(removed)
+    _print_folders(folders, "removed")
+    return 0
+
+
+def row_counts(tx: Session, athlete_id: int) -> dict[str, int]:
+    """How many rows of each table reach athlete ``athlete_id``, in the order an erasure
+    deletes them."""
+    counts = {}
+    for table in reversed(Base.metadata.sorted_tables):
+        if table.name in REACH:
+            query = select(func.count()).select_from(table).where(athlete_rows(table,
+                                                                              athlete_id))
+            counts[table.name] = int(tx.execute(query).scalar_one())
+    return counts
+
+
+def _folders_of(clinic: Clinic, row: AthleteRow, tx: Session) -> list[Path]:
+    """The athlete's folders that exist: their Garmin token folder, and Garmin sign-ins of
+    their invites still waiting in the onboarding folder."""
+    from connectors.garmin import tokens
+    from syncd.sync import garmin_token_dir
+
+    settings = clinic.settings
+    folders = []
+    if settings.garmin is not None or settings.clinic:
+        garmin = garmin_token_dir(App(settings, profile=AthleteSection(name=row.name, plan=None),
+                                      store=clinic.store))
+        if settings.clinic and garmin.is_dir():
+            folders.append(garmin)
+        # A single athlete's store is the configured folder: only syncd's files in it go.
+        folders += [garmin / file for file in (tokens.TOKEN_FILE, tokens.PROFILE_FILE,
+                                               tokens.PENDING_FILE)
+                    if not settings.clinic and (garmin / file).is_file()]
+    invites = tx.scalars(select(InviteRow.id).where(InviteRow.athlete_id == row.id))
+    staging = settings.state_dir / "onboarding"
+    folders += [staging / f"garmin-{invite}" for invite in invites
+                if (staging / f"garmin-{invite}").is_dir()]
+    return folders
+
+
+def _remove_folder(path: Path) -> None:
+    try:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError as err:
+        raise SyncdError(f"the database rows are erased, but {path} could not be removed: "
+                         f"{err.strerror or err}", hint="remove it by hand") from err
+
+
+def _print_counts(counts: dict[str, int]) -> None:
+    for table, count in counts.items():
+        print(f"  {table}: {count}")
+
+
+def _print_folders(folders: Sequence[Path], verb: str) -> None:
+    if not folders:
+        print("  no Garmin token folder")
+    for folder in folders:
+        print(f"  {verb} {folder}")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _clinic(app: App) -> Clinic:
+    """The clinic of ``app`` (``syncd`` always runs these commands with one)."""
+    if app.clinic is None:
+        raise SyncdError("syncd athletes needs the clinic's roster",
+                         hint="run it through the syncd command")
+    return app.clinic
+
+
+def _row(tx: Session, name: str) -> AthleteRow | None:
+    return tx.scalars(select(AthleteRow).where(AthleteRow.name == name)).one_or_none()
+
+
+def _stored(clinic: Clinic, name: str) -> AthleteRow:
+    """The stored athlete called ``name``; :class:`UnknownAthlete` when there is none."""
+    with clinic.store.read() as tx:
+        row = _row(tx, name)
+    if row is None:
+        known = "configured" if name in clinic.names() else "known"
+        raise UnknownAthlete([f"nothing is stored about {known} athlete {name!r}"
+                              + ("" if known == "configured" else
+                                 "; `syncd athletes list --all` shows who is stored")])
+    return row
+
+
+def _refuse_configured(settings: Settings, name: str, what_to_do: str) -> None:
+    if any(a.name == name for a in settings.roster()):
+        where = settings.config_path or "the built-in defaults"
+        raise ConfigError([f"athlete {name!r} is in the configuration file ({where}): "
+                           f"{what_to_do}"])
+
+
+def _refuse_single_athlete_install(settings: Settings, what: str,
+                                   instead: str | None = None) -> None:
+    """A configuration with one ``[athlete]`` keeps its files and Garmin tokens in shared
+    places: another athlete beside it would read them. Clinic mode keeps each apart."""
+    if settings.clinic:
+        return
+    alternative = f"; or {instead}" if instead else ""
+    raise ConfigError([f"this configuration watches one athlete ([athlete]): to {what}, move "
+                       "that athlete into an [[athletes]] entry (clinic mode, which keeps each "
+                       f"athlete's files and tokens apart){alternative}"])
+
+
+def _describe_counts(counts: dict[str, int]) -> str:
+    """``activities 12 (segments 40), pain reports 2, ...`` from an export's counts."""
+    labels = {"activities": "activities", "pain_reports": "pain reports", "gear": "shoes",
+              "alerts": "alerts", "alert_events": "alert events", "deliveries": "deliveries",
+              "sync_state": "source states", "invites": "invites",
+              "credentials": "credential names"}
+    inner = {"activities": "segments", "deliveries": "delivery_attempts"}
+    parts = []
+    for kind, label in labels.items():
+        part = f"{label} {counts.get(kind, 0)}"
+        if kind in inner:
+            part += f" ({inner[kind].replace('_', ' ')} {counts.get(inner[kind], 0)})"
+        parts.append(part)
+    return ", ".join(parts)
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"' if any(c in name for c in " '\"$`\\") else name
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
