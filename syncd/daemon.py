@@ -171,6 +171,7 @@ class Daemon:
         self.web = create_app(self.app, scheduler=self.scheduler)
         self.web.state.on_strava_event = self._on_strava_event
         self.web.state.replica = self.replica_id
+        self.web.state.syncd.status_extras["replicas"] = self.replicas_status
         clean = asyncio.run(self._serve(sock))
         code = 1 if self._failed else 0
         if not clean:
@@ -208,6 +209,13 @@ class Daemon:
         return await self._stop(server, serving, watchdog)
 
     # -- replicas -------------------------------------------------------------------------------
+
+    def replicas_status(self) -> dict[str, object]:
+        """What ``/status`` shows about the replicas: this one, whether it leads, and every
+        replica seen in the last minute."""
+        live = leases.live_replicas(self.clinic.store, self.app.clock())
+        return {"this": self.replica_id, "leader": self.scheduler.leader,
+                "live": [replica.as_dict() for replica in live]}
 
     async def _lead(self) -> None:
         """Keep (or try to take) the leadership and report this replica, every few seconds."""
