@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 # Arguments of the short mode; a benchmark not listed runs with its defaults.
 SHORT: dict[str, list[str]] = {
+    "clinic": ["--short"],
     "daemon": ["--duration", "10", "--rate", "100"],
     "dispatch": ["--alerts", "2000", "--rounds", "2"],
     "evaluate": ["--repeat", "2"],
