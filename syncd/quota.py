@@ -281,14 +281,15 @@ def poll_due(now: datetime, last_poll: datetime | None, offset: timedelta,
              interval: timedelta) -> datetime | None:
     """Since when the athlete's routine poll is due, or ``None`` when it is not.
 
-    Due once a slot has passed since the last poll; never sooner than half an interval after
-    it (after the interval changed, a slot may fall just after the last poll). An athlete never
-    polled is a first sync, not a routine poll: ``None``.
+    Due at the athlete's slot, once the slot comes at least half an interval after the last
+    poll: a poll made off its slot (a first sync, a poll postponed, an interval that changed)
+    waits for its slot again rather than for a fixed delay, so that athletes who connected
+    together do not come due together.
     """
     if last_poll is None:
         return None
     slot = latest_slot(now, offset, interval)
-    if slot <= last_poll or now - last_poll < interval / 2:
+    if slot - last_poll < interval / 2:
         return None
     return slot
 
@@ -303,17 +304,47 @@ def polls_per_day_allowed(athletes: int, day_limit: int, settings: QuotaSettings
     return max(allowed, day_limit * 0.01)
 
 
-def poll_interval(athletes: int, day_limit: int, settings: QuotaSettings) -> timedelta:
-    """The routine poll interval: the configured one, stretched so that ``athletes`` polls
-    fit in what a day allows them (300 athletes every 15 minutes would need 28,800 reads a
-    day, against Strava's 1,000)."""
+# Stretched intervals are taken from this ladder (then whole weeks): each divides a week, so
+# the slots, counted from 1970, stay where they are while the interval stays on one rung. A
+# measured cost that drifts a little does not move every athlete's slot.
+INTERVAL_LADDER = tuple(timedelta(minutes=m) for m in (
+    15, 20, 30, 45, 60, 90, 120, 180, 240, 360, 480, 720, 840, 1260, 1440, 1680, 2520, 3360,
+    5040, 10080))
+
+
+# A stretched interval comes back down only when the shorter one fits with this much to
+# spare: an estimate hovering at a rung's edge must not move every slot back and forth.
+SHORTEN_MARGIN = 1.1
+
+
+def poll_interval(athletes: int, day_limit: int, settings: QuotaSettings,
+                  current: timedelta | None = None) -> timedelta:
+    """The routine poll interval: the configured one, or, when ``athletes`` polls at that
+    pace need more than a day allows them, the next rung of :data:`INTERVAL_LADDER` that
+    fits (300 athletes every 15 minutes would need 28,800 reads a day, against Strava's
+    1,000). Given the ``current`` interval, a shorter one is only taken when it fits with
+    :data:`SHORTEN_MARGIN` to spare."""
     configured = settings.configured_interval
     if athletes <= 0:
         return configured
     poll_cost = settings.costs[Kind.POLL].mean
     needed = DAY * (athletes * poll_cost / polls_per_day_allowed(athletes, day_limit, settings))
-    stretched = max(configured, needed)
-    return timedelta(seconds=math.ceil(stretched.total_seconds()))
+    fitting = _rung(max(needed, configured), configured)
+    if current is not None and fitting < current:
+        relaxed = _rung(max(needed * SHORTEN_MARGIN, configured), configured)
+        return min(current, relaxed)
+    return fitting
+
+
+def _rung(needed: timedelta, configured: timedelta) -> timedelta:
+    """``configured`` when it is enough, else the shortest rung of the ladder that is."""
+    if needed <= configured:
+        return configured
+    for rung in INTERVAL_LADDER:
+        if rung >= needed:
+            return rung
+    week = INTERVAL_LADDER[-1]
+    return week * math.ceil(needed / week)
 
 
 # -- capacity ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from connectors.strava.budget import RateBudget
 from syncd.quota import (
+    INTERVAL_LADDER,
     Kind,
     QuotaSettings,
     Work,
@@ -19,6 +20,7 @@ from syncd.quota import (
     capacity,
     choose,
     events_reserve,
+    latest_slot,
     poll_due,
     poll_interval,
     poll_slots,
@@ -244,14 +246,35 @@ def test_a_poll_is_due_once_its_slot_has_passed_since_the_last_one() -> None:
     assert poll_due(NOON, None, offset, interval) is None  # never polled: a first sync
 
 
-def test_no_second_poll_within_half_an_interval_when_the_slots_moved() -> None:
+def test_a_poll_made_off_its_slot_waits_for_a_slot_half_an_interval_later() -> None:
     interval = timedelta(hours=6)
-    offset = timedelta(hours=1, minutes=30)
-    last = datetime(2026, 11, 2, 13, 0, tzinfo=UTC)  # polled on the old slot
+    offset = timedelta(hours=1, minutes=30)  # slots at 01:30, 07:30, 13:30, 19:30 UTC
+    first_sync = datetime(2026, 11, 2, 13, 0, tzinfo=UTC)
 
-    assert poll_due(datetime(2026, 11, 2, 13, 45, tzinfo=UTC), last, offset, interval) is None
-    assert poll_due(datetime(2026, 11, 2, 16, 1, tzinfo=UTC), last, offset, interval) == \
-        datetime(2026, 11, 2, 13, 30, tzinfo=UTC)
+    assert poll_due(datetime(2026, 11, 2, 13, 45, tzinfo=UTC), first_sync, offset,
+                    interval) is None
+    assert poll_due(datetime(2026, 11, 2, 19, 29, tzinfo=UTC), first_sync, offset,
+                    interval) is None
+    assert poll_due(datetime(2026, 11, 2, 19, 31, tzinfo=UTC), first_sync, offset,
+                    interval) == datetime(2026, 11, 2, 19, 30, tzinfo=UTC)
+
+
+@settings(max_examples=300, deadline=None)
+@given(last_s=st.integers(0, 10 * 86400), offset_fraction=st.floats(0, 0.999),
+       rung=st.sampled_from(INTERVAL_LADDER))
+def test_polls_come_on_their_slot_between_half_and_one_and_a_half_intervals_apart(
+        last_s: int, offset_fraction: float, rung: timedelta) -> None:
+    last = datetime(2026, 11, 2, tzinfo=UTC) + timedelta(seconds=last_s)
+    offset = rung * offset_fraction
+    step = max(rung / 50, timedelta(minutes=1))
+    now, due = last, None
+    while due is None:
+        now += step
+        due = poll_due(now, last, offset, rung)
+
+    assert latest_slot(due, offset, rung) == due  # on the athlete's own slot
+    assert rung / 2 <= due - last <= rung * 1.5
+    assert now - due < step  # noticed at the first look after it came
 
 
 def test_polls_of_many_athletes_spread_over_the_windows() -> None:
@@ -278,10 +301,10 @@ def test_300_athletes_stretch_the_reconciliation_to_fit_the_day() -> None:
     served = capacity(300, 1000, DEFAULTS)
 
     # 300 x 1.5 activities x 1.1 reads = 495; 900 usable leave 405 for polls: 300 polls
-    # every 17.8 h.
-    assert served.interval == timedelta(seconds=64000)
+    # every 17.8 h at least, the ladder's next rung being 21 h.
+    assert served.interval == timedelta(hours=21)
     assert served.stretched
-    assert served.reads_per_athlete_day == pytest.approx(3.0)
+    assert served.reads_per_athlete_day == pytest.approx(1.65 + 24 / 21)
     assert served.reads_per_day <= 900
     assert (served.servable, served.servable_at_most) == (125, 545)
 
@@ -295,6 +318,20 @@ def test_without_webhooks_300_athletes_cannot_be_polled_every_15_minutes() -> No
     assert served.servable == 5
     assert served.interval >= timedelta(hours=17)
     assert served.as_dict()["stretched"] is True
+
+
+def test_a_stretched_interval_comes_back_down_only_with_room_to_spare() -> None:
+    # 300 athletes need polls every 17.8 h: the 21 h rung, even coming from 24 h (17.8 h with
+    # 10 % to spare is 19.6 h).
+    assert poll_interval(300, 1000, DEFAULTS, current=timedelta(hours=24)) == \
+        timedelta(hours=21)
+    # 320 need 20.6 h: 21 h fits, but not with 10 % to spare; from 24 h they stay there.
+    assert poll_interval(320, 1000, DEFAULTS) == timedelta(hours=21)
+    assert poll_interval(320, 1000, DEFAULTS, current=timedelta(hours=24)) == \
+        timedelta(hours=24)
+    # A longer interval is taken at once: the budget comes first.
+    assert poll_interval(340, 1000, DEFAULTS, current=timedelta(hours=21)) == \
+        timedelta(hours=28)
 
 
 def test_a_clinic_beyond_the_budget_is_told_so() -> None:
@@ -319,6 +356,8 @@ def test_capacity_grows_with_the_limit(day: int, more: int, athletes: int, webho
     assert large.servable_at_most >= small.servable_at_most
     assert large.interval <= small.interval
     assert small.interval >= quota.configured_interval
+    assert small.interval == quota.configured_interval or small.interval in INTERVAL_LADDER \
+        or small.interval % INTERVAL_LADDER[-1] == timedelta(0)
 
 
 @settings(max_examples=200, deadline=None)
