@@ -172,6 +172,8 @@ class Daemon:
         self.web.state.on_strava_event = self._on_strava_event
         self.web.state.replica = self.replica_id
         self.web.state.syncd.status_extras["replicas"] = self.replicas_status
+        if self.scheduler.coordinators:
+            self.web.state.syncd.status_extras["strava_quota"] = self.quota_status
         clean = asyncio.run(self._serve(sock))
         code = 1 if self._failed else 0
         if not clean:
@@ -209,6 +211,16 @@ class Daemon:
         return await self._stop(server, serving, watchdog)
 
     # -- replicas -------------------------------------------------------------------------------
+
+    def quota_status(self) -> dict[str, object] | None:
+        """The shared Strava quota of a clinic (``None``: no coordinator, e.g. one athlete,
+        whose quota shows under its Strava source)."""
+        for coordinator in self.scheduler.coordinators:
+            status = getattr(coordinator, "quota_status", None)
+            if status is not None:
+                result: dict[str, object] = status(self.app.clock())
+                return result
+        return None
 
     def replicas_status(self) -> dict[str, object]:
         """What ``/status`` shows about the replicas: this one, whether it leads, and every
