@@ -140,7 +140,7 @@ async def status(context: Context, athlete: AthleteName = None) -> JSONResponse:
         body = await context.cached_async("overview", context.clinic_summary)
         return JSONResponse(jsonable_encoder({**context.extra_status(), **body}))
     app = context.athlete_app(athlete)
-    body = await context.cached_async(f"status:{app.athlete.name}", app.status)
+    body = await context.cached_async(f"status:{app.profile.name}", app.status)
     return JSONResponse(jsonable_encoder(
         {**context.extra_status(), **body,
          "sources": context.sources(body.get("sources") or {}, app)}))
@@ -155,13 +155,13 @@ async def alerts(context: Context, athlete: AthleteName = None, all: Annotated[b
     if athlete is None and context.several():
         return await context.cached_async(f"alerts:*:{all}", lambda: every_alert(context, all))
     app = context.athlete_app(athlete)
-    return await context.cached_async(f"alerts:{app.athlete.name}:{all}", lambda: [
+    return await context.cached_async(f"alerts:{app.profile.name}:{all}", lambda: [
         alert.payload_data() for alert in app.alerts(include_resolved=all)])
 
 
 def every_alert(context: WebContext, include_resolved: bool) -> list[dict[str, Any]]:
     """The alerts of every watched athlete, newest first (one query)."""
-    watched = {app.athlete.name for app in context.apps()}
+    watched = {app.profile.name for app in context.apps()}
     with context.app.store.read() as tx:
         found = list_alerts(tx, None, include_resolved=include_resolved)
     return [alert.payload_data() for alert in found if alert.athlete in watched]
@@ -173,7 +173,7 @@ async def weeks(context: Context, athlete: AthleteName = None) -> list[dict[str,
     plan's end."""
     app = context.athlete_app(athlete)
     return await context.cached_async(
-        f"weeks:{app.athlete.name}", lambda: [week.as_dict() for week in app.weeks()])
+        f"weeks:{app.profile.name}", lambda: [week.as_dict() for week in app.weeks()])
 
 
 @router.post("/pain", status_code=201, response_model=PainOut, responses=ATHLETE_ANSWERS,

@@ -16,12 +16,12 @@ if TYPE_CHECKING:
 
 def athlete_path(app: App) -> str:
     """The path of the athlete's own page."""
-    return f"/athletes/{quote(app.athlete.name, safe='')}"
+    return f"/athletes/{quote(app.profile.name, safe='')}"
 
 
 def pain_action(app: App) -> str:
     """Where the athlete's pain form posts."""
-    return f"/dashboard/pain?athlete={quote(app.athlete.name, safe='')}"
+    return f"/dashboard/pain?athlete={quote(app.profile.name, safe='')}"
 
 
 def render_overview(summary: dict[str, Any]) -> str:

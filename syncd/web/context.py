@@ -122,7 +122,7 @@ class WebContext:
                                      f"the query parameter athlete (?athlete=NAME); athletes: "
                                      f"{listing(apps)}")
         for app in apps:
-            if app.athlete.name == name:
+            if app.profile.name == name:
                 return app
         raise HTTPException(404, f"athlete {name!r} is not watched by this syncd; athletes: "
                                  f"{listing(apps) or 'none'}")
@@ -173,7 +173,7 @@ class WebContext:
             state = {key: scrub(value) for key, value in state.items()}
             # The scheduler names a clinic's passes "athlete/source", a single athlete's by
             # the source alone.
-            key = f"{app.athlete.name}/{name}"
+            key = f"{app.profile.name}/{name}"
             key = key if key in running or key in next_runs else name
             state["enabled"] = name in enabled
             state["running"] = key in running
@@ -196,7 +196,7 @@ def scrub(value: Any) -> Any:
 
 def listing(apps: list[App]) -> str:
     """The athletes' names for a message: the first :data:`LISTED_NAMES`, then a count."""
-    names = [a.athlete.name for a in apps]
+    names = [a.profile.name for a in apps]
     shown = ", ".join(names[:LISTED_NAMES])
     more = len(names) - LISTED_NAMES
     return shown + (f" and {more} more" if more > 0 else "")

@@ -18,8 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, bindparam, case, func, null, select
 from sqlalchemy.orm import Session as DbSession
 
 from syncd.errors import SyncdError
@@ -78,14 +79,14 @@ def athletes_overview(apps: Sequence[App], store: Store, now: datetime
         except SyncdError as err:  # a broken plan file: the row says so, the rest is shown
             rows.append({**_empty_row(app, now), "problem": str(err)})
     with store.read() as tx:
-        ids = _athlete_ids(tx, [a.app.athlete.name for a in athletes])
-        known = [ids[a.app.athlete.name] for a in athletes if a.app.athlete.name in ids]
+        ids = _athlete_ids(tx, [a.app.profile.name for a in athletes])
+        known = [ids[a.app.profile.name] for a in athletes if a.app.profile.name in ids]
         sessions = _sessions(tx, ids, [a for a in athletes if not a.gated])
-        sessions.update(_sessions(tx, ids, [a for a in athletes if a.gated]))
+        sessions.update(_sessions(tx, ids, [a for a in athletes if a.gated], replay=True))
         alerts = _open_alerts(tx, known)
         states = _sync_states(tx, known)
     for athlete in athletes:
-        athlete_id = ids.get(athlete.app.athlete.name, 0)  # 0: never stored, no figures
+        athlete_id = ids.get(athlete.app.profile.name, 0)  # 0: never stored, no figures
         rows.append(_row(athlete, sessions.get(athlete_id, []), alerts.get(athlete_id, {}),
                          states.get(athlete_id, {})))
     rows.sort(key=severity_order)
@@ -122,32 +123,47 @@ def _athlete_ids(tx: DbSession, names: list[str]) -> dict[str, int]:
         select(AthleteRow.id, AthleteRow.name)) if name in wanted}
 
 
-def _sessions(tx: DbSession, ids: dict[str, int], athletes: list[_Athlete]
-              ) -> dict[int, list[Session]]:
+def _sessions(tx: DbSession, ids: dict[str, int], athletes: list[_Athlete], *,
+              replay: bool = False) -> dict[int, list[Session]]:
     """The sessions of ``athletes`` in the widest of their windows, by athlete id, each
-    athlete's cut to their own window."""
-    windows = {ids[a.app.athlete.name]: (local_midnight(a.first), local_midnight(a.today + DAY))
-               for a in athletes if a.app.athlete.name in ids}
+    athlete's cut to their own window. ``replay``: for a replay of gated progression, whose
+    rules also read each session's longest run bout."""
+    windows = {ids[a.app.profile.name]: (local_midnight(a.first), local_midnight(a.today + DAY))
+               for a in athletes if a.app.profile.name in ids}
     if not windows:
         return {}
     first = min(lo for lo, _ in windows.values())
     last = max(hi for _, hi in windows.values())
-    query = (select(ActivityRow.athlete_id, ActivityRow.source, ActivityRow.source_id,
-                    ActivityRow.start_utc, ActivityRow.local_start, ActivityRow.moving_s,
-                    ActivityRow.elapsed_s, ActivityRow.run_s, ActivityRow.distance_m,
-                    ActivityRow.gear_id, _LONGEST_RUN)
-             .where(ActivityRow.athlete_id.in_(list(windows)),
-                    ActivityRow.canonical_id.is_(None), ActivityRow.deleted.is_(False),
-                    ActivityRow.sport == "run", ActivityRow.local_start >= first,
-                    ActivityRow.local_start < last))
+    columns: list[Any] = [
+        ActivityRow.athlete_id, ActivityRow.source, ActivityRow.source_id, ActivityRow.start_utc,
+        ActivityRow.local_start, ActivityRow.moving_s, ActivityRow.elapsed_s, ActivityRow.run_s,
+        ActivityRow.distance_m, ActivityRow.gear_id]
+    conditions = [ActivityRow.athlete_id.in_(_ids(windows)), ActivityRow.canonical_id.is_(None),
+                  ActivityRow.deleted.is_(False), ActivityRow.sport == "run",
+                  ActivityRow.local_start >= first, ActivityRow.local_start < last]
+    if replay:
+        # Plan starts lie months apart: each athlete's own first day, in the database.
+        conditions.append(ActivityRow.local_start >= case(
+            {athlete_id: lo for athlete_id, (lo, _) in windows.items()},
+            value=ActivityRow.athlete_id))
+    # A week's figures read no bout: the longest is looked up for a replay only.
+    query = select(*columns, _LONGEST_RUN if replay else null().label("longest_run_s")
+                   ).where(*conditions)
     out: dict[int, list[Session]] = defaultdict(list)
-    for row in tx.execute(query):
-        lo, hi = windows[row.athlete_id]
-        if lo <= row.local_start < hi:
-            out[row.athlete_id].append(Session.conservative(
-                f"{row.source}:{row.source_id}", row.start_utc, row.local_start, row.elapsed_s,
-                row.moving_s, row.run_s, row.longest_run_s, row.distance_m, row.gear_id))
+    for (athlete_id, source, source_id, start_utc, local_start, moving_s, elapsed_s, run_s,
+         distance_m, gear_id, longest_run_s) in tx.execute(query):
+        lo, hi = windows[athlete_id]
+        if lo <= local_start < hi:
+            out[athlete_id].append(Session.conservative(
+                f"{source}:{source_id}", start_utc, local_start, elapsed_s, moving_s, run_s,
+                longest_run_s, distance_m, gear_id))
     return out
+
+
+def _ids(athlete_ids: Iterable[int]) -> BindParameter[int]:
+    """Athlete ids for ``IN``, written into the statement: ints from our own rows, and a
+    thousand placeholders cost more to send than the numbers."""
+    return bindparam("athlete_ids", list(athlete_ids), expanding=True, literal_execute=True)
 
 
 def _open_alerts(tx: DbSession, athlete_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -155,7 +171,7 @@ def _open_alerts(tx: DbSession, athlete_ids: list[int]) -> dict[int, dict[str, i
     if not athlete_ids:
         return {}
     query = (select(AlertRow.athlete_id, AlertRow.severity, func.count())
-             .where(AlertRow.athlete_id.in_(athlete_ids),
+             .where(AlertRow.athlete_id.in_(_ids(athlete_ids)),
                     AlertRow.status == AlertStatus.OPEN.value)
              .group_by(AlertRow.athlete_id, AlertRow.severity))
     out: dict[int, dict[str, int]] = defaultdict(dict)
@@ -171,7 +187,7 @@ def _sync_states(tx: DbSession, athlete_ids: list[int]
         return {}
     query = select(SyncStateRow.athlete_id, SyncStateRow.source, SyncStateRow.last_success_at,
                    SyncStateRow.last_error_at, SyncStateRow.error_count
-                   ).where(SyncStateRow.athlete_id.in_(athlete_ids))
+                   ).where(SyncStateRow.athlete_id.in_(_ids(athlete_ids)))
     out: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
     for athlete_id, source, success, error, errors in tx.execute(query):
         out[athlete_id][source] = {"last_success_at": success, "last_error_at": error,
@@ -206,7 +222,8 @@ def _row(athlete: _Athlete, sessions: list[Session], alerts: dict[str, int],
 def _empty_row(app: App, now: datetime) -> dict[str, Any]:
     """The row of an athlete whose settings cannot be read: no figures."""
     return {"athlete": app.profile.name, "timezone": app.profile.timezone,
-            "today": now.astimezone(app.zone).date().isoformat(), "plan": None, "week": None,
+            "today": now.astimezone(ZoneInfo(app.profile.timezone)).date().isoformat(),
+            "plan": None, "week": None,
             "open_alerts": _severities({}), "last_sync": _last_sync([], {})}
 
 

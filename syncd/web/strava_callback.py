@@ -186,7 +186,7 @@ def accept_event(apps: Sequence[App], event: StravaEvent) -> tuple[list[App], st
     if not apps or apps[0].settings.strava is None:
         return [], "Strava is not configured"
     store = apps[0].store
-    by_name = {app.athlete.name: app for app in apps}
+    by_name = {app.profile.name: app for app in apps}
     with store.write() as tx:
         if not _our_subscription(tx, event.subscription_id):
             return [], "not our subscription"

@@ -55,6 +55,17 @@ button { background: var(--run); color: #fff; border-color: var(--run); cursor: 
 .notice.good { background: #e6f4ea; color: var(--good); }
 .notice.bad { background: #fdecea; color: var(--bad); }
 .bad { color: var(--bad); }
+a { color: var(--run); }
+.count { display: inline-block; padding: 0.05rem 0.5rem; border-radius: 1rem; color: #fff;
+  font-size: 0.8rem; font-weight: 600; margin: 0 0.2rem 0.2rem 0; white-space: nowrap; }
+.count.critical { background: var(--bad); } .count.warning { background: var(--over); }
+.count.info { background: var(--run); }
+tr.athlete td:first-child { border-left: 4px solid transparent; padding-left: 0.5rem; }
+tr.athlete.critical td:first-child { border-left-color: var(--bad); }
+tr.athlete.warning td:first-child { border-left-color: var(--over); }
+tr.athlete.info td:first-child { border-left-color: var(--run); }
+table.overview .meter { width: 6rem; margin-top: 0.25rem; }
 @media (max-width: 40rem) { main { padding: 0.5rem; } .split { width: 5rem; }
-  th:nth-child(2), td:nth-child(2) { display: none; } }
+  table:not(.overview) th:nth-child(2), table:not(.overview) td:nth-child(2) { display: none; }
+  table.overview th:nth-child(6), table.overview td:nth-child(6) { display: none; } }
 """

@@ -41,7 +41,8 @@ def http(web: FastAPI) -> Iterator[TestClient]:
 
 def overview_rows(html: str) -> dict[str, str]:
     """Each athlete's table row, by name, in page order."""
-    return dict(re.findall(r'<tr class="athlete [a-z]+" data-athlete="([^"]+)">(.*?)</tr>', html))
+    return dict(re.findall(r'<tr class="athlete [a-z]+" data-athlete="([^"]+)">(.*?)</tr>', html,
+                           re.S))
 
 
 def test_the_overview_lists_the_most_severe_first_with_this_weeks_figures(
@@ -140,5 +141,22 @@ def test_one_athlete_in_a_clinic_gets_their_page_at_the_root(tmp_path: Path,
             assert set(http.get("/status").json()) == {
                 "athlete", "today", "plan", "week", "open_alerts", "sources"}
             assert http.get("/weeks").status_code == 200
+    finally:
+        clinic.close()
+
+
+def test_an_athlete_with_an_unreadable_plan_leaves_the_others_shown(
+        tmp_path: Path, sqlite_url: str) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text('name = "Half written"\nweeks = []\n')
+    clinic = open_clinic(tmp_path, sqlite_url, [Member("bo", plan=str(broken)), Member("ana")])
+    try:
+        with client_for(create_app(clinic.apps()[1])) as http:
+            rows = overview_rows(http.get("/").text)
+            assert "settings problem" in rows["bo"] and "9 / 14" in rows["ana"]
+            assert "Plan week 9 of 14" in http.get("/athletes/ana").text
+            assert http.get("/weeks?athlete=ana").status_code == 200
+            assert [r["athlete"] for r in http.get("/status").json()["athletes"]] == [
+                "ana", "bo"]
     finally:
         clinic.close()

@@ -147,3 +147,18 @@ def test_the_number_of_queries_does_not_grow_with_the_athletes(tmp_path: Path,
             many.close()
 
     assert with_five == with_fifty <= 5
+
+
+def test_an_athlete_whose_plan_cannot_be_read_is_shown_with_the_problem(
+        tmp_path: Path, sqlite_url: str) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text('name = "Half written"\nweeks = []\n')
+    clinic = open_clinic(tmp_path, sqlite_url, [Member("ana"), Member("bo", plan=str(broken))])
+    try:
+        rows = {row["athlete"]: row for row in overview(clinic, NOW)}
+    finally:
+        clinic.close()
+
+    assert "weeks: List should have at least 1 item" in rows["bo"]["problem"]
+    assert (rows["bo"]["week"], rows["bo"]["today"]) == (None, "2026-11-02")
+    assert rows["ana"]["week"]["plan_week"] == 9
