@@ -26,7 +26,7 @@ from syncd.alerts.channel import GONE_NOTICE_PREFIX, Channel, OutboxEvent, Outco
 from syncd.alerts.metrics import DeliveryMetrics
 from syncd.alerts.smtp import EmailChannel
 from syncd.alerts.webhook import WebhookChannel
-from syncd.app import own_email_channel
+from syncd.app import athlete_channels, own_email_channel
 from syncd.config import AthleteSection, Settings
 from syncd.errors import SyncdError
 from syncd.store.alerts import add_operator_notice
@@ -151,7 +151,7 @@ class Dispatcher:
         names = [c.name for c in self.channels]
         try:
             with self.store.write() as tx:
-                report.added = outbox.ensure_deliveries(tx, names, now)
+                report.added = outbox.ensure_deliveries(tx, names, now, self._audience())
                 gone = outbox.gone_endpoints(tx)
         except SyncdError as err:
             report.errors.append(str(err))
@@ -194,6 +194,16 @@ class Dispatcher:
         self.close()
 
     # -- steps ---------------------------------------------------------------------------------
+
+    def _audience(self) -> dict[str, set[str]]:
+        """Channel -> the athletes whose events it carries: those routed to it."""
+        roster = (self.app.clinic.roster() if self.app is not None
+                  and self.app.clinic is not None else self.settings.roster())
+        audience: dict[str, set[str]] = {}
+        for profile in roster:
+            for name in athlete_channels(self.settings, profile):
+                audience.setdefault(name, set()).add(profile.name)
+        return audience
 
     def _queue_summary(self, now: datetime, names: Sequence[str], report: DispatchReport) -> None:
         """Queue the weekly summary when a week has ended (email configured and wanted)."""

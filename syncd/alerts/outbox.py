@@ -9,17 +9,17 @@ pending: once the lease runs out it is sent again, with the same event id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from syncd.alerts.channel import EVENT_NOTICE, GONE_NOTICE_PREFIX, OutboxEvent
-from syncd.store.tables import AlertDeliveryRow, AlertEventRow, DeliveryAttemptRow
+from syncd.store.tables import AlertDeliveryRow, AlertEventRow, AthleteRow, DeliveryAttemptRow
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -46,15 +46,25 @@ def _insert(session: Session, table: Any) -> Any:
     return sqlite.insert(table)
 
 
-def ensure_deliveries(session: Session, channels: Sequence[str], now: datetime) -> int:
+def ensure_deliveries(session: Session, channels: Sequence[str], now: datetime,
+                      audience: Mapping[str, Collection[str]] | None = None) -> int:
     """Give every event a delivery row on every channel in ``channels``; rows that already
     exist are left alone. An event written before a channel was configured gets it too (the
     dispatcher then sends it, or marks it skipped when the channel's filter refuses it).
-    Returns how many rows were added."""
+
+    ``audience`` (channel -> athlete names) keeps a channel to the events of the athletes
+    routed to it and the events about no athlete: one patient's alert must never reach
+    another patient's mailbox, nor a webhook the patient is not routed to. Returns how many
+    rows were added."""
     added = 0
     for channel in channels:
         missing = select(AlertEventRow.id).where(~exists().where(
             AlertDeliveryRow.event_id == AlertEventRow.id, AlertDeliveryRow.channel == channel))
+        if audience is not None:
+            routed = select(AthleteRow.id).where(AthleteRow.name.in_(
+                list(audience.get(channel, ()))))
+            missing = missing.where(or_(AlertEventRow.athlete_id.is_(None),
+                                        AlertEventRow.athlete_id.in_(routed)))
         event_ids = list(session.scalars(missing))
         if not event_ids:
             continue
