@@ -5,8 +5,8 @@
 - ``add NAME --timezone TZ ...``: watch an athlete without editing the configuration file;
   their settings are kept in the database, checked as an ``[[athletes]]`` entry is.
 - ``remove NAME``: stop watching an athlete added that way; their data stays.
-- ``export NAME`` / ``import FILE``: everything stored about one athlete as a zip of JSON.
-- ``delete NAME --yes``: erase every row of an athlete and their Garmin token folder.
+- ``export NAME`` / ``import FILE``: everything stored about one athlete as a zip of JSON,
+  and ``delete NAME --yes``: erase it all (:mod:`syncd.cli_athlete_records`).
 - ``invite NAME``: a one-time link to connect Strava or Garmin (:mod:`syncd.cli_invites`).
 """
 
@@ -14,43 +14,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from syncd.app import App, own_email_channel
+from syncd.app import App
 from syncd.cli_invites import add_invite_command
 from syncd.clinic import Clinic, UnknownAthlete, stored_profile
 from syncd.config import AthleteSection, Settings, resolve_plan
 from syncd.errors import ConfigError, SyncdError
 from syncd.invites import CONNECTABLE, STRAVA_TOKENS
 from syncd.plan import load_plan
-from syncd.store.athletes import (
-    KINDS,
-    REACH,
-    athlete_rows,
-    erase_athlete,
-    export_athlete,
-    import_athlete,
-    read_export,
-    write_export,
-)
 from syncd.store.tables import (
     ActivityRow,
-    AlertDeliveryRow,
-    AlertEventRow,
     AlertRow,
     AthleteRow,
-    Base,
     CredentialRow,
-    InviteRow,
     SyncStateRow,
 )
 
@@ -81,20 +65,9 @@ def register(add: Add) -> None:
     _add_arguments(command("add", cmd_add, "watch an athlete (settings kept in the database)"))
     remove = command("remove", cmd_remove, "stop watching an added athlete; the data stays")
     remove.add_argument("name", metavar="NAME")
-    export = command("export", cmd_export, "write everything stored about an athlete to a zip")
-    export.add_argument("name", metavar="NAME")
-    export.add_argument("--output", type=Path, default=None, metavar="FILE",
-                        help="the zip file or a folder (default: NAME-DATE.zip here)")
-    imp = command("import", cmd_import, "store an athlete from an export zip")
-    imp.add_argument("file", type=Path, metavar="FILE")
-    imp.add_argument("--name", default=None, help="store the athlete under this name")
-    delete = command("delete", cmd_delete,
-                     "erase everything stored about an athlete, tokens included")
-    delete.add_argument("name", metavar="NAME")
-    delete.add_argument("--yes", action="store_true",
-                        help="really erase (without it: show what would be removed)")
-    delete.add_argument("--force", action="store_true",
-                        help="erase an athlete who is still in the configuration file")
+    from syncd.cli_athlete_records import add_commands  # it imports this module's helpers
+
+    add_commands(command)
     add_invite_command(sub)
 
 
@@ -139,7 +112,7 @@ def cmd_athletes_help(app: App, args: argparse.Namespace) -> int:
 
 def cmd_list(app: App, args: argparse.Namespace) -> int:
     """Print every athlete (one block each, or JSON)."""
-    entries = athlete_overview(_clinic(app), include_unwatched=args.all)
+    entries = athlete_overview(clinic_of(app), include_unwatched=args.all)
     if args.json:
         print(json.dumps(entries, indent=2))
         return 0
@@ -245,14 +218,14 @@ def _print_entry(entry: dict[str, Any]) -> None:
 
 def cmd_add(app: App, args: argparse.Namespace) -> int:
     """Store an athlete's settings and watch them; print the next step."""
-    clinic = _clinic(app)
+    clinic = clinic_of(app)
     settings = clinic.settings
-    _refuse_single_athlete_install(settings, "add athletes")
+    refuse_single_athlete_install(settings, "add athletes")
     section = _section_from_args(args, settings)
     _refuse_configured(settings, section.name, "change their settings there")
     profile = section.model_dump(mode="json", exclude={"name"}, exclude_unset=True)
     with clinic.store.write() as tx:
-        row = _row(tx, section.name)
+        row = athlete_row(tx, section.name)
         if row is None:
             row = AthleteRow(name=section.name, created_at=clinic.clock())
             tx.add(row)
@@ -357,7 +330,7 @@ def _print_added(app: App, *, replaced: bool, again: bool, watched: int) -> None
     print(f"  sources: {', '.join(app.enabled_sources()) or 'none'}")
     print(f"  alert channels: {', '.join(app.channels()) or 'none'}")
     if any(source in CONNECTABLE for source in app.enabled_sources()):
-        print(f"next: syncd athletes invite {_quoted(name)} (a link for {name} to connect "
+        print(f"next: syncd athletes invite {quoted(name)} (a link for {name} to connect "
               "their account)")
     elif app.profile.watch:
         print(f"next: put {name}'s activity files into "
@@ -367,13 +340,13 @@ def _print_added(app: App, *, replaced: bool, again: bool, watched: int) -> None
 
 def cmd_remove(app: App, args: argparse.Namespace) -> int:
     """Stop watching an athlete added from the command line; keep their data."""
-    clinic = _clinic(app)
+    clinic = clinic_of(app)
     name = args.name
     _refuse_configured(clinic.settings, name,
                        "remove their entry there (their data stays until `syncd athletes "
                        "delete`)")
     with clinic.store.write() as tx:
-        row = _row(tx, name)
+        row = athlete_row(tx, name)
         if row is None or row.origin != ADDED:
             raise UnknownAthlete([f"athlete {name!r} was not added with `syncd athletes add`; "
                                   "`syncd athletes list` shows who was"])
@@ -382,208 +355,15 @@ def cmd_remove(app: App, args: argparse.Namespace) -> int:
             return 0
         row.removed_at = clinic.clock()
     print(f"removed {name}: syncd no longer watches them; their data stays "
-          f"(`syncd athletes export {_quoted(name)}` writes it out, `syncd athletes delete "
-          f"{_quoted(name)} --yes` erases it, `syncd athletes add` watches them again)")
+          f"(`syncd athletes export {quoted(name)}` writes it out, `syncd athletes delete "
+          f"{quoted(name)} --yes` erases it, `syncd athletes add` watches them again)")
     return 0
-
-
-# -- export and import --------------------------------------------------------------------------
-
-
-def cmd_export(app: App, args: argparse.Namespace) -> int:
-    """Write everything stored about an athlete to a zip of JSON; print where and how much."""
-    clinic = _clinic(app)
-    row = _stored(clinic, args.name)
-    with clinic.store.read() as tx:
-        data = export_athlete(tx, row.id)
-    section = next((a for a in clinic.settings.roster() if a.name == row.name), None)
-    if data["athlete"].get("profile") is None and section is not None:
-        # A configured athlete's settings live in the file: the export carries them too.
-        data["athlete"]["profile"] = section.model_dump(mode="json", exclude={"name"},
-                                                        exclude_unset=True)
-    now = clinic.clock()
-    path = args.output or Path.cwd()
-    if path.is_dir():
-        day = now.astimezone(ZoneInfo(row.timezone)).date()
-        path = path / f"{row.name}-{day.isoformat()}.zip"
-    written = write_export(data, path, now=now)
-    print(f"exported {row.name} to {written}")
-    print(f"  {_describe_counts(_export_counts(data))}")
-    print("  credential values (tokens) are never exported; the file holds health data: "
-          "keep it private")
-    return 0
-
-
-def _export_counts(data: dict[str, Any]) -> dict[str, int]:
-    counts = {kind: len(data[kind]) for kind in KINDS if kind != "athlete"}
-    counts["segments"] = sum(len(a.get("segments", ())) for a in data["activities"])
-    counts["delivery_attempts"] = sum(len(d.get("attempt_log", ())) for d in data["deliveries"])
-    return counts
-
-
-def cmd_import(app: App, args: argparse.Namespace) -> int:
-    """Store the athlete of an export zip, as an athlete added from the command line (or as
-    the configured athlete of that name)."""
-    clinic = _clinic(app)
-    settings = clinic.settings
-    data = read_export(args.file)
-    exported = data["athlete"]
-    name = args.name or exported["name"]
-    configured = any(a.name == name for a in settings.roster())
-    if not configured:
-        _refuse_single_athlete_install(settings, "import another athlete",
-                                       f"import as --name {settings.athlete.name!r}")
-    profile, note = _imported_profile(settings, name, exported)
-    with clinic.store.write() as tx:
-        athlete_id = import_athlete(tx, data, name=name, now=clinic.clock())
-        row = tx.get_one(AthleteRow, athlete_id)
-        row.removed_at = None
-        if configured:
-            row.origin, row.profile = "config", None
-        else:
-            row.origin, row.profile = ADDED, profile
-            row.timezone = str(profile["timezone"])
-        _rename_own_mail(tx, athlete_id, exported["name"], name)
-    print(f"imported {name} from {args.file} "
-          f"({'in the configuration' if configured else 'added'})")
-    counts = _export_counts(data)
-    print(f"  {_describe_counts(counts)}")
-    if note:
-        print(f"  {note}")
-    print(f"  connect their accounts again: exports hold no tokens (syncd athletes invite "
-          f"{_quoted(name)})")
-    return 0
-
-
-def _rename_own_mail(tx: Session, athlete_id: int, old: str, new: str) -> None:
-    """Deliveries on the athlete's own mail channel follow the new name (``email:<name>``):
-    those still waiting go to the renamed athlete's mail."""
-    if old == new:
-        return
-    events = select(AlertEventRow.id).where(AlertEventRow.athlete_id == athlete_id)
-    tx.execute(update(AlertDeliveryRow)
-               .where(AlertDeliveryRow.channel == own_email_channel(old),
-                      AlertDeliveryRow.event_id.in_(events))
-               .values(channel=own_email_channel(new)))
-
-
-def _imported_profile(settings: Settings, name: str, exported: dict[str, Any]
-                      ) -> tuple[dict[str, Any], str | None]:
-    """The settings an imported athlete gets: the export's when they fit this configuration,
-    else the time zone alone (and a note saying why)."""
-    timezone = {"timezone": exported.get("timezone") or "UTC"}
-    stored = exported.get("profile")
-    if not isinstance(stored, dict):
-        return timezone, None
-    try:
-        section = AthleteSection.model_validate({**stored, "name": name})
-    except ValidationError as err:
-        problems = [str(e["msg"]) for e in err.errors()]
-    else:
-        problems = athlete_problems(settings, section)
-        if not problems:
-            return section.model_dump(mode="json", exclude={"name"}, exclude_unset=True), None
-    return timezone, (f"the export's settings do not fit this configuration "
-                      f"({'; '.join(problems)}): {name} has their time zone only; set the rest "
-                      f"with `syncd athletes add {_quoted(name)} --replace ...`")
-
-
-# -- delete -------------------------------------------------------------------------------------
-
-
-def cmd_delete(app: App, args: argparse.Namespace) -> int:
-    """Erase every row of an athlete and their Garmin token folder (with ``--yes``), or show
-    what that would remove and exit 1."""
-    clinic = _clinic(app)
-    row = _stored(clinic, args.name)
-    name = row.name
-    if any(a.name == name for a in clinic.settings.roster()) and not args.force:
-        raise ConfigError([f"athlete {name!r} is in the configuration file: deleted, they would "
-                           "come back empty on the next run; remove their entry from the file "
-                           "first, or add --force to erase their data anyway"])
-    with clinic.store.read() as tx:
-        folders = _folders_of(clinic, row, tx)
-        if not args.yes:
-            counts = row_counts(tx, row.id)
-    if not args.yes:
-        print(f"would erase {name}: rows per table:")
-        _print_counts(counts)
-        _print_folders(folders, "would remove")
-        print("nothing was removed; run again with --yes to erase it all")
-        return 1
-    with clinic.store.write() as tx:
-        removed = erase_athlete(tx, row.id)
-    for folder in folders:
-        _remove_folder(folder)
-    print(f"deleted {name}: rows removed per table:")
-    _print_counts(removed)
-    _print_folders(folders, "removed")
-    return 0
-
-
-def row_counts(tx: Session, athlete_id: int) -> dict[str, int]:
-    """How many rows of each table reach athlete ``athlete_id``, in the order an erasure
-    deletes them."""
-    counts = {}
-    for table in reversed(Base.metadata.sorted_tables):
-        if table.name in REACH:
-            query = select(func.count()).select_from(table).where(athlete_rows(table,
-                                                                              athlete_id))
-            counts[table.name] = int(tx.execute(query).scalar_one())
-    return counts
-
-
-def _folders_of(clinic: Clinic, row: AthleteRow, tx: Session) -> list[Path]:
-    """The athlete's folders that exist: their Garmin token folder, and Garmin sign-ins of
-    their invites still waiting in the onboarding folder."""
-    from connectors.garmin import tokens
-    from syncd.sync import garmin_token_dir
-
-    settings = clinic.settings
-    folders = []
-    if settings.garmin is not None or settings.clinic:
-        garmin = garmin_token_dir(App(settings, profile=AthleteSection(name=row.name, plan=None),
-                                      store=clinic.store))
-        if settings.clinic and garmin.is_dir():
-            folders.append(garmin)
-        # A single athlete's store is the configured folder: only syncd's files in it go.
-        folders += [garmin / file for file in (tokens.TOKEN_FILE, tokens.PROFILE_FILE,
-                                               tokens.PENDING_FILE)
-                    if not settings.clinic and (garmin / file).is_file()]
-    invites = tx.scalars(select(InviteRow.id).where(InviteRow.athlete_id == row.id))
-    staging = settings.state_dir / "onboarding"
-    folders += [staging / f"garmin-{invite}" for invite in invites
-                if (staging / f"garmin-{invite}").is_dir()]
-    return folders
-
-
-def _remove_folder(path: Path) -> None:
-    try:
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
-    except OSError as err:
-        raise SyncdError(f"the database rows are erased, but {path} could not be removed: "
-                         f"{err.strerror or err}", hint="remove it by hand") from err
-
-
-def _print_counts(counts: dict[str, int]) -> None:
-    for table, count in counts.items():
-        print(f"  {table}: {count}")
-
-
-def _print_folders(folders: Sequence[Path], verb: str) -> None:
-    if not folders:
-        print("  no Garmin token folder")
-    for folder in folders:
-        print(f"  {verb} {folder}")
 
 
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _clinic(app: App) -> Clinic:
+def clinic_of(app: App) -> Clinic:
     """The clinic of ``app`` (``syncd`` always runs these commands with one)."""
     if app.clinic is None:
         raise SyncdError("syncd athletes needs the clinic's roster",
@@ -591,14 +371,14 @@ def _clinic(app: App) -> Clinic:
     return app.clinic
 
 
-def _row(tx: Session, name: str) -> AthleteRow | None:
+def athlete_row(tx: Session, name: str) -> AthleteRow | None:
     return tx.scalars(select(AthleteRow).where(AthleteRow.name == name)).one_or_none()
 
 
-def _stored(clinic: Clinic, name: str) -> AthleteRow:
+def stored_athlete(clinic: Clinic, name: str) -> AthleteRow:
     """The stored athlete called ``name``; :class:`UnknownAthlete` when there is none."""
     with clinic.store.read() as tx:
-        row = _row(tx, name)
+        row = athlete_row(tx, name)
     if row is None:
         known = "configured" if name in clinic.names() else "known"
         raise UnknownAthlete([f"nothing is stored about {known} athlete {name!r}"
@@ -614,7 +394,7 @@ def _refuse_configured(settings: Settings, name: str, what_to_do: str) -> None:
                            f"{what_to_do}"])
 
 
-def _refuse_single_athlete_install(settings: Settings, what: str,
+def refuse_single_athlete_install(settings: Settings, what: str,
                                    instead: str | None = None) -> None:
     """A configuration with one ``[athlete]`` keeps its files and Garmin tokens in shared
     places: another athlete beside it would read them. Clinic mode keeps each apart."""
@@ -626,23 +406,7 @@ def _refuse_single_athlete_install(settings: Settings, what: str,
                        f"athlete's files and tokens apart){alternative}"])
 
 
-def _describe_counts(counts: dict[str, int]) -> str:
-    """``activities 12 (segments 40), pain reports 2, ...`` from an export's counts."""
-    labels = {"activities": "activities", "pain_reports": "pain reports", "gear": "shoes",
-              "alerts": "alerts", "alert_events": "alert events", "deliveries": "deliveries",
-              "sync_state": "source states", "invites": "invites",
-              "credentials": "credential names"}
-    inner = {"activities": "segments", "deliveries": "delivery_attempts"}
-    parts = []
-    for kind, label in labels.items():
-        part = f"{label} {counts.get(kind, 0)}"
-        if kind in inner:
-            part += f" ({inner[kind].replace('_', ' ')} {counts.get(inner[kind], 0)})"
-        parts.append(part)
-    return ", ".join(parts)
-
-
-def _quoted(name: str) -> str:
+def quoted(name: str) -> str:
     return f'"{name}"' if any(c in name for c in " '\"$`\\") else name
 
 
