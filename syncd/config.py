@@ -251,6 +251,9 @@ class ServerSection(_Section):
     # Extra names the endpoint answers to (a LAN name like "pi.local"); anything else is
     # refused, against DNS rebinding.
     allowed_hosts: list[str] = Field(default_factory=list)
+    # How often a standby replica tries to take the lead (and the leader checks it still
+    # holds it): a replica whose leader died takes over within this long.
+    leadership_check: Duration = timedelta(seconds=5)
 
     @field_validator("listen")
     @classmethod

@@ -36,6 +36,7 @@ from syncd.errors import ConfigError, SyncdError
 from syncd.scheduler import Coordinator, Deliverer, Scheduler
 from syncd.store import leases
 from syncd.web import create_app
+from syncd.web.security import check_exposure
 from syncd.web.strava_callback import StravaEvent, drain_inbox, process_event
 
 if TYPE_CHECKING:
@@ -156,8 +157,10 @@ class Daemon:
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; returns the exit code."""
+        self.leadership_check_s = self.app.settings.server.leadership_check.total_seconds()
         for app in self.clinic.apps():
             _ = app.athlete_id  # migrates the database, checks it answers, creates the rows
+        check_exposure(self.app.settings.server)  # before the port is bound
         sock = bind(self.app.settings.server.host, self.app.settings.server.port)
         if self.dispatcher is None:
             self.dispatcher = Dispatcher(self.app)

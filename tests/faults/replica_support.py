@@ -222,6 +222,7 @@ timeout = "1s"
 weekly_summary = false
 [server]
 listen = "127.0.0.1:{port}"
+leadership_check = "1s"
 [log]
 format = "json"
 ''', encoding="utf-8")
