@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from syncd.config import AthleteSection, Settings, resolve_plan
 from syncd.evaluation import local_midnight, reevaluate
 from syncd.models import Activity, Alert, Gear, PainReport
-from syncd.plan import Plan, load_plan
+from syncd.plan import Plan, load_plan, week_start
 from syncd.progress import WeekSummary, weeks_overview
 from syncd.rules import Athlete, History
 from syncd.store import Store, queries
@@ -62,7 +62,10 @@ class App:
         name = self.profile.plan
         if not name:
             return None
-        return load_plan(resolve_plan(name, self.settings.config_dir))
+        path = resolve_plan(name, self.settings.config_dir)
+        if self.clinic is not None:  # a clinic's athletes mostly share a few plans
+            return self.clinic.plan_at(path)
+        return load_plan(path)
 
     @cached_property
     def athlete(self) -> Athlete:
@@ -181,7 +184,9 @@ class App:
             last = today
             if start is not None and self.plan is not None:
                 last = max(today, start + timedelta(weeks=len(self.plan.weeks)) - timedelta(days=1))
-        history_from = min(first, start) if start else first
+        # From the start of ``first``'s week: a week's actual counts its days before ``first``.
+        history_from = (min(week_start(first, start), start) if start
+                        else week_start(first, None))
         with self.store.read() as tx:
             sessions = queries.load_sessions(tx, self.athlete_id, local_midnight(history_from),
                                              local_midnight(last + timedelta(days=1)))

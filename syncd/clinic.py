@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from syncd.app import App, utcnow
 from syncd.config import AthleteSection, Settings
 from syncd.errors import ConfigError
+from syncd.plan import Plan, load_plan
 from syncd.store import Store
 from syncd.store.tables import AthleteRow
 
@@ -39,6 +41,16 @@ class Clinic:
         self.clock = clock
         self._added: list[AthleteSection] | None = None
         self._apps: dict[str, App] = {}
+        self._plans: dict[tuple[Path, int], Plan] = {}
+
+    def plan_at(self, path: Path) -> Plan:
+        """The plan in ``path``, read once while the file stays the same (a clinic's athletes
+        mostly share a few plans)."""
+        key = (path, path.stat().st_mtime_ns)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = load_plan(path)
+        return plan
 
     @cached_property
     def store(self) -> Store:
