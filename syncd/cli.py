@@ -99,8 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     alerts = add("alerts", cmd_alerts, "list open alerts")
     alerts.add_argument("--json", action="store_true")
     alerts.add_argument("--all", action="store_true", help="include resolved alerts")
-    add("status", cmd_status, "plan week, prescribed vs actual, open alerts, sources"
-        ).add_argument("--json", action="store_true")
+    alerts.set_defaults(scope="clinic")
+    status = add("status", cmd_status, "plan week, prescribed vs actual, open alerts, sources "
+                 "(with several athletes and no --athlete: one line per athlete)")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(scope="clinic")
     add("evaluate", cmd_evaluate, "re-evaluate the whole history (after a plan change)")
     _add_later_commands(add)
     return parser
@@ -183,8 +186,17 @@ def cmd_pain(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(app: App, args: argparse.Namespace) -> int:
-    """List alerts."""
-    alerts = app.alerts(include_resolved=args.all)
+    """List alerts: one athlete's, or every athlete's when several and none is named."""
+    every = _every_athlete(app, args)
+    if every:
+        from syncd.store.alerts import list_alerts
+
+        names = set(app.clinic.names()) if app.clinic is not None else set()
+        with app.store.read() as tx:
+            alerts = [a for a in list_alerts(tx, include_resolved=args.all)
+                      if a.athlete in names]
+    else:
+        alerts = app.alerts(include_resolved=args.all)
     if args.json:
         _print_json([a.payload_data() for a in alerts])
         return 0
@@ -193,13 +205,22 @@ def cmd_alerts(app: App, args: argparse.Namespace) -> int:
     for alert in alerts:
         f = alert.finding
         state = "" if alert.status.value == "open" else " (resolved)"
-        print(f"{f.severity.upper():8} {f.rule}{state}: {f.message}")
+        who = f"{alert.athlete}: " if every else ""
+        print(f"{f.severity.upper():8} {who}{f.rule}{state}: {f.message}")
         print(f"         {f.advice}")
     return 0
 
 
+def _every_athlete(app: App, args: argparse.Namespace) -> bool:
+    """True when a command about athletes must cover all of them (several, none named)."""
+    return args.athlete is None and app.clinic is not None and len(app.clinic.apps()) > 1
+
+
 def cmd_status(app: App, args: argparse.Namespace) -> int:
-    """Show the current plan week, prescribed against actual, open alerts and sources."""
+    """Show the current plan week, prescribed against actual, open alerts and sources; with
+    several athletes and none named, one line per athlete (as the therapist's dashboard)."""
+    if _every_athlete(app, args):
+        return _clinic_status(app, args)
     status = app.status()
     if args.json:
         _print_json(status)
@@ -218,6 +239,36 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
     for name, state in status["sources"].items():
         print(f"source {name}: last success {state.get('last_success_at') or 'never'}"
               + (f", last error: {state['last_error']}" if state.get("last_error") else ""))
+    return 0
+
+
+def _clinic_status(app: App, args: argparse.Namespace) -> int:
+    from syncd.web.overview import clinic_summary
+
+    assert app.clinic is not None
+    summary = clinic_summary(app.clinic.apps(), app.store, app.clock())
+    if args.json:
+        _print_json(summary)
+        return 0
+    for row in summary["athletes"]:
+        week, alerts = row["week"], row["open_alerts"]
+        if row.get("problem"):
+            progress = f"problem: {row['problem']}"
+        elif week and week["plan_week"]:
+            p, a = week["prescribed"], week["actual"]
+            progress = (f"week {week['plan_week']}/{row['plan']['weeks']}: {a['sessions']}/"
+                        f"{p['sessions']} sessions, {a['run_min']:g}/{p['volume_min']:g} min")
+        else:
+            progress = "outside the plan"
+        counts = ", ".join(f"{alerts[s]} {s}" for s in ("critical", "warning", "info")
+                           if alerts[s]) or "no open alerts"
+        last = row["last_sync"]["last_success_at"] or "never synced"
+        failing = row["last_sync"]["failing"]
+        print(f"{row['athlete']}: {progress}; {counts}; last sync {last}"
+              + (f"; failing: {', '.join(failing)}" if failing else ""))
+    totals = summary["totals"]["open_alerts"]
+    print(f"{summary['totals']['athletes']} athletes; open alerts: {totals['critical']} "
+          f"critical, {totals['warning']} warning, {totals['info']} info")
     return 0
 
 

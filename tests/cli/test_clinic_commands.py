@@ -1,0 +1,80 @@
+"""The everyday commands in a clinic: without --athlete, `status` and `alerts` cover every
+athlete; a command about one athlete asks which; with --athlete each sees only their own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import main
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """Two athletes in different time zones, one of them inside the plan."""
+    path = tmp_path / "syncd.toml"
+    path.write_text(f'''
+[database]
+url = "sqlite:///{tmp_path / "syncd.db"}"
+
+[[athletes]]
+name = "ana"
+timezone = "Europe/Lisbon"
+plan_start = 2026-11-09
+
+[[athletes]]
+name = "ben"
+timezone = "Asia/Tokyo"
+''')
+    return path
+
+
+def run(config: Path, *args: str) -> int:
+    return main(["--config", str(config), *args])
+
+
+def test_each_athlete_sees_only_their_own(config: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(config, "--athlete", "ana", "pain", "5", "--at", "2026-11-20T08:00") == 0
+    assert run(config, "--athlete", "ben", "pain", "2", "--at", "2026-11-20T08:00") == 0
+    capsys.readouterr()
+
+    assert run(config, "--athlete", "ana", "alerts", "--json") == 0
+    ana = json.loads(capsys.readouterr().out)
+    assert [(a["athlete"], a["rule"], a["observed"]) for a in ana] == [("ana", "pain_stop", 5)]
+    assert run(config, "--athlete", "ben", "alerts", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_status_and_alerts_cover_every_athlete_when_none_is_named(
+        config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(config, "--athlete", "ben", "pain", "6", "--at", "2026-11-20T08:00") == 0
+    capsys.readouterr()
+
+    assert run(config, "status", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    rows = {row["athlete"]: row for row in summary["athletes"]}
+    assert [row["athlete"] for row in summary["athletes"]] == ["ben", "ana"]  # severe first
+    assert rows["ben"]["open_alerts"]["critical"] == 1
+    assert rows["ana"]["open_alerts"]["total"] == 0
+    assert summary["totals"]["open_alerts"]["critical"] == 1
+
+    assert run(config, "status") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("ben: outside the plan; 1 critical")
+    assert lines[-1] == "2 athletes; open alerts: 1 critical, 0 warning, 0 info"
+
+    assert run(config, "alerts") == 0
+    assert "CRITICAL ben: pain_stop" in capsys.readouterr().out
+
+
+def test_a_command_about_one_athlete_asks_which(config: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(config, "pain", "3") == 2
+    err = capsys.readouterr().err
+    assert "watches 2 athletes; name one with --athlete (ana, ben)" in err
+    assert run(config, "--athlete", "cleo", "plan") == 2
+    assert "athlete 'cleo' is not watched by this syncd; athletes: ana, ben" in (
+        capsys.readouterr().err)
