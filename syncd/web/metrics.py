@@ -8,13 +8,14 @@ that matters.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from syncd.scheduler import SourceStats
 from syncd.web import queries
 
 if TYPE_CHECKING:
@@ -34,11 +35,21 @@ class SyncdCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Yield every syncd metric family."""
         yield from self._scheduler_metrics()
+        # A clinic's figures cover every athlete, and name none (patients' names stay out of
+        # the monitoring system); per-source states are then counted, not listed.
+        clinic = self.app.settings.clinic
+        athlete_id = None if clinic else self.app.athlete_id
         with self.app.store.read() as tx:
-            activities = queries.activity_counts(tx, self.app.athlete_id)
-            alerts = queries.alert_counts(tx, self.app.athlete_id)
-            deliveries = queries.delivery_counts(tx, self.app.athlete_id)
-            states = queries.source_states(tx, self.app.athlete_id)
+            activities = queries.activity_counts(tx, athlete_id)
+            alerts = queries.alert_counts(tx, athlete_id)
+            deliveries = queries.delivery_counts(tx, athlete_id)
+            states = {} if clinic else queries.source_states(tx, self.app.athlete_id)
+            failing = queries.failing_athletes(tx) if clinic else {}
+        if clinic:
+            yield _gauge("syncd_athletes", "Athletes watched", [],
+                         {(): float(len(self.app.clinic.apps()) if self.app.clinic else 1)})
+            yield _gauge("syncd_athletes_failing", "Athletes whose source is failing now",
+                         ["source"], {(k,): float(v) for k, v in failing.items()})
         yield _gauge("syncd_activities", "Stored activities (not deleted)",
                      ["source", "sport"], {k: float(v) for k, v in activities.items()})
         yield _gauge("syncd_alerts", "Alerts by rule, severity and status",
@@ -64,8 +75,9 @@ class SyncdCollector(Collector):
         running = GaugeMetricFamily("syncd_sync_running", "1 while a pass is under way",
                                     labels=["source"])
         under_way = scheduler.running()
-        for name, stats in sorted(scheduler.stats.items()):
-            ok = stats.runs - stats.errors - stats.skipped - (1 if name in under_way else 0)
+        for name, stats in sorted(_per_source(scheduler.stats).items()):
+            busy = sum(1 for key in under_way if key.rpartition("/")[2] == name)
+            ok = stats.runs - stats.errors - stats.skipped - busy
             for outcome, count in (("ok", max(ok, 0)), ("error", stats.errors - stats.crashes),
                                    ("crashed", stats.crashes), ("backoff", stats.skipped)):
                 runs.add_metric([name, outcome], count)
@@ -73,13 +85,29 @@ class SyncdCollector(Collector):
             fetched.add_metric([name], stats.fetched)
             if stats.last_duration_s is not None:
                 duration.add_metric([name], stats.last_duration_s)
-            running.add_metric([name], 1.0 if name in under_way else 0.0)
+            running.add_metric([name], float(busy))
         yield from (runs, errors, fetched, duration, running)
         yield CounterMetricFamily("syncd_dispatcher_crashes", "Dispatcher passes that crashed",
                                   value=scheduler.dispatch_errors)
         yield GaugeMetricFamily("syncd_scheduler_heartbeat_age_seconds",
                                 "Seconds since the scheduler's heartbeat job ran",
                                 value=scheduler.heartbeat_age())
+
+
+def _per_source(stats: dict[str, SourceStats]) -> dict[str, SourceStats]:
+    """A clinic's passes (``athlete/source``) summed per source: no athlete named."""
+    out: dict[str, SourceStats] = {}
+    for key, one in stats.items():
+        name = key.rpartition("/")[2]
+        total = out.setdefault(name, SourceStats())
+        total.runs += one.runs
+        total.errors += one.errors
+        total.skipped += one.skipped
+        total.crashes += one.crashes
+        total.fetched += one.fetched
+        if one.last_duration_s is not None:
+            total.last_duration_s = max(total.last_duration_s or 0.0, one.last_duration_s)
+    return out
 
 
 def _state_metrics(states: dict[str, dict[str, object]]) -> Iterator[Metric]:
@@ -123,8 +151,7 @@ def _number(value: object) -> bool:
 
 
 def _gauge(name: str, documentation: str, labels: list[str],
-           values: dict[tuple[str, ...], float] | dict[tuple[str, str], float]
-           | dict[tuple[str, str, str], float]) -> GaugeMetricFamily:
+           values: Mapping[tuple[str, ...], float]) -> GaugeMetricFamily:
     family = GaugeMetricFamily(name, documentation, labels=labels)
     for key, value in sorted(values.items()):
         family.add_metric(list(key), value)

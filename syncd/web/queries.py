@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session as DbSession
 
 from syncd.store.tables import (
@@ -67,32 +67,48 @@ def recent_sessions(tx: DbSession, athlete_id: int, limit: int = 10) -> list[Ses
     return out
 
 
-def activity_counts(tx: DbSession, athlete_id: int) -> dict[tuple[str, str], int]:
-    """Stored activities (not deleted) by (source, sport family)."""
+def activity_counts(tx: DbSession, athlete_id: int | None) -> dict[tuple[str, str], int]:
+    """Stored activities (not deleted) by (source, sport family); every athlete's when
+    ``athlete_id`` is None (a clinic)."""
     query = (select(ActivityRow.source, ActivityRow.sport, func.count())
-             .where(ActivityRow.athlete_id == athlete_id, ActivityRow.deleted.is_(False))
+             .where(_of(ActivityRow.athlete_id, athlete_id), ActivityRow.deleted.is_(False))
              .group_by(ActivityRow.source, ActivityRow.sport))
     return {(source, sport): count for source, sport, count in tx.execute(query)}
 
 
-def alert_counts(tx: DbSession, athlete_id: int) -> dict[tuple[str, str, str], int]:
-    """Alerts by (rule, severity, status)."""
+def alert_counts(tx: DbSession, athlete_id: int | None) -> dict[tuple[str, str, str], int]:
+    """Alerts by (rule, severity, status); every athlete's when ``athlete_id`` is None."""
     query = (select(AlertRow.rule, AlertRow.severity, AlertRow.status, func.count())
-             .where(AlertRow.athlete_id == athlete_id)
+             .where(_of(AlertRow.athlete_id, athlete_id))
              .group_by(AlertRow.rule, AlertRow.severity, AlertRow.status))
     return {(rule, severity, status): count
             for rule, severity, status, count in tx.execute(query)}
 
 
-def delivery_counts(tx: DbSession, athlete_id: int) -> dict[tuple[str, str], tuple[int, int]]:
-    """Deliveries by (channel, status): how many, and how many attempts they took."""
+def delivery_counts(tx: DbSession, athlete_id: int | None
+                    ) -> dict[tuple[str, str], tuple[int, int]]:
+    """Deliveries by (channel, status): how many, and how many attempts they took; every
+    athlete's when ``athlete_id`` is None."""
     query = (select(AlertDeliveryRow.channel, AlertDeliveryRow.status, func.count(),
                     func.coalesce(func.sum(AlertDeliveryRow.attempts), 0))
              .join(AlertEventRow, AlertEventRow.id == AlertDeliveryRow.event_id)
-             .where((AlertEventRow.athlete_id == athlete_id) | AlertEventRow.athlete_id.is_(None))
+             .where(_of(AlertEventRow.athlete_id, athlete_id)
+                    | AlertEventRow.athlete_id.is_(None))
              .group_by(AlertDeliveryRow.channel, AlertDeliveryRow.status))
     return {(channel, status): (count, int(attempts))
             for channel, status, count, attempts in tx.execute(query)}
+
+
+def _of(column: Any, athlete_id: int | None) -> Any:
+    """``column == athlete_id``, or no condition at all for None (every athlete)."""
+    return column == athlete_id if athlete_id is not None else true()
+
+
+def failing_athletes(tx: DbSession) -> dict[str, int]:
+    """Per source, how many athletes' passes are failing now (a clinic's metric)."""
+    query = (select(SyncStateRow.source, func.count())
+             .where(SyncStateRow.error_count > 0).group_by(SyncStateRow.source))
+    return {source: count for source, count in tx.execute(query)}
 
 
 def source_states(tx: DbSession, athlete_id: int) -> dict[str, dict[str, Any]]:

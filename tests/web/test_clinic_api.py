@@ -134,3 +134,16 @@ def test_nothing_about_the_athletes_is_shown_without_the_token(
         assert private not in answer.text
     with clinic.store.read() as tx:
         assert len(tx.scalars(select(PainReportRow)).all()) == 2
+
+
+def test_metrics_cover_the_whole_clinic_and_name_no_athlete(http: TestClient) -> None:
+    body = http.get("/metrics").text
+
+    assert "syncd_athletes 3.0" in body
+    # ben's Strava fails: one athlete failing, named nowhere.
+    assert 'syncd_athletes_failing{source="strava"} 1.0' in body
+    critical = [line for line in body.splitlines() if line.startswith("syncd_alerts{")
+                and 'severity="critical"' in line and 'status="open"' in line]
+    assert critical == ['syncd_alerts{rule="pain_stop",severity="critical",status="open"} 1.0']
+    for name in ("ana", "ben", "chika"):
+        assert f'"{name}' not in body and f"{name}/" not in body
