@@ -159,6 +159,12 @@ class StravaSection(_Section):
     run_speed_threshold: float = Field(1.9, gt=0, le=10)
     history: Duration = timedelta(days=56)
     on_revoke: Literal["keep", "delete"] = "keep"
+    # Clinic mode: with webhooks on, each athlete's routine poll is a slow reconciliation
+    # (events bring new activities within a minute); the planner stretches it, and
+    # poll_interval, when the athletes would outgrow the application's daily budget.
+    reconcile_interval: Duration = timedelta(hours=6)
+    # How many new activities a day to keep budget for, per athlete (planning estimate).
+    activities_per_athlete_day: float = Field(1.5, gt=0, le=20)
 
     @field_validator("client_id", mode="before")
     @classmethod
