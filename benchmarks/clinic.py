@@ -521,8 +521,11 @@ class Site:
         assert len(rows) == self.size
 
     def page(self) -> None:
-        """Time ``GET /`` with the token once, on a fresh ASGI app (so nothing is cached)."""
+        """Time ``GET /`` with the token once, on a fresh ASGI app (so nothing is cached), the
+        clinic's clock at :data:`NOW` as for the overview."""
         from syncd.web import create_app
+
+        self.clock.now = NOW
 
         async def get() -> None:
             web = create_app(self.clinic.apps()[0])
