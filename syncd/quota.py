@@ -67,15 +67,17 @@ DEFAULT_COSTS: Mapping[Kind, Cost] = {
 
 @dataclass(frozen=True, slots=True)
 class QuotaSettings:
-    """How the application's budget is shared (defaults justified in the README).
+    """How the application's budget is shared.
 
-    ``reconcile_interval`` is the routine poll with webhooks on: events bring each activity
-    within seconds, so the poll only catches what an event missed; 6 hours finds such an
-    activity the same day at 4 reads per athlete and day. ``poll_interval`` is the poll
-    without webhooks (``[strava] poll_interval``). Both stretch when the athletes would need
-    more than ``poll_share`` of the day, or more than what the day's expected activities
-    (``activities_per_athlete_day``) leave of it after ``spare_share`` is kept for first
-    syncs, backfills, retries and gear.
+    ``reconcile_interval`` is the routine poll with webhooks on. Events bring each activity
+    within a minute, so this poll only catches what an event missed (Strava gives up on a
+    callback that fails three times, and a replica may be down): every 6 hours finds such an
+    activity the same day, while the athlete may still read the alert before the next run,
+    for 4 reads per athlete and day; 24 hours would let a missed run go unseen until the
+    next one. ``poll_interval`` is the poll without webhooks (``[strava] poll_interval``).
+    Both stretch when the athletes would need more than ``poll_share`` of the day, or more
+    than what the day's expected activities (``activities_per_athlete_day``, edits included)
+    leave of it after ``spare_share`` is kept for first syncs, backfills, retries and gear.
     """
 
     webhooks: bool = True
