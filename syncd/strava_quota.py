@@ -17,6 +17,7 @@ who just connected, a ``syncd sync`` run by hand) or on :meth:`StravaCoordinator
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -144,6 +145,8 @@ class StravaCoordinator:
         self._scanned: tuple[datetime, frozenset[int]] | None = None
         self._slots_for: tuple[tuple[str, ...], timedelta] | None = None
         self._slots: dict[str, timedelta] = {}
+        # /status asks from the web server's threads while a tick runs in the scheduler's.
+        self._lock = threading.Lock()
 
     # -- the tick -----------------------------------------------------------------------------
 
@@ -151,14 +154,14 @@ class StravaCoordinator:
         """Run what is due and fits in the budget now, most urgent first."""
         now = now or self.clinic.clock()
         report = TickReport(at=now)
-        apps = self._connected(now)
+        apps, states = self._connected(now)
         if not apps:
             self.last_report = report
             return report
         settings = self.settings(now, len(apps))
         interval = self._interval = poll_interval(len(apps), self.limits[1], settings,
                                                   current=self._interval)
-        candidates = self._candidates(now, apps, settings, interval)
+        candidates = self._candidates(now, apps, states, settings, interval)
         budget = self.budget(next(iter(apps.values())))
         chosen = choose(now, budget_view(budget, now, self.limits), candidates,
                         athletes=len(apps), settings=settings)
@@ -204,7 +207,9 @@ class StravaCoordinator:
             else:
                 result = sync_source(app, SOURCE)
                 report.results.append(result)
-                self._states.update(_read_states(app.store, [app.athlete_id]))
+                fresh = _read_states(app.store, [app.athlete_id])
+                with self._lock:
+                    self._states.update(fresh)
                 outcome = ("synced" if result.ok and result.skipped_until is None
                            else result.summary())
         reads = budget.requests - before
@@ -219,33 +224,38 @@ class StravaCoordinator:
         event = StravaEvent(**entry)
         outcome = process_event(app, event)
         if outcome != "postponed":
-            self.events_seen.append(now)
+            with self._lock:
+                self.events_seen.append(now)
         if outcome == "stored":
             remember_seen(app, event)
         return outcome
 
     # -- what is due --------------------------------------------------------------------------
 
-    def _connected(self, now: datetime) -> dict[int, App]:
-        """The Apps of the athletes who use Strava and have connected it, by athlete id; their
-        sync states are read again when :data:`RESCAN` has passed or the roster changed."""
+    def _connected(self, now: datetime) -> tuple[dict[int, App], dict[int, _State]]:
+        """The Apps of the athletes who use Strava and have connected it, and their sync
+        states, by athlete id; the states are read again when :data:`RESCAN` has passed or the
+        roster changed."""
         apps = {app.athlete_id: app for app in self.clinic.apps()
                 if SOURCE in app.enabled_sources()}
         roster = frozenset(apps)
-        if (self._scanned is None or self._scanned[1] != roster
-                or now - self._scanned[0] >= RESCAN or now < self._scanned[0]):
-            store = self.clinic.store
-            with store.read() as tx:
-                connected = set(tx.scalars(select(CredentialRow.athlete_id).where(
-                    CredentialRow.name == TOKENS))) & roster
-            self._states = {k: v for k, v in _read_states(store, None).items()
-                            if k in connected}
-            self._states.update({k: _State() for k in connected - set(self._states)})
-            self._scanned = (now, roster)
-            self._webhooks = None
-        return {athlete_id: apps[athlete_id] for athlete_id in sorted(self._states)}
+        with self._lock:
+            if (self._scanned is None or self._scanned[1] != roster
+                    or now - self._scanned[0] >= RESCAN or now < self._scanned[0]):
+                store = self.clinic.store
+                with store.read() as tx:
+                    connected = set(tx.scalars(select(CredentialRow.athlete_id).where(
+                        CredentialRow.name == TOKENS))) & roster
+                states = {k: v for k, v in _read_states(store, None).items() if k in connected}
+                states.update({k: _State() for k in connected - set(states)})
+                self._states = states
+                self._scanned = (now, roster)
+                self._webhooks = None
+            states = dict(self._states)
+        return {k: apps[k] for k in sorted(states)}, states
 
-    def _candidates(self, now: datetime, apps: Mapping[int, App], settings: QuotaSettings,
+    def _candidates(self, now: datetime, apps: Mapping[int, App],
+                    states: Mapping[int, _State], settings: QuotaSettings,
                     interval: timedelta) -> list[Work]:
         """Waiting events, and at most one sync pass per athlete (at its most urgent kind)."""
         costs = settings.costs
@@ -258,7 +268,7 @@ class StravaCoordinator:
                 candidates.append(Work(Kind.EVENT, app.athlete.name, costs[Kind.EVENT].most,
                                        sent, (app, entry)))
         for athlete_id, app in apps.items():
-            state = self._states[athlete_id]
+            state = states[athlete_id]
             if state.backoff_until is not None and state.backoff_until > now:
                 continue  # failing or rate limited: the pass would not run
             name = app.athlete.name
@@ -279,10 +289,12 @@ class StravaCoordinator:
     def settings(self, now: datetime, athletes: int) -> QuotaSettings:
         """The settings, with the mode (webhooks or polling) and, when more events arrived in
         the last 24 hours than the settings expect, the events seen per athlete and day."""
-        while self.events_seen and self.events_seen[0] <= now - DAY:
-            self.events_seen.popleft()
+        with self._lock:
+            while self.events_seen and self.events_seen[0] <= now - DAY:
+                self.events_seen.popleft()
+            seen = len(self.events_seen)
         base = self.base_settings
-        observed = len(self.events_seen) / athletes if athletes else 0.0
+        observed = seen / athletes if athletes else 0.0
         return replace(base, webhooks=self.webhooks(),
                        activities_per_athlete_day=max(base.activities_per_athlete_day,
                                                       observed))
@@ -319,7 +331,7 @@ class StravaCoordinator:
 
     def capacity(self, now: datetime) -> Capacity:
         """How far the budget goes with the athletes connected now."""
-        athletes = len(self._connected(now))
+        athletes = len(self._connected(now)[0])
         return capacity(athletes, self.limits[1], self.settings(now, athletes))
 
     def quota_status(self, now: datetime | None = None) -> dict[str, Any]:
@@ -327,7 +339,7 @@ class StravaCoordinator:
         day, the mode, the routine poll interval, the athletes served and servable, and the
         reads each kind of work took on average."""
         now = now or self.clinic.clock()
-        apps = self._connected(now)
+        apps, _ = self._connected(now)
         settings = self.settings(now, len(apps))
         served = capacity(len(apps), self.limits[1], settings)
         interval = self._interval or served.interval
