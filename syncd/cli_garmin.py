@@ -7,7 +7,8 @@
 - ``syncd auth garmin --token-store DIR`` adopts an existing garminconnect token store.
 
 The token store is ``[garmin] token_store``, else ``garmin/`` in the state directory: a 0700
-folder of 0600 files. The password is never stored.
+folder of 0600 files. In a clinic the tokens are also saved to the database at once, where the
+other replica finds them (:mod:`syncd.garmin_store`). The password is never stored.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def cmd_auth_garmin(app: App, args: argparse.Namespace) -> int:
     """Sign in, finish a sign-in, or adopt a token store; print where the tokens went."""
     # Imported here: garminconnect would slow every other command's start.
     from connectors.garmin import auth
+    from syncd.garmin_store import keep_sign_in
 
     settings = app.settings
     folder = token_dir(app)
@@ -65,6 +67,8 @@ def cmd_auth_garmin(app: App, args: argparse.Namespace) -> int:
         print(f"Garmin sent a verification code{sent}. Finish the sign-in with:\n"
               "  syncd auth garmin --mfa-code CODE")
         return 0
+    # In a clinic, at once into the database: the other replica syncs from there.
+    keep_sign_in(app, folder)
     print(f"Garmin login saved in {folder} (as {result.display_name or 'unknown'}); "
           "the password was not stored.")
     if settings.garmin is None:

@@ -198,10 +198,12 @@ def garmin_staging(app: App, invite: Invite) -> Path:
 
 def connect_garmin(app: App, invite: Invite, staging: Path) -> Outcome:
     """Use up ``invite``, then move the tokens signed in to in ``staging`` into the athlete's
-    Garmin token folder: ``connected``, or ``gone`` (nothing moved) when the invite was used
-    or expired meanwhile. The staging folder is removed either way. Raises
-    :class:`~syncd.errors.StorageError` when the tokens cannot be written."""
+    Garmin token folder and, in a clinic, the database that every replica syncs from:
+    ``connected``, or ``gone`` (nothing moved) when the invite was used or expired meanwhile.
+    The staging folder is removed either way. Raises :class:`~syncd.errors.StorageError` when
+    the tokens cannot be written."""
     from connectors.garmin import tokens
+    from syncd.garmin_store import keep_sign_in
     from syncd.sync import garmin_token_dir
 
     try:
@@ -216,6 +218,7 @@ def connect_garmin(app: App, invite: Invite, staging: Path) -> Outcome:
                 raise StorageError(f"cannot read the Garmin sign-in's {name} in {staging}: "
                                    f"{err.strerror}; send the athlete a new invite") from err
             tokens.write_private(folder / name, text)
+        keep_sign_in(app, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     # Only now: a pass started earlier would have failed on the missing tokens again.

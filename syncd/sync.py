@@ -8,6 +8,7 @@ another source.
 from __future__ import annotations
 
 import random
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -111,8 +112,9 @@ def sync_source(app: App, name: str, *, since: date | None = None, force: bool =
         return result
     try:
         connector = connector or make_connector(app, name)
-        # With the cursor, an interrupted backfill continues where it stopped.
-        fetched = connector.fetch(state.cursor, since=since)
+        with _shared_tokens(app, name):
+            # With the cursor, an interrupted backfill continues where it stopped.
+            fetched = connector.fetch(state.cursor, since=since)
         store_fetched(app, connector, fetched, result)
     except SyncdError as err:
         result.error = err
@@ -121,6 +123,16 @@ def sync_source(app: App, name: str, *, since: date | None = None, force: bool =
         return result
     _record_success(app, name, fetched, result, had_error=state.error_count > 0)
     return result
+
+
+def _shared_tokens(app: App, name: str) -> AbstractContextManager[None]:
+    """In a clinic, a Garmin pass takes its tokens from the database and saves a refreshed
+    one there (:mod:`syncd.garmin_store`), so that every replica holds the live one."""
+    if name != "garmin" or not app.settings.clinic:
+        return nullcontext()
+    from syncd.garmin_store import shared_tokens  # garminconnect loads only for Garmin
+
+    return shared_tokens(app, garmin_token_dir(app))
 
 
 def store_fetched(app: App, connector: Connector, fetched: FetchResult,
