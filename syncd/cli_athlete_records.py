@@ -227,6 +227,7 @@ def _folders_of(clinic: Clinic, row: AthleteRow, tx: Session) -> list[Path]:
     """The athlete's folders that exist: their Garmin token folder, and Garmin sign-ins of
     their invites still waiting in the onboarding folder."""
     from connectors.garmin import tokens
+    from syncd.garmin_store import agreement_file
     from syncd.sync import garmin_token_dir
 
     settings = clinic.settings
@@ -236,6 +237,8 @@ def _folders_of(clinic: Clinic, row: AthleteRow, tx: Session) -> list[Path]:
                                       store=clinic.store))
         if settings.clinic and garmin.is_dir():
             folders.append(garmin)
+        if settings.clinic and agreement_file(garmin).is_file():
+            folders.append(agreement_file(garmin))  # what the folder and database agreed on
         # A single athlete's store is the configured folder: only syncd's files in it go.
         folders += [garmin / file for file in (tokens.TOKEN_FILE, tokens.PROFILE_FILE,
                                                tokens.PENDING_FILE)

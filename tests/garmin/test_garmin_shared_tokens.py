@@ -286,9 +286,10 @@ def test_the_tokens_reach_no_log_nor_export_and_delete_erases_them(
     assert set(credentials[0]) == {"name", "updated_at"}
     assert "garmin_tokens" not in exported
 
+    assert agreement_file(a.tokens).is_file()
     assert a.cli("athletes", "delete", "ana", "--yes", "--force") == 0
     assert stored_copy(db_url) is None
-    assert not a.tokens.exists()
+    assert not a.tokens.exists() and not agreement_file(a.tokens).exists()
     out, err = capsys.readouterr()
     everything += exported + out + err
     leaked = [token for token in secrets if token in everything]
