@@ -24,6 +24,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from syncd.errors import StorageError
 from syncd.sync import SourceResult, sync_source
 
 if TYPE_CHECKING:
@@ -416,6 +417,12 @@ class Scheduler:
                     stats.last_outcome = "claimed elsewhere"
                     return None
                 result = self._sync(app, name)
+        except StorageError as err:  # the claim itself could not be taken (a full disk)
+            stats.errors += 1
+            stats.last_outcome = "error"
+            log.error("source failing", source=name, athlete=app.athlete.name, error=str(err),
+                      action=err.action.value)
+            return None
         except Exception:  # a bug in one pass must not stop this source's schedule
             stats.crashes += 1
             stats.errors += 1

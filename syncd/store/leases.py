@@ -22,6 +22,7 @@ start, beats while it runs, and is forgotten when it stops; a row not seen for a
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
@@ -341,6 +342,9 @@ def _file_claim(store: Store, athlete_id: int, source: str) -> Iterator[bool]:
     try:
         descriptor = _open_lock_file(lock_path)
     except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageError(f"cannot create the fetch lock {lock_path}: the disk is full; "
+                               "free disk space") from err
         raise StorageError(f"cannot create the fetch lock {lock_path}: {err.strerror}; make "
                            "the database's folder writable by the syncd user") from err
     try:
