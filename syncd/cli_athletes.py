@@ -28,6 +28,7 @@ from syncd.cli_invites import add_invite_command
 from syncd.clinic import Clinic, UnknownAthlete, stored_profile
 from syncd.config import AthleteSection, Settings, resolve_plan
 from syncd.errors import ConfigError, SyncdError
+from syncd.garmin_store import CREDENTIAL as GARMIN_TOKENS
 from syncd.invites import CONNECTABLE, STRAVA_TOKENS
 from syncd.plan import load_plan
 from syncd.store.tables import (
@@ -159,9 +160,13 @@ def _counts(tx: Session) -> dict[str, dict[int, Any]]:
               .group_by(SyncStateRow.athlete_id))
     strava = select(CredentialRow.athlete_id, func.count()).where(
         CredentialRow.name == STRAVA_TOKENS).group_by(CredentialRow.athlete_id)
+    # A clinic keeps Garmin tokens in the database too: connected on every replica.
+    garmin = select(CredentialRow.athlete_id, func.count()).where(
+        CredentialRow.name == GARMIN_TOKENS).group_by(CredentialRow.athlete_id)
     return {name: {athlete: value for athlete, value in tx.execute(query).all()}
             for name, query in (("activities", activities), ("open_alerts", alerts),
-                                ("last_sync", synced), ("strava", strava))}
+                                ("last_sync", synced), ("strava", strava),
+                                ("garmin", garmin))}
 
 
 def _entry(app: App, row: AthleteRow | None, counts: dict[str, dict[int, Any]], origin: str,
@@ -176,7 +181,8 @@ def _entry(app: App, row: AthleteRow | None, counts: dict[str, dict[int, Any]], 
     planless = App(app.settings, profile=profile.model_copy(update={"plan": None}),
                    store=app.store)
     garmin = (app.settings.garmin is not None and "garmin" in app.enabled_sources()
-              and (garmin_token_dir(planless) / tokens.TOKEN_FILE).is_file())
+              and (athlete_id in counts["garmin"]
+                   or (garmin_token_dir(planless) / tokens.TOKEN_FILE).is_file()))
     return {
         "name": profile.name, "origin": origin, "state": state,
         "timezone": row.timezone if row is not None and state != "watched" else profile.timezone,

@@ -53,6 +53,8 @@ def _unknown_source(name: str, enabled: Sequence[str]) -> None:
 
 
 def _sync_athlete(app: App, args: argparse.Namespace, *, deliver: bool) -> int:
+    from syncd.scheduler import claimed, pass_key
+
     names = canonical_first(app.enabled_sources(), app.settings.sources.canonical_order)
     if args.source:
         if args.source not in names and app.clinic is not None and len(app.clinic.apps()) > 1:
@@ -68,7 +70,13 @@ def _sync_athlete(app: App, args: argparse.Namespace, *, deliver: bool) -> int:
         # is more (each pass stores its batch and moves the cursor, so an interruption loses
         # nothing).
         for _ in range(MAX_PASSES):
-            result = sync_source(app, name, since=args.since, force=True)
+            with claimed(app, name) as mine:
+                if not mine:  # the daemon (or another replica) is reading it right now
+                    print(f"{pass_key(app, name)}: a pass is running in another syncd; "
+                          "skipped (its results are stored as usual)")
+                    result = SourceResult(name)
+                    break
+                result = sync_source(app, name, since=args.since, force=True)
             print(result.summary())
             for source_id, reason in result.failures:
                 print(f"  skipped {source_id}: {reason}")

@@ -78,3 +78,38 @@ def test_a_command_about_one_athlete_asks_which(config: Path,
     assert run(config, "--athlete", "cleo", "plan") == 2
     assert "athlete 'cleo' is not watched by this syncd; athletes: ana, ben" in (
         capsys.readouterr().err)
+
+
+def test_sync_leaves_a_source_another_syncd_is_reading(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`syncd sync` beside a running daemon: a source whose pass the daemon holds is skipped,
+    never read twice at once; the other athlete's is read."""
+    from syncd.clinic import Clinic
+    from syncd.config import load_settings
+    from syncd.store.leases import fetch_claim
+
+    for name in ("ana", "ben"):
+        (tmp_path / name).mkdir()
+    config = tmp_path / "syncd.toml"
+    config.write_text(f'''
+[database]
+url = "sqlite:///{tmp_path / "syncd.db"}"
+[files]
+[[athletes]]
+name = "ana"
+watch = ["{tmp_path / "ana"}"]
+[[athletes]]
+name = "ben"
+watch = ["{tmp_path / "ben"}"]
+''')
+    clinic = Clinic(load_settings(config))
+    try:
+        ana = clinic.app("ana")
+        with fetch_claim(ana.store, ana.athlete_id, "files") as mine:
+            assert mine
+            assert run(config, "sync") == 0
+    finally:
+        clinic.close()
+    out = capsys.readouterr().out
+    assert "ana/files: a pass is running in another syncd; skipped" in out
+    assert "files: 0 fetched, 0 new" in out.split("athlete ben:")[1]
