@@ -323,8 +323,17 @@ class Scheduler:
     def sync_soon(self, name: str) -> bool:
         """Run pass ``name`` (a :func:`pass_key`) now, e.g. a webhook said something changed
         or an athlete just connected an account; False when it is not scheduled here. A pass
-        already running is not doubled: it picks the change up, or the next does."""
+        already running is not doubled: it picks the change up, or the next does. A source
+        run by a coordinator (a clinic's Strava) gets the coordinator's next tick now, with
+        its view of the athletes refreshed."""
         job = self._scheduler.get_job(source_job_id(name))
+        source = name.rpartition("/")[2]
+        for coordinator in self.coordinators:
+            if coordinator.source == source:
+                refresh = getattr(coordinator, "refresh", None)
+                if refresh is not None:
+                    refresh()
+                job = self._scheduler.get_job(f"coordinate:{source}")
         if job is None or not self._accepting:
             return False
         job.modify(next_run_time=datetime.now(UTC))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,35 @@ def test_an_athlete_added_at_run_time_gets_passes(clinic: Clinic, tmp_path: Path
     with clinic.store.read() as tx:
         names = set(tx.scalars(select(AthleteRow.name)))
     assert names >= {"dora"}
+
+
+class Coordinating:
+    """A coordinator standing for the clinic's Strava: counts ticks and refreshes."""
+
+    source = "strava"
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self.refreshed = 0
+
+    def tick(self, now: object) -> None:
+        self.ticks += 1
+
+    def refresh(self) -> None:
+        self.refreshed += 1
+
+
+def test_an_athlete_who_just_connected_gets_the_coordinators_next_tick_now(
+        clinic: Clinic) -> None:
+    coordinator = Coordinating()
+    scheduler = Scheduler(clinic.apps()[0], sync=Recorder(), coordinators=[coordinator],
+                          coordinator_interval=timedelta(hours=1))
+    scheduler.start()
+    try:
+        wait_until(lambda: coordinator.ticks == 1, 5, "the first tick at start")
+        assert scheduler.sync_soon("ana/strava")
+        wait_until(lambda: coordinator.ticks == 2, 5, "a tick at once, not in an hour")
+        assert coordinator.refreshed == 1
+    finally:
+        _stop(scheduler)
+    assert not scheduler.sync_soon("ana/strava")  # stopped: nothing more runs
