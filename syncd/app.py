@@ -133,10 +133,15 @@ class App:
             if result.affected_dates or gear:
                 # An earlier first run changes which weeks have the 28 days of history the
                 # load ratio needs, far outside the new runs' window: evaluate everything.
-                first_after = queries.first_session_date(tx, self.athlete_id)
+                # Only a change on or before the first run's day can move it.
+                later = first_before is not None and all(
+                    day > first_before for day in result.affected_dates)
+                first_after = (first_before if later
+                               else queries.first_session_date(tx, self.athlete_id))
                 dates = None if first_after != first_before else result.affected_dates
                 evaluation = reevaluate(tx, self.athlete_id, self.athlete, dates,
-                                        self.clock(), self.channels())
+                                        self.clock(), self.channels(),
+                                        first_session=first_after, first_known=True)
         return Ingested(result, evaluation)
 
     def record_pain(self, score: int, at: datetime | None = None,

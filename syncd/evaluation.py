@@ -56,8 +56,10 @@ def full_window(tx: DbSession, athlete_id: int, athlete: Athlete, today: date) -
 
 
 def load_history(tx: DbSession, athlete_id: int, athlete: Athlete, window: Window,
-                 now: datetime) -> History:
-    """The sessions, pain reports and gear the evaluation of ``window`` needs."""
+                 now: datetime, first_session: date | None = None,
+                 first_known: bool = False) -> History:
+    """The sessions, pain reports and gear the evaluation of ``window`` needs (the athlete's
+    first session date is read unless the caller knows it: ``first_known``)."""
     first = history_start(athlete, window)
     end = local_midnight(week_start(window.last, athlete.plan_start) + timedelta(days=7))
     sessions = list(queries.load_sessions(tx, athlete_id, local_midnight(first), end))
@@ -71,20 +73,24 @@ def load_history(tx: DbSession, athlete_id: int, athlete: Athlete, window: Windo
         sessions=sessions,
         pain=queries.load_pain(tx, athlete_id, pain_from, pain_to),
         gear=queries.load_gear(tx, athlete_id),
-        first_session_date=queries.first_session_date(tx, athlete_id),
+        first_session_date=(first_session if first_known
+                            else queries.first_session_date(tx, athlete_id)),
     )
 
 
 def reevaluate(tx: DbSession, athlete_id: int, athlete: Athlete, dates: Iterable[date] | None,
-               now: datetime, channels: Sequence[str]) -> ApplyResult:
+               now: datetime, channels: Sequence[str], *, first_session: date | None = None,
+               first_known: bool = False) -> ApplyResult:
     """Evaluate the window ``dates`` touch (all history when ``dates`` is None) and apply the
-    findings inside ``tx``: new alerts raised, vanished ones resolved, none duplicated."""
+    findings inside ``tx``: new alerts raised, vanished ones resolved, none duplicated.
+    ``first_session`` is the athlete's first session date when the caller has just read it
+    (``first_known``), saving the query."""
     today = athlete.local_date(now)
     window = (full_window(tx, athlete_id, athlete, today) if dates is None
               else affected_window(tx, athlete_id, athlete, dates, today))
     if window is None:
         window = Window(today, today)
-    history = load_history(tx, athlete_id, athlete, window, now)
+    history = load_history(tx, athlete_id, athlete, window, now, first_session, first_known)
     findings = evaluate(athlete, history, window, today)
     first = week_start(window.first, athlete.plan_start)
     last = week_start(window.last, athlete.plan_start) + timedelta(days=6)
