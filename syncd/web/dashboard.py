@@ -77,7 +77,7 @@ async def log_pain(request: Request, athlete: str | None = None) -> Response:
         app = context.athlete_app(athlete)
     except HTTPException as refused:
         return page("syncd: no such athlete", _refusal(refused), refused.status_code)
-    form = await _form(request)
+    form = await read_form(request)
     score_text = (form.get("score") or "").strip()
     note = (form.get("note") or "").strip()[:500] or None
     back = athlete_path(app) if context.several() else "/"
@@ -99,7 +99,7 @@ def _refusal(refused: HTTPException) -> str:
 async def login(request: Request) -> Response:
     """Check the token typed into the login form; on success set the session cookie."""
     policy: AccessPolicy = request.app.state.policy
-    form = await _form(request)
+    form = await read_form(request)
     if not policy.login_ok(form.get("token") or ""):
         return login_page(status_code=401, failed=True)
     response = RedirectResponse("/", status_code=303)
@@ -109,7 +109,9 @@ async def login(request: Request) -> Response:
     return response
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request) -> dict[str, str]:
+    """A small url-encoded form's fields (first value of each); a body past
+    :data:`MAX_FORM_BYTES` is cut there, so no form can fill the memory."""
     body = b""
     async for chunk in request.stream():
         body += chunk

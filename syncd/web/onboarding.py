@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, Request
@@ -50,7 +50,7 @@ from syncd.invites import (
     sweep_staging,
 )
 from syncd.web.context import context_of
-from syncd.web.dashboard import page
+from syncd.web.dashboard import page, read_form
 
 if TYPE_CHECKING:
     from connectors.strava.tokens import Tokens
@@ -63,7 +63,6 @@ STRAVA_CALLBACK_PATH = f"{LINK_PATH}/strava/callback"
 REQUIRED_STRAVA_SCOPE = "activity:read_all"
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FORM_BYTES = 4096
 HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow",
            "Cache-Control": "no-store"}
 NAMES = {"strava": "Strava", "garmin": "Garmin Connect"}
@@ -267,14 +266,14 @@ def garmin_form(request: Request, token: str) -> Response:
 async def garmin_sign_in(request: Request, token: str) -> Response:
     """Sign in to Garmin with the email and password typed; ask for the code when Garmin
     sends one."""
-    form = await _read_form(request)
+    form = await read_form(request)
     return await run_in_threadpool(_garmin_sign_in, request, token, form)
 
 
 @router.post(LINK_PATH + "/{token}/garmin/code")
 async def garmin_code(request: Request, token: str) -> Response:
     """Finish the Garmin sign-in with the code Garmin sent."""
-    form = await _read_form(request)
+    form = await read_form(request)
     return await run_in_threadpool(_garmin_code, request, token, form)
 
 
@@ -420,15 +419,6 @@ def _sync_soon(request: Request, app: App, source: str) -> None:
         log.warning("first sync not scheduled now; the next poll runs it",
                     athlete=app.athlete.name, source=source, exc_info=True)
 
-
-async def _read_form(request: Request) -> dict[str, str]:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            break
-    fields = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"))
-    return {key: values[0] for key, values in fields.items() if values}
 
 
 def _href(token: str, *parts: str) -> str:
