@@ -169,6 +169,7 @@ class Daemon:
         leader = self.leadership.try_acquire()
         leases.register_replica(store, self.replica_id, socket.gethostname(), os.getpid(),
                                 self.app.clock())
+        leases.beat(store, self.replica_id, leader, self.app.clock())  # /status at once
         self.scheduler = Scheduler(self.app, dispatcher=self.dispatcher, leader=leader,
                                    coordinators=coordinators_for(self.clinic))
         self.web = create_app(self.app, scheduler=self.scheduler)
