@@ -32,16 +32,8 @@ from syncd.cli_athletes import (
 from syncd.clinic import Clinic
 from syncd.config import AthleteSection, Settings
 from syncd.errors import ConfigError, SyncdError
-from syncd.store.athletes import (
-    KINDS,
-    REACH,
-    athlete_rows,
-    erase_athlete,
-    export_athlete,
-    import_athlete,
-    read_export,
-    write_export,
-)
+from syncd.store.athletes import REACH, athlete_rows, erase_athlete, export_athlete, import_athlete
+from syncd.store.export_file import KINDS, read_export, write_export
 from syncd.store.tables import (
     AlertDeliveryRow,
     AlertEventRow,

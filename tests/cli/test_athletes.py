@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from syncd.cli import main
 from syncd.store import Store
-from syncd.store.athletes import athlete_rows, read_export
+from syncd.store.athletes import athlete_rows
+from syncd.store.export_file import read_export
 from syncd.store.tables import AthleteRow, Base
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -33,7 +33,8 @@ from syncd.cli import main
 from syncd.clinic import Clinic
 from syncd.config import load_settings
 from syncd.store import DbCredentialStore, Store
-from syncd.store.athletes import athlete_rows, read_export
+from syncd.store.athletes import athlete_rows
+from syncd.store.export_file import read_export
 from syncd.store.tables import AthleteRow, Base
 
 from .support import (

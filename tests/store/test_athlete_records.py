@@ -54,14 +54,16 @@ from syncd.store import (
     upsert_gear,
 )
 from syncd.store.athletes import (
-    CREDENTIALS_NOTE,
-    KINDS,
     ImportConflict,
-    InvalidExport,
     erase_athlete,
     export_athlete,
     import_athlete,
     reach_problems,
+)
+from syncd.store.export_file import (
+    CREDENTIALS_NOTE,
+    KINDS,
+    InvalidExport,
     read_export,
     write_export,
 )
