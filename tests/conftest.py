@@ -8,6 +8,7 @@ emptied before each test; its parameter is skipped when the server is unreachabl
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -17,6 +18,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+# aiosmtpd logs each client's connect and disconnect from its own thread; a disconnect that
+# lands after its test ended would write to pytest's closed capture stream ("Logging error").
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 
 FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures"
 POSTGRES_ADMIN_URL = os.environ.get(
