@@ -174,11 +174,9 @@ def welcome(request: Request, token: str, source: str | None = None) -> Response
 @router.get(LINK_PATH + "/{token}/strava")
 def to_strava(request: Request, token: str) -> Response:
     """Send the browser to Strava's authorization page."""
-    patient = _patient(request, token)
-    if patient is None:
-        return gone_page()
-    if "strava" not in connectable_sources(patient.app):
-        return not_offered_page()
+    patient = _offered_patient(request, token, "strava")
+    if isinstance(patient, Response):
+        return patient
     url = strava_authorize_url(patient)
     if url is None:
         return unavailable_page()
@@ -254,11 +252,9 @@ def _retry_link(patient: Patient) -> str:
 @router.get(LINK_PATH + "/{token}/garmin")
 def garmin_form(request: Request, token: str) -> Response:
     """The Garmin sign-in form."""
-    patient = _patient(request, token)
-    if patient is None:
-        return gone_page()
-    if "garmin" not in connectable_sources(patient.app):
-        return not_offered_page()
+    patient = _offered_patient(request, token, "garmin")
+    if isinstance(patient, Response):
+        return patient
     return _sign_in_page(patient, token)
 
 
@@ -328,11 +324,9 @@ def _garmin_code(request: Request, token: str, form: dict[str, str]) -> Response
 def _garmin_patient(request: Request, token: str) -> Patient | Response:
     """The patient of a pending invite that may try a Garmin sign-in now, or the page that
     says why not."""
-    patient = _patient(request, token)
-    if patient is None:
-        return gone_page()
-    if "garmin" not in connectable_sources(patient.app):
-        return not_offered_page()
+    patient = _offered_patient(request, token, "garmin")
+    if isinstance(patient, Response):
+        return patient
     if _limiter(request).blocked(patient.invite.id, patient.app.clock()):
         minutes = int(FAILURE_WINDOW.total_seconds() // 60)
         return _page("Too many attempts", "<h2>Too many attempts</h2><p>Garmin did not "
@@ -380,6 +374,17 @@ def _limiter(request: Request) -> AttemptLimiter:
 
 
 # -- shared -----------------------------------------------------------------------------------
+
+
+def _offered_patient(request: Request, token: str, source: str) -> Patient | Response:
+    """The patient of the pending invite ``token`` opens, when ``source`` is one they may
+    connect; otherwise the page that says why not."""
+    patient = _patient(request, token)
+    if patient is None:
+        return gone_page()
+    if source not in connectable_sources(patient.app):
+        return not_offered_page()
+    return patient
 
 
 def _patient(request: Request, token: str) -> Patient | None:
