@@ -29,8 +29,9 @@ from syncd.clinic import Clinic, UnknownAthlete, stored_profile
 from syncd.config import AthleteSection, Settings, resolve_plan
 from syncd.errors import ConfigError, SyncdError
 from syncd.garmin_store import CREDENTIAL as GARMIN_TOKENS
-from syncd.invites import CONNECTABLE, STRAVA_TOKENS
+from syncd.invites import CONNECTABLE
 from syncd.plan import load_plan
+from syncd.store.state import STRAVA_TOKENS
 from syncd.store.tables import (
     ActivityRow,
     AlertRow,

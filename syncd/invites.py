@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from syncd.config import Settings
 from syncd.errors import ConfigError, StorageError
+from syncd.store.state import STRAVA_TOKENS
 from syncd.store.tables import AthleteRow, CredentialRow, InviteRow, SyncStateRow
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ LINK_PATH = "/onboard"
 # The accounts a link can connect (the file source needs no account).
 CONNECTABLE = ("strava", "garmin")
 REVOKED = "revoked"
-STRAVA_TOKENS = "strava.tokens"
 STAGING_MAX_AGE_S = 3600.0  # an abandoned Garmin sign-in (its session cookies) is kept this long
 Outcome = Literal["connected", "gone", "taken"]
 # A token is 43 URL-safe characters; anything much longer is not one (and is not hashed).

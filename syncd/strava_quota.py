@@ -45,6 +45,9 @@ from syncd.quota import (
     poll_interval,
     poll_slots,
 )
+from syncd.store.state import STRAVA_INBOX as INBOX
+from syncd.store.state import STRAVA_SUBSCRIPTION as SUBSCRIPTION
+from syncd.store.state import STRAVA_TOKENS as TOKENS
 from syncd.store.tables import CredentialRow, SyncStateRow
 from syncd.sync import SourceResult, make_connector, sync_source
 
@@ -58,9 +61,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("syncd.strava_quota")
 
 SOURCE = "strava"
-TOKENS = "strava.tokens"
-INBOX = "strava.webhook_inbox"
-SUBSCRIPTION = "strava.subscription"
 # A tick stops starting work after this long; the rest waits for the next tick (the leader's
 # other jobs, and a replica's fail-over, are not held up by a burst).
 TICK_SECONDS = 20.0

@@ -21,6 +21,12 @@ from syncd.store.tables import CredentialRow, SyncStateRow
 # Long enough for any real error message, short enough that a runaway one stays harmless.
 _MAX_ERROR_CHARS = 2000
 
+# Names of the credential rows syncd itself reads (a connector's own rows are
+# ``<source>.<name>`` through :class:`DbCredentialStore`).
+STRAVA_TOKENS = "strava.tokens"
+STRAVA_INBOX = "strava.webhook_inbox"  # webhook events waiting to be processed
+STRAVA_SUBSCRIPTION = "strava.subscription"
+
 
 @dataclass(frozen=True, slots=True)
 class SyncStatus:

@@ -34,6 +34,9 @@ from connectors.base import FetchResult, RawRecord
 from syncd.errors import RateLimited, SyncdError, TransientError
 from syncd.store.activities import find_activity
 from syncd.store.alerts import add_operator_notice
+from syncd.store.state import STRAVA_INBOX as INBOX
+from syncd.store.state import STRAVA_SUBSCRIPTION as SUBSCRIPTION
+from syncd.store.state import STRAVA_TOKENS as TOKENS
 from syncd.store.tables import ActivityRow, AthleteRow, CredentialRow, GearRow
 from syncd.web.context import context_of
 
@@ -44,9 +47,6 @@ if TYPE_CHECKING:
     from syncd.app import App
 
 CALLBACK_PATH = "/strava/webhook"
-INBOX = "strava.webhook_inbox"
-SUBSCRIPTION = "strava.subscription"
-TOKENS = "strava.tokens"
 INBOX_LIMIT = 500  # past this, the oldest events go: the reconciliation poll covers them
 REVOKED_NOTICE = "strava.revoked"
 
@@ -239,7 +239,7 @@ def process_event(app: App, event: StravaEvent) -> str:
 def drain_inbox(app: App) -> list[str]:
     """Process every stored event, oldest first (at start-up, and after a rate limit)."""
     with app.store.read() as tx:
-        stored = (_credential(tx, app.athlete_id, INBOX) or {}).get("events", [])
+        stored = inbox_events(tx, app.athlete_id)
     outcomes = []
     for entry in stored:
         outcome = process_event(app, StravaEvent(**entry))
@@ -330,6 +330,11 @@ def _remove_strava_data(app: App, connector: StravaConnector) -> None:
 
 
 # -- the inbox (a credential row, so that it needs no table of its own) -------------------------
+
+
+def inbox_events(tx: Session, athlete_id: int) -> list[dict[str, Any]]:
+    """The events waiting in the athlete's inbox, oldest first."""
+    return list((_credential(tx, athlete_id, INBOX) or {}).get("events", []))
 
 
 def _credential(tx: Session, athlete_id: int, name: str) -> dict[str, Any] | None:
