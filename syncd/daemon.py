@@ -252,7 +252,10 @@ class Daemon:
         leader = self.leadership.holds() if was else self.leadership.try_acquire()
         if leader and refresh_roster and self.clinic.refresh():
             log.info("athletes changed", athletes=len(self.clinic.apps()))
-            self.scheduler.replace_app(self.app, coordinators=coordinators_for(self.clinic))
+            # The coordinators read the same clinic: they keep what they learnt (the budget,
+            # the measured costs) and only re-read the athletes.
+            self.scheduler.replace_app(self.app)
+            self.scheduler.refresh_coordinators()
         self.scheduler.set_leader(leader)
         if leader and not was:
             log.info("scheduling as the leader", replica=self.replica_id)
@@ -401,10 +404,10 @@ def coordinators_for(clinic: Clinic) -> list[Coordinator]:
 
 def inbox_waiting(app: App) -> bool:
     """True when ``app``'s athlete has Strava events waiting in the inbox."""
-    from syncd.web.strava_callback import INBOX, _credential
+    from syncd.web.strava_callback import inbox_events
 
     with app.store.read() as tx:
-        return bool((_credential(tx, app.athlete_id, INBOX) or {}).get("events"))
+        return bool(inbox_events(tx, app.athlete_id))
 
 
 def _exit_now(code: int) -> None:

@@ -71,6 +71,10 @@ class Coordinator(Protocol):
         """Do what is due and fits the budget now."""
         ...
 
+    def refresh(self) -> None:
+        """Read the athletes (and their states) again at the next tick."""
+        ...
+
 
 @dataclass(slots=True)
 class SourceStats:
@@ -257,6 +261,12 @@ class Scheduler:
         log.info("schedule reloaded", sources=app.settings.enabled_sources(),
                  athletes=len(self._apps()))
 
+    def refresh_coordinators(self) -> None:
+        """The athletes changed: every coordinator reads them again at its next tick (and
+        keeps what it learnt, such as the budget)."""
+        for coordinator in self.coordinators:
+            coordinator.refresh()
+
     def set_leader(self, leader: bool) -> None:
         """Start (first passes now) or stop scheduling sources, as this replica gains or loses
         the leadership. Passes already running finish as they began."""
@@ -330,9 +340,7 @@ class Scheduler:
         source = name.rpartition("/")[2]
         for coordinator in self.coordinators:
             if coordinator.source == source:
-                refresh = getattr(coordinator, "refresh", None)
-                if refresh is not None:
-                    refresh()
+                coordinator.refresh()
                 job = self._scheduler.get_job(f"coordinate:{source}")
         if job is None or not self._accepting:
             return False
