@@ -52,17 +52,18 @@ def run_command(args: argparse.Namespace) -> int:
     command: Command = args.handler
     from syncd.clinic import Clinic
 
+    clinic = Clinic(settings)  # opens nothing yet
     if getattr(args, "needs_plan", True):
-        # A broken plan stops every command before anything is written (the database too).
+        # A broken plan stops every command before anything is written (the database too);
+        # through the clinic, a plan many athletes share is read once.
         for profile in settings.roster():
-            _ = App(settings, profile=profile).athlete
-    clinic = Clinic(settings)
+            _ = App(settings, profile=profile, clinic=clinic).athlete
     try:
         athlete = args.athlete or os.environ.get("SYNCD_ATHLETE") or None
         if getattr(args, "scope", "athlete") == "clinic" and athlete is None:
             # A command about every athlete: it reads ``app.clinic``; the first athlete's App
             # carries the settings and the database.
-            app = clinic.apps()[0] if settings.clinic or clinic.roster() else clinic.app()
+            app = clinic.apps()[0]
             args.athlete = None
         else:
             app = clinic.app(athlete)
