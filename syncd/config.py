@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from syncd.errors import ConfigError
+from syncd.plan import load_plan
 
 DEFAULT_PLAN = "hip-return-run-walk"
 SOURCE_NAMES = ("strava", "garmin", "files")
@@ -589,21 +590,36 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 
 def _check_plan(data: Mapping[str, Any], base: Path) -> list[str]:
-    """Every plan named in the raw data must exist, whatever else is wrong with the file."""
+    """Every plan named in the raw data must exist and be valid, whatever else is wrong with
+    the file: the configuration's problems and its plans' problems are reported together."""
     entries = [("athlete", data.get("athlete", {}))]
     listed = data.get("athletes")
     if isinstance(listed, list):
         entries += [(f"athletes[{i}]", entry) for i, entry in enumerate(listed, start=1)]
     problems: list[str] = []
+    checked: set[Path] = set()  # a plan many athletes share is read once
     for label, athlete in entries:
         plan = athlete.get("plan", DEFAULT_PLAN) if isinstance(athlete, dict) else None
         if not isinstance(plan, str) or not plan:  # a wrong type is reported by validation
             continue
         try:
-            resolve_plan(plan, base)
+            path = resolve_plan(plan, base)
         except ConfigError as err:
             problems += [p.replace("athlete.plan", f"{label}.plan", 1) for p in err.problems]
+            continue
+        if path not in checked:
+            checked.add(path)
+            problems += _plan_problems(path, label)
     return problems
+
+
+def _plan_problems(path: Path, label: str) -> list[str]:
+    """The problems of one plan file, each naming the file and the athlete that uses it."""
+    try:
+        load_plan(path)
+    except ConfigError as err:
+        return [f"{label}.plan {path}: {problem}" for problem in err.problems]
+    return []
 
 
 def _resolved(settings: Settings, base: Path) -> Settings:

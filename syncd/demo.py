@@ -5,6 +5,10 @@ bundled 8-week sample history, and a webhook to a receiver on 127.0.0.1 started 
 checks each alert's Standard Webhooks signature and prints it. The dashboard URL is printed
 first; Ctrl-C stops everything cleanly. ``--fresh`` starts from an empty database
 (``$SYNCD_DEMO_STATE`` puts it somewhere else than ``./state/demo``).
+
+``./dev demo COMMAND ...`` runs any other syncd command on the demo's configuration and
+database (``./dev demo status``, ``./dev demo alerts --all``): the demo keeps its database in its
+own state folder, which a plain ``syncd --config examples/syncd.toml`` would not look in.
 """
 
 from __future__ import annotations
@@ -75,12 +79,16 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str]) -> int:
-    """Run the demo until Ctrl-C; returns ``syncd run``'s exit code."""
+    """Run the demo until Ctrl-C, or one syncd command on the demo's data; returns the
+    command's exit code."""
     state = Path(os.environ.get("SYNCD_DEMO_STATE") or ROOT / "state" / "demo")
     if "--fresh" in argv and state.exists():
         shutil.rmtree(state)
     state.mkdir(parents=True, exist_ok=True)
     os.environ["STATE_DIRECTORY"] = str(state)
+    command = [arg for arg in argv if arg != "--fresh"]
+    if command:
+        return syncd_main(["--config", str(CONFIG), *command])
     settings = tomllib.loads(CONFIG.read_text(encoding="utf-8"))
     hook, listen = settings["webhook"], settings.get("server", {}).get("listen",
                                                                         "127.0.0.1:8765")
@@ -94,6 +102,8 @@ def main(argv: list[str]) -> int:
     print(f"syncd demo: the sample runner's 8 weeks, from {CONFIG.relative_to(ROOT)}\n"
           f"  dashboard: http://{listen}/   (JSON: /status /alerts /weeks, metrics: /metrics)\n"
           f"  alerts arrive as signed webhooks on {hook['url']} and print below\n"
+          "  other commands on the demo's data, from another terminal: ./dev demo status, "
+          "./dev demo alerts, ./dev demo plan\n"
           "  Ctrl-C stops it\n", flush=True)
     try:
         return syncd_main(["--config", str(CONFIG), "run"])

@@ -82,6 +82,31 @@ def test_broken_plan_stops_every_command_with_all_problems(
     assert not state.exists()
 
 
+def test_check_config_reports_the_configurations_and_the_plans_problems_together(
+        tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text('name = "p"\n[[weeks]]\nsessions = 0\nrun_min = 2\n', encoding="utf-8")
+    config = write_config(tmp_path, '[athlete]\nplan = "plan.toml"\ntimezone = "Europe/Berln"\n'
+                                    '[strava]\npoll_interval = "15x"\n')
+    code, out, err = run(capsys, "--config", str(config), "check-config")
+    assert code == 2
+    assert "3 problems" in err
+    assert "athlete.timezone" in err and 'strava.poll_interval: "15x"' in err
+    assert f"athlete.plan {plan}: weeks[0] (week 1)" in err and "at least one session" in err
+    assert out == "" and not state.exists()
+
+
+def test_a_plan_shared_by_athletes_is_reported_once(
+        tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text('name = "p"\n[[weeks]]\nsessions = 3\nrun_min = -1\n', encoding="utf-8")
+    config = write_config(tmp_path, '[[athletes]]\nname = "ana"\nplan = "plan.toml"\n'
+                                    '[[athletes]]\nname = "ben"\nplan = "plan.toml"\n')
+    code, _, err = run(capsys, "--config", str(config), "check-config")
+    assert code == 2
+    assert err.count("run_min") == 1 and "athletes[1].plan" in err
+
+
 def test_plan_json_has_dates_from_the_start(tmp_path: Path, state: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(tmp_path, BASIC.format(start="2026-11-02"))

@@ -4,6 +4,7 @@ dashboard, and stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -42,3 +43,26 @@ def test_the_demo_serves_the_dashboard_and_prints_signed_alerts(tmp_path: Path) 
     text = output.read_text()
     assert "dashboard: http://127.0.0.1:8765/" in text
     assert "WARNING weekly_increase: Week 6: 24 min of running" in text
+
+
+def test_the_demos_own_commands_read_the_demos_database(tmp_path: Path) -> None:
+    """``./dev demo COMMAND`` runs one command on the demo's configuration and state folder,
+    so what the demo stored is what the command shows (a plain ``syncd --config
+    examples/syncd.toml`` reads the user's own state folder instead)."""
+    env = {"PATH": "/usr/bin:/bin", "SYNCD_DEMO_STATE": str(tmp_path / "state"),
+           "HOME": str(tmp_path / "home")}
+
+    def demo(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "syncd.demo", *argv], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    assert demo("--fresh", "sync", "--source", "files").returncode == 0
+    assert (tmp_path / "state" / "syncd.db").is_file()
+    listed = demo("alerts", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rules = sorted(alert["rule"] for alert in json.loads(listed.stdout))
+    assert len(rules) == 4 and "weekly_increase" in rules
+    plain = subprocess.run([sys.executable, "-m", "syncd.cli", "--config",
+                            str(REPO / "examples" / "syncd.toml"), "alerts", "--json"],
+                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert json.loads(plain.stdout) == [], "the user's own state folder holds nothing"
