@@ -37,6 +37,7 @@ from syncd.scheduler import Coordinator, Deliverer, Scheduler
 from syncd.store import leases
 from syncd.web import create_app
 from syncd.web.security import check_exposure
+from syncd.web.server import BACKLOG, AcceptErrorLog, OncePerMinute, server_config
 from syncd.web.strava_callback import StravaEvent, drain_inbox, process_event
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def bind(listen_host: str, port: int) -> socket.socket:
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(128)
+        sock.listen(BACKLOG)
     except OSError as err:
         raise ListenError(f"cannot listen on {listen_host}:{port}: {err.strerror}; stop what "
                           "uses the port or change [server] listen") from None
@@ -191,9 +192,9 @@ class Daemon:
             loop.add_signal_handler(sig, self._on_stop, stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self._on_reload)
         logging.getLogger("uvicorn.error").addFilter(_NoColorMessage())
-        server = _Server(uvicorn.Config(
-            self.web, log_config=None, access_log=False, lifespan="off", server_header=False,
-            timeout_graceful_shutdown=5, timeout_keep_alive=5))
+        logging.getLogger("uvicorn.error").addFilter(OncePerMinute("Exceeded concurrency limit."))
+        loop.set_exception_handler(AcceptErrorLog())
+        server = _Server(server_config(self.web))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         await self._wait_started(server, serving)
         self.scheduler.start()

@@ -55,3 +55,21 @@ def test_the_unit_is_a_notify_service_with_a_watchdog() -> None:
     assert settings["ExecStart"].endswith(" run")
     assert settings["DynamicUser"] == "yes" and settings["StateDirectory"] == "syncd"
     assert settings["LoadCredential"].startswith("syncd:")
+
+
+def test_the_unit_bounds_descriptors_memory_and_tasks() -> None:
+    settings = dict(line.split("=", 1) for line in UNIT.read_text().splitlines()
+                    if "=" in line and not line.startswith("#"))
+    # 4096 descriptors: syncd serves at most 1024 connections with that many (half for itself).
+    assert settings["LimitNOFILE"] == "4096"
+    assert settings["MemoryMax"] == "1G"
+    assert settings["TasksMax"] == "256"
+
+
+def test_the_connection_limit_fits_the_units_descriptors() -> None:
+    from syncd.web.server import MAX_CONNECTIONS, connection_limit
+
+    limit = int(dict(line.split("=", 1) for line in UNIT.read_text().splitlines()
+                     if line.startswith("LimitNOFILE="))["LimitNOFILE"])
+    assert connection_limit(limit) == MAX_CONNECTIONS
+    assert connection_limit(256) == 96  # a small limit: fewer connections, never EMFILE
