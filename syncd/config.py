@@ -191,6 +191,10 @@ class FilesSection(_Section):
     watch: list[Path] = Field(default_factory=list)
     poll_interval: Duration = timedelta(minutes=5)
     run_threshold_mps: float = Field(1.9, gt=0, le=10)
+    # One activity file's limits: a larger file is refused, naming the limit (real recordings
+    # stay far below: a 24-hour run at one point a second is 86,400 points, about 20 MB).
+    max_file_mb: float = Field(32, gt=0, le=1024)
+    max_points: int = Field(100_000, gt=0, le=10_000_000)
 
 
 class WebhookSection(_Section):
@@ -350,6 +354,18 @@ class Settings(_Section):
                                 "configured; add their sections or remove them")
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _public_needs_token(self) -> Settings:
+        # Behind a reverse proxy every request comes from 127.0.0.1, often with that Host:
+        # without the token, anyone who reaches public_url would read every athlete's data.
+        token = self.server.token.get_secret_value() if self.server.token else ""
+        if self.server.public_url and not token:
+            raise ValueError(
+                "server.public_url is set but [server] token is not: set token (or "
+                "token_file) so that only the Strava callback and onboarding links are open "
+                "on the public address, or remove public_url")
         return self
 
     def roster(self) -> list[AthleteSection]:
@@ -548,6 +564,8 @@ def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
         return f"{label}: unknown key{_did_you_mean(error['loc'])}"
     if kind == "missing":
         return f"{label}: required; add it to the configuration"
+    if not error["loc"]:  # a check across sections: its message names the keys itself
+        return message
     secret = error["loc"][-1] in {key for _, key in SECRETS}
     value = "" if secret or kind.startswith("model_") else _shown(error.get("input"))
     if "duration" in message:

@@ -33,12 +33,13 @@ from syncd.app import App
 from syncd.clinic import Clinic
 from syncd.config import load_settings
 from syncd.errors import ConfigError, SyncdError
+from syncd.quota import EventAllowance
 from syncd.scheduler import Coordinator, Deliverer, Scheduler
 from syncd.store import leases
 from syncd.web import create_app
 from syncd.web.security import check_exposure
 from syncd.web.server import BACKLOG, AcceptErrorLog, OncePerMinute, server_config
-from syncd.web.strava_callback import StravaEvent, drain_inbox, process_event
+from syncd.web.strava_callback import StravaEvent, drain_inbox
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -147,6 +148,11 @@ class Daemon:
     _abort: threading.Event = field(default_factory=threading.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _failed: bool = False
+    # What each athlete's Strava events may read, and the athletes whose inbox is queued to
+    # be drained (a burst of events queues one drain, which serves them all).
+    event_allowance: EventAllowance = field(default_factory=EventAllowance)
+    _drains: set[int] = field(default_factory=set)
+    _drains_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def clinic(self) -> Clinic:
@@ -162,6 +168,9 @@ class Daemon:
         for app in self.clinic.apps():
             _ = app.athlete_id  # migrates the database, checks it answers, creates the rows
         check_exposure(self.app.settings.server)  # before the port is bound
+        if self.app.settings.clinic and self.app.settings.server.token is None:
+            log.warning("a clinic without [server] token: every program and user on this "
+                        "machine can read the athletes' data; set token (or token_file)")
         sock = bind(self.app.settings.server.host, self.app.settings.server.port)
         if self.dispatcher is None:
             self.dispatcher = Dispatcher(self.app)
@@ -278,7 +287,24 @@ class Daemon:
                 continue
             if only_waiting and not inbox_waiting(app):
                 continue
-            self.scheduler.run_event("strava inbox", drain_inbox, app)
+            self._queue_drain(app)
+
+    def _queue_drain(self, app: App) -> None:
+        """Drain the athlete's inbox in the events worker, unless a drain is queued already
+        (it will serve what arrived since)."""
+        with self._drains_lock:
+            if app.athlete_id in self._drains:
+                return
+            self._drains.add(app.athlete_id)
+        if not self.scheduler.run_event("strava inbox", self._drain, app):
+            with self._drains_lock:
+                self._drains.discard(app.athlete_id)
+
+    def _drain(self, app: App) -> None:
+        """Serve the athlete's waiting events within their allowance."""
+        with self._drains_lock:
+            self._drains.discard(app.athlete_id)
+        drain_inbox(app, self.event_allowance)
 
     def _on_reload(self) -> None:
         task = asyncio.get_running_loop().create_task(self._reload())
@@ -286,13 +312,13 @@ class Daemon:
         task.add_done_callback(self._tasks.discard)
 
     def _on_strava_event(self, *args: object) -> None:
-        """The callback stored an event (``(event)`` or ``(app, event)``): process it now when
-        this replica leads; otherwise it waits in the inbox for the leader, which drains the
-        inboxes every few seconds (and at every start)."""
+        """The callback stored an event (``(event)`` or ``(app, event)``): drain the athlete's
+        inbox now when this replica leads; otherwise the event waits there for the leader,
+        which drains the inboxes every few seconds (and at every start)."""
         app, event = (self.app, args[0]) if len(args) == 1 else (args[0], args[1])
         assert isinstance(app, App) and isinstance(event, StravaEvent)
         if self.scheduler.leader and not self.scheduler.coordinators:
-            self.scheduler.run_event("strava event", process_event, app, event)
+            self._queue_drain(app)
 
     def _on_stop(self, stop: asyncio.Event, sig: int) -> None:
         if stop.is_set():
