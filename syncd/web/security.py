@@ -102,6 +102,7 @@ class AccessPolicy:
     token: str | None = field(default=None, repr=False)
     open_paths: tuple[str, ...] = ("/healthz", "/login")
     public_paths: tuple[str, ...] = ()
+    public_origins: frozenset[tuple[str, str, int]] = frozenset()
 
     @classmethod
     def from_settings(cls, server: ServerSection, *, public_paths: Iterable[str] = (),
@@ -113,14 +114,19 @@ class AccessPolicy:
             hosts.add(server.host.lower())
         hosts.update(h.lower().strip("[]") for h in server.allowed_hosts)
         public: set[str] = set()
+        origins: set[tuple[str, str, int]] = set()
         if server.public_url:
-            public_host = urlsplit(server.public_url).hostname
-            if public_host:
-                public.add(public_host.lower())
+            parts = urlsplit(str(server.public_url))
+            if parts.hostname:
+                public.add(parts.hostname.lower())
+            origin = origin_of(f"{parts.scheme}://{parts.netloc}")
+            if origin is not None:
+                origins.add(origin)
         token = server.token.get_secret_value() if server.token is not None else None
         paths = tuple(public_paths)
         return cls(hosts=frozenset(hosts), public_hosts=frozenset(public - hosts),
-                   token=token or None, open_paths=(*open_paths, *paths), public_paths=paths)
+                   token=token or None, open_paths=(*open_paths, *paths), public_paths=paths,
+                   public_origins=frozenset(origins))
 
     def host_allows(self, host: str | None, path: str) -> bool:
         """True when a request for ``path`` with this parsed ``Host`` may be served."""
@@ -188,7 +194,7 @@ class AccessGuard:
         if not self.policy.host_allows(host, path):
             await _plain(send, 400, "host not allowed: add it to [server] allowed_hosts")
             return
-        if scope.get("method") not in SAFE_METHODS and not self._same_site(headers, path):
+        if scope.get("method") not in SAFE_METHODS and not self._same_site(headers, scope):
             await _plain(send, 403, "cross-site request refused")
             return
         if self.policy.needs_token(path) and not self.policy.authorized(
@@ -202,7 +208,7 @@ class AccessGuard:
         await self.app(scope, receive, send)
 
 
-    def _same_site(self, headers: dict[str, str], path: str) -> bool:
+    def _same_site(self, headers: dict[str, str], scope: Scope) -> bool:
         # A page elsewhere can make the runner's browser POST a form here (the Host is then
         # ours): browsers say where a request comes from, so refuse what comes from outside.
         fetch_site = headers.get("sec-fetch-site")
@@ -212,9 +218,24 @@ class AccessGuard:
         origin = headers.get("origin")
         if origin is None:  # not a browser (curl, a script, Strava's servers)
             return True
-        parts = urlsplit(origin)
-        host = parse_host(parts.netloc) if parts.scheme in ("http", "https") else None
-        return self.policy.host_allows(host, path)
+        # An older browser: the Origin must be this very origin (scheme, host and port), as
+        # the request reached us or as public_url names it. A page on another local port is
+        # another origin.
+        given = origin_of(origin)
+        own = origin_of(f"{scope.get('scheme', 'http')}://{headers.get('host', '')}")
+        return given is not None and (given == own or given in self.policy.public_origins)
+
+
+def origin_of(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an origin such as ``http://127.0.0.1:8765`` (the port
+    defaulting by scheme), or ``None`` when it is not an http(s) origin."""
+    scheme, _, netloc = url.strip().lower().partition("://")
+    host = parse_host(netloc)
+    if scheme not in ("http", "https") or host is None:
+        return None
+    after_host = netloc.rpartition("]")[2] if netloc.startswith("[") else netloc
+    _, colon, port = after_host.partition(":")
+    return scheme, host, int(port) if colon else (443 if scheme == "https" else 80)
 
 
 def _is_page(path: str) -> bool:
