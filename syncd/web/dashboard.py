@@ -9,7 +9,8 @@ therapist's overview (:mod:`syncd.web.clinic_page`) and each athlete's page is
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -22,8 +23,9 @@ from syncd.errors import SyncdError
 from syncd.web.chart import weekly_chart
 from syncd.web.clinic_page import athlete_path, pain_action, render_overview
 from syncd.web.context import WebContext, context_of, scrub
+from syncd.web.logins import logins_of
 from syncd.web.queries import SessionSplit, recent_sessions
-from syncd.web.security import COOKIE, AccessPolicy, token_cookie_value
+from syncd.web.security import COOKIE, AccessPolicy, client_of, session_of
 from syncd.web.style import CSS
 
 if TYPE_CHECKING:
@@ -51,9 +53,9 @@ async def dashboard(request: Request, logged: int | None = None, error: str | No
             summary = await context.cached_async("overview", context.clinic_summary)
         except SyncdError as err:
             return page("syncd", f'<h1>syncd</h1><p class="notice bad">{escape(str(err))}</p>')
-        return page("syncd: athletes", render_overview(scrub(summary)))
+        return page("syncd: athletes", render_overview(scrub(summary)) + logout_form(context))
     return page("syncd", await run_in_threadpool(
-        lambda: render_dashboard(context, logged=logged, error=error)))
+        lambda: render_dashboard(context, logged=logged, error=error)) + logout_form(context))
 
 
 @router.get("/athletes/{name}", response_class=HTMLResponse)
@@ -65,7 +67,16 @@ def athlete_page(request: Request, name: str, logged: int | None = None,
         app = context.athlete_app(name)
     except HTTPException as refused:
         return page("syncd: no such athlete", _refusal(refused), refused.status_code)
-    return page(f"syncd: {name}", render_dashboard(context, app, logged=logged, error=error))
+    return page(f"syncd: {name}", render_dashboard(context, app, logged=logged, error=error)
+                + logout_form(context))
+
+
+def logout_form(context: WebContext) -> str:
+    """A log-out button, when a token (and so a log-in) is configured."""
+    if context.app.settings.server.token is None:
+        return ""
+    return ('<form method="post" action="/logout" class="logout">'
+            '<button type="submit">Log out</button></form>')
 
 
 @router.post("/dashboard/pain")
@@ -97,15 +108,37 @@ def _refusal(refused: HTTPException) -> str:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    """Check the token typed into the login form; on success set the session cookie."""
+    """Check the token typed into the login form; on success open a session (a new random
+    cookie, valid for :data:`~syncd.web.logins.SESSION_LIFETIME`). Wrong tokens from one
+    address are braked: past a few, the form answers 429 until the wait is over, without
+    looking at what was typed."""
     policy: AccessPolicy = request.app.state.policy
+    sessions, throttle = logins_of(request.app.state)
+    now, client = context_of(request).app.clock(), client_of(request.scope)
     form = await read_form(request)
+    wait = throttle.wait(client, now)
+    if wait:
+        return login_page(status_code=429, wait=wait)
     if not policy.login_ok(form.get("token") or ""):
+        throttle.failed(client, now)
         return login_page(status_code=401, failed=True)
+    throttle.succeeded(client)
     response = RedirectResponse("/", status_code=303)
-    assert policy.token is not None  # login_ok is False without a token
-    response.set_cookie(COOKIE, token_cookie_value(policy.token), httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")
+    response.set_cookie(COOKIE, sessions.open(now), httponly=True, samesite="strict",
+                        max_age=int(sessions.lifetime.total_seconds()), path="/",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    """End the session the request's cookie holds, and forget the cookie."""
+    sessions, _ = logins_of(request.app.state)
+    session = session_of(request.headers.get("cookie"))
+    if session is not None:
+        sessions.end(session)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 
@@ -132,9 +165,15 @@ def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
 
-def login_page(status_code: int = 401, failed: bool = False) -> HTMLResponse:
-    """The form a browser sees when a token is configured and it has not logged in."""
+def login_page(status_code: int = 401, failed: bool = False,
+               wait: timedelta | None = None) -> HTMLResponse:
+    """The form a browser sees when a token is configured and it has not logged in (with
+    ``wait``: too many wrong tokens, try again after it)."""
     notice = '<p class="notice bad">That token is not right.</p>' if failed else ""
+    if wait is not None:
+        seconds = max(1, math.ceil(wait.total_seconds()))
+        notice = (f'<p class="notice bad">Too many wrong tokens. Try again in {seconds} '
+                  "seconds.</p>")
     body = (
         "<h1>syncd</h1><section><h2>Log in</h2>"
         "<p>This syncd asks for its access token ([server] token).</p>" + notice
@@ -144,6 +183,8 @@ def login_page(status_code: int = 401, failed: bool = False) -> HTMLResponse:
     )
     response = page("syncd: log in", body, status_code)
     response.headers["WWW-Authenticate"] = 'Bearer realm="syncd"'
+    if wait is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait.total_seconds())))
     return response
 
 

@@ -8,8 +8,10 @@ Two guards, as ASGI middleware in front of every route:
   allowed_hosts`` are served; the ``public_url`` host reaches the Strava callback only. The
   header is parsed strictly: ``127.0.0.1:evil.example`` is refused, not read as 127.0.0.1.
 - **Bearer token** (optional, ``[server] token``): compared in constant time; ``/healthz`` and
-  the Strava callback stay open. A browser logs in once through a form and gets a cookie
-  holding an HMAC of the token (never the token itself), ``HttpOnly`` and ``SameSite=Strict``.
+  the Strava callback stay open. A browser logs in through a form and gets a session cookie
+  (:mod:`syncd.web.logins`: random per log-in, never the token, expiring, ended by ``POST
+  /logout``), ``HttpOnly`` and ``SameSite=Strict``. Wrong tokens, typed or sent as a bearer
+  header, are braked per client address: past a few, each try waits longer (429).
 
 The token is optional only on loopback: :func:`check_exposure` refuses to serve a ``[server]
 listen`` address other machines can reach without one, since every page shows health data.
@@ -17,18 +19,20 @@ listen`` address other machines can reach without one, since every page shows he
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
+import math
 import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
 from syncd.config import ServerSection
 from syncd.errors import ConfigError
+from syncd.web.logins import logins_of
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -40,6 +44,9 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a bind
 COOKIE = "syncd_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Open without the token: the health check, and logging in and out (a log-out only ends the
+# session its own request carries).
+OPEN_PATHS = ("/healthz", "/login", "/logout")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*$")
 _IPV6 = re.compile(r"^[0-9a-f:.]+$")
 
@@ -88,11 +95,6 @@ def check_exposure(server: ServerSection) -> None:
                        "athletes' data, or listen on 127.0.0.1"])
 
 
-def token_cookie_value(token: str) -> str:
-    """What the login cookie holds: an HMAC of the token, so the cookie never reveals it."""
-    return hmac.new(token.encode(), b"syncd dashboard session", hashlib.sha256).hexdigest()
-
-
 @dataclass(frozen=True, slots=True)
 class AccessPolicy:
     """The hosts served, the token (if any) and the paths open without it."""
@@ -100,13 +102,13 @@ class AccessPolicy:
     hosts: frozenset[str]
     public_hosts: frozenset[str] = frozenset()
     token: str | None = field(default=None, repr=False)
-    open_paths: tuple[str, ...] = ("/healthz", "/login")
+    open_paths: tuple[str, ...] = OPEN_PATHS
     public_paths: tuple[str, ...] = ()
     public_origins: frozenset[tuple[str, str, int]] = frozenset()
 
     @classmethod
     def from_settings(cls, server: ServerSection, *, public_paths: Iterable[str] = (),
-                      open_paths: Iterable[str] = ("/healthz", "/login")) -> AccessPolicy:
+                      open_paths: Iterable[str] = OPEN_PATHS) -> AccessPolicy:
         """The policy ``[server]`` describes; ``public_paths`` (the Strava callback) are open
         without the token and the only paths reachable through ``public_url``'s host."""
         hosts = set(LOOPBACK_NAMES)
@@ -140,30 +142,30 @@ class AccessPolicy:
         """True when ``path`` requires the token (one is configured, the path is not open)."""
         return self.token is not None and not _under(path, self.open_paths)
 
-    def authorized(self, authorization: str | None, cookie_header: str | None) -> bool:
-        """True when the request carries the token (bearer header) or the login cookie."""
-        if self.token is None:
-            return True
-        if authorization:
-            scheme, _, given = authorization.partition(" ")
-            if scheme.lower() == "bearer" and hmac.compare_digest(
-                    given.strip().encode(), self.token.encode()):
-                return True
-        if cookie_header:
-            cookie = SimpleCookie()
-            try:
-                cookie.load(cookie_header)
-            except Exception:  # a malformed Cookie header is simply no login
-                return False
-            morsel = cookie.get(COOKIE)
-            if morsel is not None:
-                return hmac.compare_digest(morsel.value.encode(),
-                                           token_cookie_value(self.token).encode())
-        return False
-
     def login_ok(self, given: str) -> bool:
-        """True when ``given`` (typed into the login form) is the token."""
-        return self.token is not None and hmac.compare_digest(given.encode(), self.token.encode())
+        """True when ``given`` (typed into the login form, or a bearer header) is the token."""
+        return self.token is not None and hmac.compare_digest(
+            given.encode("utf-8", "replace"), self.token.encode())
+
+
+def bearer_of(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header (``None``: no bearer given)."""
+    scheme, _, given = (authorization or "").partition(" ")
+    return given.strip() if scheme.lower() == "bearer" else None
+
+
+def session_of(cookie_header: str | None) -> str | None:
+    """The dashboard session id in a ``Cookie`` header, if any."""
+    if not cookie_header:
+        return None
+    cookie: SimpleCookie = SimpleCookie()
+    try:
+        cookie.load(cookie_header)
+    except Exception:  # a malformed Cookie header is simply no login
+        return None
+    morsel = cookie.get(COOKIE)
+    return morsel.value if morsel is not None and morsel.value else None
+
 
 
 def _under(path: str, prefixes: Iterable[str]) -> bool:
@@ -197,16 +199,36 @@ class AccessGuard:
         if scope.get("method") not in SAFE_METHODS and not self._same_site(headers, scope):
             await _plain(send, 403, "cross-site request refused")
             return
-        if self.policy.needs_token(path) and not self.policy.authorized(
-                headers.get("authorization"), headers.get("cookie")):
-            if self.login_page is not None and _is_page(path):
-                await self.login_page(scope, receive, send)
-                return
-            await _plain(send, 401, "a bearer token is required (Authorization: Bearer ...)",
-                         extra=[(b"www-authenticate", b'Bearer realm="syncd"')])
+        if self.policy.needs_token(path) and not await self._authorized(scope, receive, send):
             return
         await self.app(scope, receive, send)
 
+    async def _authorized(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """True when the request carries the token or a live session; otherwise the refusal
+        is sent: 429 while wrong tokens from its address are braked, else 401 (the login
+        page for a browser's page)."""
+        headers = _headers(scope)
+        sessions, throttle = logins_of(scope["app"].state)
+        now, client = _now(scope), client_of(scope)
+        given = bearer_of(headers.get("authorization"))
+        if given is None:
+            session = session_of(headers.get("cookie"))
+            if session is not None and sessions.valid(session, now):
+                return True
+            if self.login_page is not None and _is_page(scope.get("path", "/")):
+                await self.login_page(scope, receive, send)
+                return False
+        elif wait := throttle.wait(client, now):
+            await too_many_guesses(send, wait)
+            return False
+        elif self.policy.login_ok(given):
+            throttle.succeeded(client)
+            return True
+        else:
+            throttle.failed(client, now)
+        await _plain(send, 401, "a bearer token is required (Authorization: Bearer ...)",
+                     extra=[(b"www-authenticate", b'Bearer realm="syncd"')])
+        return False
 
     def _same_site(self, headers: dict[str, str], scope: Scope) -> bool:
         # A page elsewhere can make the runner's browser POST a form here (the Host is then
@@ -236,6 +258,25 @@ def origin_of(url: str) -> tuple[str, str, int] | None:
     after_host = netloc.rpartition("]")[2] if netloc.startswith("[") else netloc
     _, colon, port = after_host.partition(":")
     return scheme, host, int(port) if colon else (443 if scheme == "https" else 80)
+
+
+def _now(scope: Scope) -> datetime:
+    """The running App's clock (the tests' injected one), else the system's."""
+    context = getattr(scope["app"].state, "syncd", None)
+    return context.app.clock() if context is not None else datetime.now(UTC)
+
+
+def client_of(scope: Scope) -> str:
+    """The client's address, as the connection shows it (a proxy's, behind one)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+async def too_many_guesses(send: Send, wait: timedelta) -> None:
+    """429 with ``Retry-After``: wrong tokens from this address are braked."""
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    await _plain(send, 429, f"too many wrong tokens: try again in {seconds} s",
+                 extra=[(b"retry-after", str(seconds).encode())])
 
 
 def _is_page(path: str) -> bool:
