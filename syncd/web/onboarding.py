@@ -25,11 +25,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
 import structlog
@@ -85,26 +87,42 @@ class Patient:
 
 
 class AttemptLimiter:
-    """Wrong Garmin passwords and codes per invite: after ``limit`` within ``window`` the
-    invite rests until the window has passed. Kept in memory: each replica counts its own."""
+    """Garmin sign-ins and codes per invite: at most ``limit`` wrong ones within ``window``
+    (then the invite rests until the window has passed), and one at a time.
+
+    An attempt is reserved *before* Garmin is asked (:meth:`reserve`) and counted as wrong
+    until :meth:`settle` says otherwise, so requests racing with one link cannot all reach
+    Garmin between a check and the count. Kept in memory: each replica counts its own."""
 
     def __init__(self, limit: int = MAX_FAILURES, window: timedelta = FAILURE_WINDOW) -> None:
         self.limit = limit
         self.window = window
-        self._failures: dict[int, list[datetime]] = {}
+        self._attempts: dict[int, list[datetime]] = {}
+        self._under_way: dict[int, datetime] = {}
         self._lock = threading.Lock()
 
-    def blocked(self, invite_id: int, now: datetime) -> bool:
-        """True when the invite has failed ``limit`` times within the window before ``now``."""
+    def reserve(self, invite_id: int, now: datetime) -> Literal["go", "busy", "resting"]:
+        """``go`` (the attempt is reserved: ask Garmin, then :meth:`settle`), ``busy`` (an
+        attempt with this invite is under way) or ``resting`` (too many wrong ones)."""
         with self._lock:
-            recent = [t for t in self._failures.get(invite_id, []) if now - t < self.window]
-            self._failures[invite_id] = recent
-            return len(recent) >= self.limit
+            recent = [t for t in self._attempts.get(invite_id, []) if now - t < self.window]
+            self._attempts[invite_id] = recent
+            if invite_id in self._under_way:
+                return "busy"
+            if len(recent) >= self.limit:
+                return "resting"
+            recent.append(now)
+            self._under_way[invite_id] = now
+            return "go"
 
-    def failed(self, invite_id: int, now: datetime) -> None:
-        """Count a wrong password or code."""
+    def settle(self, invite_id: int, *, wrong: bool) -> None:
+        """End the reserved attempt: it stays counted when Garmin refused the password or
+        code (``wrong``), and is forgotten otherwise."""
         with self._lock:
-            self._failures.setdefault(invite_id, []).append(now)
+            started = self._under_way.pop(invite_id, None)
+            attempts = self._attempts.get(invite_id, [])
+            if not wrong and started in attempts:
+                attempts.remove(started)
 
 
 # -- the welcome page and Strava ----------------------------------------------------------------
@@ -276,64 +294,80 @@ async def garmin_code(request: Request, token: str) -> Response:
 def _garmin_sign_in(request: Request, token: str, form: dict[str, str]) -> Response:
     from connectors.garmin import auth
 
-    patient = _garmin_patient(request, token)
+    patient = _offered_patient(request, token, "garmin")
     if isinstance(patient, Response):
         return patient
     email, password = (form.get("email") or "").strip(), form.get("password") or ""
     if not email or not password:
         return _sign_in_page(patient, token, "Type the email and the password of your Garmin "
                              "account.", 400)
-    staging = garmin_staging(patient.app, patient.invite)
-    try:
-        result = auth.login(staging, _garmin_url(patient.app), email, password, None)
-    except AuthError:
-        _limiter(request).failed(patient.invite.id, patient.app.clock())
-        return _sign_in_page(patient, token, "Garmin did not accept this email and password. "
-                             "Check them and try again.", 400)
-    except SyncdError as err:
-        return _garmin_trouble(patient, token, err)
-    if not result.done:
-        return _code_page(patient, token)
-    return _finish_garmin(request, patient, staging)
+    with _attempt(request, patient) as attempt:
+        if attempt.refusal is not None:
+            return attempt.refusal
+        staging = garmin_staging(patient.app, patient.invite)
+        try:
+            result = auth.login(staging, _garmin_url(patient.app), email, password, None)
+        except AuthError:
+            attempt.wrong = True
+            return _sign_in_page(patient, token, "Garmin did not accept this email and "
+                                 "password. Check them and try again.", 400)
+        except SyncdError as err:
+            return _garmin_trouble(patient, token, err)
+        if not result.done:
+            return _code_page(patient, token)
+        return _finish_garmin(request, patient, staging)
 
 
 def _garmin_code(request: Request, token: str, form: dict[str, str]) -> Response:
     from connectors.garmin import auth, tokens
 
-    patient = _garmin_patient(request, token)
-    if isinstance(patient, Response):
-        return patient
-    staging = garmin_staging(patient.app, patient.invite)
-    if tokens.load_pending(staging) is None:
-        return _sign_in_page(patient, token, "That sign-in has timed out. Please sign in "
-                             "again.", 400)
-    code = (form.get("code") or "").strip()
-    if not code:
-        return _code_page(patient, token, "Type the code Garmin sent you.", 400)
-    try:
-        auth.finish_mfa(staging, _garmin_url(patient.app), code)
-    except AuthError:
-        _limiter(request).failed(patient.invite.id, patient.app.clock())
-        return _code_page(patient, token, "Garmin did not accept that code. Type the newest "
-                          "code Garmin sent, or sign in again.", 400)
-    except SyncdError as err:
-        return _garmin_trouble(patient, token, err)
-    return _finish_garmin(request, patient, staging)
-
-
-def _garmin_patient(request: Request, token: str) -> Patient | Response:
-    """The patient of a pending invite that may try a Garmin sign-in now, or the page that
-    says why not."""
     patient = _offered_patient(request, token, "garmin")
     if isinstance(patient, Response):
         return patient
-    if _limiter(request).blocked(patient.invite.id, patient.app.clock()):
-        minutes = int(FAILURE_WINDOW.total_seconds() // 60)
-        return _page("Too many attempts", "<h2>Too many attempts</h2><p>Garmin did not "
-                           f"accept several tries in a row. Please wait {minutes} minutes, "
-                           "then open your link again.</p>", 429)
+    staging = garmin_staging(patient.app, patient.invite)
+    code = (form.get("code") or "").strip()
+    if not code:
+        return _code_page(patient, token, "Type the code Garmin sent you.", 400)
+    with _attempt(request, patient) as attempt:
+        if attempt.refusal is not None:
+            return attempt.refusal
+        if tokens.load_pending(staging) is None:
+            return _sign_in_page(patient, token, "That sign-in has timed out. Please sign in "
+                                 "again.", 400)
+        try:
+            auth.finish_mfa(staging, _garmin_url(patient.app), code)
+        except AuthError:
+            attempt.wrong = True
+            return _code_page(patient, token, "Garmin did not accept that code. Type the "
+                              "newest code Garmin sent, or sign in again.", 400)
+        except SyncdError as err:
+            return _garmin_trouble(patient, token, err)
+        return _finish_garmin(request, patient, staging)
+
+
+@dataclass
+class _Attempt:
+    """One reserved Garmin attempt: why it may not go ahead, or whether Garmin refused it."""
+
+    refusal: Response | None = None
+    wrong: bool = False
+
+
+@contextmanager
+def _attempt(request: Request, patient: Patient) -> Iterator[_Attempt]:
+    """Reserve a Garmin attempt for the patient's invite (or say why not: another is under
+    way, or the link rests after too many wrong ones), and settle it when done."""
+    limiter = _limiter(request)
+    verdict = limiter.reserve(patient.invite.id, patient.app.clock())
+    if verdict != "go":
+        yield _Attempt(busy_page() if verdict == "busy" else resting_page())
+        return
     sweep_staging(patient.app.settings.state_dir)
-    return patient
+    attempt = _Attempt()
+    try:
+        yield attempt
+    finally:
+        limiter.settle(patient.invite.id, wrong=attempt.wrong)
 
 
 def _finish_garmin(request: Request, patient: Patient, staging: Path) -> Response:
@@ -443,6 +477,21 @@ def gone_page() -> HTMLResponse:
     """The one page for a link that is unknown, expired or used (410)."""
     return _page("link no longer works", "<h2>This link no longer works</h2><p>Ask your "
                  "clinic for a new one.</p>", 410)
+
+
+def busy_page() -> HTMLResponse:
+    """Another Garmin sign-in with the same link is under way (409)."""
+    return _page("sign-in under way", "<h2>A sign-in is under way</h2><p>This link is "
+                 "signing in to Garmin already. Wait for that page, or try again in a "
+                 "minute.</p>", 409)
+
+
+def resting_page() -> HTMLResponse:
+    """Too many wrong passwords or codes with this link: it rests (429)."""
+    minutes = int(FAILURE_WINDOW.total_seconds() // 60)
+    return _page("Too many attempts", "<h2>Too many attempts</h2><p>Garmin did not accept "
+                 f"several tries in a row. Please wait {minutes} minutes, then open your link "
+                 "again.</p>", 429)
 
 
 def not_offered_page() -> HTMLResponse:
