@@ -30,6 +30,7 @@ from syncd.store.identity import (
     assign_canonicals,
 )
 from syncd.store.tables import ActivityRow, SegmentRow
+from syncd.text import ID_MAX, NAME_MAX, SPORT_MAX, bound_depth, clean_line, clean_optional
 
 # Fields whose change alters the session the rules see (a new name or raw record does not).
 _SESSION_FIELDS = frozenset({
@@ -175,20 +176,21 @@ def _columns(activity: Activity) -> dict[str, Any]:
         )
     return {
         "sport": activity.sport,
-        "sport_type": activity.sport_type,
+        # Text from the source is cleaned here, once, whichever source or command sent it.
+        "sport_type": clean_line(activity.sport_type, SPORT_MAX),
         "start_utc": activity.start_utc.astimezone(UTC),
         "local_start": activity.local_start.replace(tzinfo=None),
-        "timezone": activity.timezone,
+        "timezone": clean_optional(activity.timezone, SPORT_MAX),
         "elapsed_s": float(activity.elapsed_s),
         "moving_s": _float(activity.moving_s),
         "distance_m": _float(activity.distance_m),
         "run_s": _float(activity.run_s),
         "walk_s": _float(activity.walk_s),
-        "gear_id": activity.gear_id,
-        "name": activity.name,
+        "gear_id": clean_optional(activity.gear_id, ID_MAX),
+        "name": clean_optional(activity.name, NAME_MAX),
         "manual": bool(activity.manual),
         "deleted": False,
-        "external_id": activity.external_id,
+        "external_id": clean_optional(activity.external_id, ID_MAX),
         "extra": _as_json(activity.extra) or {},
         "raw": _as_json(activity.raw),
     }
@@ -205,11 +207,13 @@ def _as_json(value: Any) -> Any:
     """``value`` as it will read back from a JSON column (so that comparisons are fair).
 
     NaN and infinities become null: PostgreSQL refuses them in JSON, and NaN never equals
-    itself, which would make every re-sent record look edited.
+    itself, which would make every re-sent record look edited. Nesting deeper than any real
+    record is cut (:func:`syncd.text.bound_depth`).
     """
     if value is None:
         return None
-    return json.loads(json.dumps(value, default=str), parse_constant=lambda _: None)
+    return json.loads(json.dumps(bound_depth(value), default=str),
+                      parse_constant=lambda _: None)
 
 
 def _segment_tuples(segments: Iterable[Segment]) -> tuple[tuple[Any, ...], ...]:

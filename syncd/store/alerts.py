@@ -21,6 +21,7 @@ from syncd.models import SEVERITY_ORDER, Alert, AlertStatus, Finding, Subject, S
 from syncd.store.engine import lock_athlete
 from syncd.store.queries import athlete_name as _athlete_name
 from syncd.store.tables import AlertDeliveryRow, AlertEventRow, AlertRow, AthleteRow
+from syncd.text import MESSAGE_MAX, clean_line
 
 EVENT_RAISED = "alert.raised"
 EVENT_RESOLVED = "alert.resolved"
@@ -264,6 +265,7 @@ def add_operator_notice(
     if _recent_notice(session, athlete_id, kind, now - window):
         return False
     event_id = new_event_id()
+    message = clean_line(message, MESSAGE_MAX)  # may quote a source's or a server's reply
     data: dict[str, Any] = {"id": event_id, "kind": kind, "message": message,
                             "created_at": utc_iso(now)}
     if athlete_id is not None:

@@ -21,6 +21,7 @@ from syncd.store.state import record_sync_error as record_sync_error
 from syncd.store.state import record_sync_success as record_sync_success
 from syncd.store.state import sync_states as sync_states
 from syncd.store.tables import ActivityRow, AthleteRow, GearRow, PainReportRow, SegmentRow
+from syncd.text import ID_MAX, NAME_MAX, NOTE_MAX, clean_optional, clean_text
 
 
 def ensure_athlete(
@@ -118,6 +119,7 @@ def add_pain(
     now: datetime | None = None,
 ) -> PainReport:
     """Store a pain report (the caller has checked the 0-10 range) and return it."""
+    note = (clean_text(note, NOTE_MAX) or None) if note is not None else None
     row = PainReportRow(athlete_id=athlete_id, at_utc=at_utc, score=score, note=note,
                         local_at=local_at, created_at=now or datetime.now(UTC))
     session.add(row)
@@ -153,12 +155,17 @@ def upsert_gear(
         select(GearRow).where(GearRow.athlete_id == athlete_id, GearRow.source == source))}
     changed = 0
     for gear in gears:
-        row = stored.get(gear.id)
+        # Cleaned as the activities' gear ids are (syncd.store.activities), so they still match.
+        gear_id = clean_optional(gear.id, ID_MAX)
+        if gear_id is None:
+            continue
+        row = stored.get(gear_id)
         if row is None:
-            row = GearRow(athlete_id=athlete_id, source=source, gear_id=gear.id)
+            row = GearRow(athlete_id=athlete_id, source=source, gear_id=gear_id)
             session.add(row)
-            stored[gear.id] = row
-        values = {"name": gear.name, "distance_m": float(gear.distance_m),
+            stored[gear_id] = row
+        values = {"name": clean_optional(gear.name, NAME_MAX),
+                  "distance_m": float(gear.distance_m),
                   "retired": bool(gear.retired)}
         if any(getattr(row, k, None) != v for k, v in values.items()):
             for name, value in values.items():

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from syncd.models import utc_iso
 from syncd.store.engine import Store
 from syncd.store.tables import CredentialRow, SyncStateRow
+from syncd.text import clean_line
 
 # Long enough for any real error message, short enough that a runaway one stays harmless.
 _MAX_ERROR_CHARS = 2000
@@ -159,7 +160,7 @@ def record_sync_error(
     if row.error_count == 1:
         row.first_error_at = now
     row.last_error_at = now
-    row.last_error = message[:_MAX_ERROR_CHARS]
+    row.last_error = clean_line(message, _MAX_ERROR_CHARS)  # often quotes the source's reply
     row.backoff_until = backoff_until
     row.updated_at = now
     session.flush()

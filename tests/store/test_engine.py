@@ -130,7 +130,8 @@ def test_full_database_becomes_storage_error_and_nothing_is_kept(sqlite_url: str
     with pytest.raises(StorageError) as caught, store.write() as tx:
         pages = tx.connection().exec_driver_sql("PRAGMA page_count").scalar()
         tx.connection().exec_driver_sql(f"PRAGMA max_page_count = {pages}")
-        add_pain(tx, athlete, NOW, 3, note="x" * 200_000, now=NOW)
+        for _ in range(200):  # notes are capped (2,000 characters): many fill the file
+            add_pain(tx, athlete, NOW, 3, note="x" * 2000, now=NOW)
     assert str(caught.value) == (
         f"database {_path(sqlite_url)} is full (disk full or size limit reached): "
         "free disk space, then run syncd again"
