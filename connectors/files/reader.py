@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -16,19 +16,19 @@ from connectors.files.export import (
     is_activity_name,
     read_archive,
 )
-from connectors.files.fit import parse_fit
+from connectors.files.fit import parse_fit_legs
 from connectors.files.gpx import parse_gpx
 from connectors.files.runwalk import RUN_THRESHOLD_MPS
 from connectors.files.summary import FileExtras, ParsedFile, build_payload
-from connectors.files.tcx import parse_tcx
+from connectors.files.tcx import parse_tcx_activities
 from syncd.errors import InvalidFile
 from syncd.models import Gear
 
 SOURCE_ID_HEX = 20
-_PARSERS: dict[str, Callable[[bytes, str], ParsedFile]] = {
-    ".fit": parse_fit,
-    ".gpx": parse_gpx,
-    ".tcx": parse_tcx,
+_PARSERS: dict[str, Callable[[bytes, str], list[ParsedFile]]] = {
+    ".fit": parse_fit_legs,
+    ".gpx": lambda data, name: [parse_gpx(data, name)],
+    ".tcx": parse_tcx_activities,
 }
 
 
@@ -36,10 +36,12 @@ _PARSERS: dict[str, Callable[[bytes, str], ParsedFile]] = {
 class ImportBatch:
     """The outcome of reading some paths.
 
-    ``records`` holds one record per distinct file content; ``failures`` lists
+    ``records`` holds one record per activity of each distinct file content (a multisport
+    file gives one per leg, see :func:`leg_id`); ``failures`` lists
     ``(path, reason)`` for each file that could not be read (nothing of it is in
     ``records``); ``duplicates`` lists the paths skipped because a file with the same content
-    came earlier; ``gear`` the shoes named by an export's CSV.
+    came earlier; ``gear`` the shoes named by an export's CSV; ``seen`` the content ids
+    (:func:`content_id`) read so far.
     """
 
     records: list[RawRecord] = field(default_factory=list)
@@ -50,8 +52,20 @@ class ImportBatch:
 
 
 def content_id(data: bytes) -> str:
-    """The record id of a file: the first 20 hex digits of its content's sha256."""
+    """The id of a file: the first 20 hex digits of its content's sha256."""
     return hashlib.sha256(data).hexdigest()[:SOURCE_ID_HEX]
+
+
+def leg_id(file_id: str, leg: int) -> str:
+    """The record id of one activity of a file whose :func:`content_id` is ``file_id``.
+
+    A file's first leg (and so every single-activity file) is the file id itself, as it was
+    before files could hold several activities, so existing records keep their ids. Leg
+    ``n`` >= 2 is ``<file id>-<n>``, ``n`` counting the file's legs in order, transitions
+    included (a triathlon's run, after swim, T1, bike and T2, is ``-5``): the number is a
+    fact of the file, so an id never moves when syncd changes what it keeps of a file.
+    """
+    return file_id if leg == 1 else f"{file_id}-{leg}"
 
 
 def is_importable(path: Path) -> bool:
@@ -131,20 +145,29 @@ class FileReader:
         self, data: bytes, file_name: str, where: str, batch: ImportBatch,
         extras: FileExtras | None = None, parsed: ParsedFile | None = None,
     ) -> None:
-        """Parse and append one activity, unless the same content came earlier."""
+        """Parse and append a file's activities (all or none), unless the same content came
+        earlier."""
         digest = hashlib.sha256(data).hexdigest()
-        source_id = digest[:SOURCE_ID_HEX]
-        if source_id in batch.seen:
+        file_id = digest[:SOURCE_ID_HEX]
+        if file_id in batch.seen:
             batch.duplicates.append(where)
             return
-        parsed = parsed or self.parse(data, where)
-        payload = build_payload(parsed, file_name, digest, now=self.now(), extras=extras,
-                                threshold=self.threshold)
-        batch.seen.add(source_id)
-        batch.records.append(RawRecord(source_id, payload))
+        legs = [parsed] if parsed is not None else self.parse(data, where)
+        if len(legs) > 1 and extras is not None:
+            extras = _for_each_leg(extras)
+        records = []
+        for leg in legs:
+            payload = build_payload(leg, file_name, digest, now=self.now(), extras=extras,
+                                    threshold=self.threshold)
+            if len(legs) > 1 or leg.leg > 1:
+                payload["leg"] = leg.leg
+            records.append(RawRecord(leg_id(file_id, leg.leg), payload))
+        batch.seen.add(file_id)
+        batch.records.extend(records)
 
-    def parse(self, data: bytes, file_name: str) -> ParsedFile:
-        """Parse one (already gunzipped) activity file by its name's suffix."""
+    def parse(self, data: bytes, file_name: str) -> list[ParsedFile]:
+        """Parse one (already gunzipped) activity file by its name's suffix: one
+        :class:`ParsedFile` per activity it holds (several for a multisport file)."""
         suffix = Path(file_name.lower().removesuffix(".gz")).suffix
         parser = _PARSERS.get(suffix)
         if parser is None:
@@ -159,3 +182,11 @@ class FileReader:
             # file must stay one failure and never end the import or the poll.
             raise InvalidFile(f"{file_name}: could not be parsed ({type(err).__name__}: {err})",
                               hint="check that the file is a complete activity export") from err
+
+
+def _for_each_leg(extras: FileExtras) -> FileExtras:
+    """What an export's CSV row says of a multisport file that still holds for each leg: its
+    name, gear and Strava id. Its sport and totals describe the whole file, not a leg."""
+    return replace(extras, sport_type=None, start_utc=None, elapsed_s=None, moving_s=None,
+                   distance_m=None)
+

@@ -25,6 +25,8 @@ from syncd.errors import InvalidFile
 from syncd.models import Activity, Segment, SportFamily, sport_family
 
 PAYLOAD_VERSION = 1
+# Real time zones span UTC-12 to UTC+14; an offset beyond is a placeholder, never a zone.
+MAX_UTC_OFFSET_S = 14 * 3600
 # A file dated this far past "now" is a clock error or a forgery, never a real recording.
 FUTURE_SLACK = timedelta(days=1)
 
@@ -44,6 +46,8 @@ class ParsedFile:
     utc_offset_s: int | None = None
     name: str | None = None
     device: str | None = None
+    # The activity's place among the file's legs (FIT sessions, TCX activities), from 1.
+    leg: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +183,9 @@ def offset_label(seconds: int) -> str:
 
 
 def _local_start(start: datetime, offset_s: int | None, timezone: str) -> tuple[datetime, str]:
-    if offset_s is not None:
+    # Records stored before offsets were checked may hold a placeholder's (a FIT local
+    # timestamp of 0 gives -34 years): no real zone is more than 14 h from UTC.
+    if offset_s is not None and abs(offset_s) <= MAX_UTC_OFFSET_S:
         local = (start + timedelta(seconds=offset_s)).replace(tzinfo=None)
         return local, offset_label(offset_s)
     try:
@@ -217,7 +223,7 @@ def _segment_from_json(item: dict[str, Any]) -> Segment:
 
 
 def _extra(payload: dict[str, Any]) -> dict[str, Any]:
-    keys = ("file_name", "format", "device", "strava_id", "segments_from")
+    keys = ("file_name", "format", "device", "strava_id", "segments_from", "leg")
     return {key: payload[key] for key in keys if payload.get(key) is not None}
 
 

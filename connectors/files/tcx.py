@@ -21,14 +21,24 @@ _NS = {
     "ax": "http://www.garmin.com/xmlschemas/ActivityExtension/v2",
 }
 _SPORTS = {"running": "running", "biking": "cycling", "other": "other"}
+_TAG_ACTIVITY = f"{{{_NS['tcx']}}}Activity"
+_TAG_MULTISPORT = f"{{{_NS['tcx']}}}MultiSportSession"
 
 
 def parse_tcx(data: bytes, file_name: str) -> ParsedFile:
-    """Read the first activity of one TCX file.
+    """Read the first activity of one TCX file (:func:`parse_tcx_activities` reads them all).
 
     Raises :class:`InvalidFile` naming the file when it is not XML, not TCX, or has no
     activity with a start time.
     """
+    return parse_tcx_activities(data, file_name)[0]
+
+
+def parse_tcx_activities(data: bytes, file_name: str) -> list[ParsedFile]:
+    """Read every activity of one TCX file, in document order: the ``<Activity>`` elements
+    under ``<Activities>``, and the legs of a ``<MultiSportSession>`` (``FirstSport``, then
+    each ``NextSport``; their ``<Transition>`` laps are not activities). Raises like
+    :func:`parse_tcx`."""
     try:
         root = SafeElementTree.fromstring(data)
     # LookupError: an XML declaration naming an encoding Python does not know.
@@ -37,11 +47,24 @@ def parse_tcx(data: bytes, file_name: str) -> ParsedFile:
             f"{file_name}: not a readable TCX file ({err})",
             hint="check that it is a TCX export of an activity",
         ) from err
-    activity = root.find("tcx:Activities/tcx:Activity", _NS)
-    if activity is None:
+    activities = _activity_elements(root)
+    if not activities:
         raise InvalidFile(f"{file_name}: TCX file holds no activity",
                           hint="courses and workouts cannot be imported")
-    return _summarize(activity, file_name)
+    return [replace(_summarize(activity, file_name), leg=number)
+            for number, activity in enumerate(activities, start=1)]
+
+
+def _activity_elements(root: Element) -> list[Element]:
+    """The activities of a TCX file, a multisport session's legs in their place."""
+    found: list[Element] = []
+    for child in root.iterfind("tcx:Activities/*", _NS):
+        if child.tag == _TAG_ACTIVITY:
+            found.append(child)
+        elif child.tag == _TAG_MULTISPORT:
+            found.extend(child.iterfind("tcx:FirstSport/tcx:Activity", _NS))
+            found.extend(child.iterfind("tcx:NextSport/tcx:Activity", _NS))
+    return found
 
 
 def _summarize(activity: Element, file_name: str) -> ParsedFile:
