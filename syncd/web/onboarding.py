@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
+import requests
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -141,11 +142,8 @@ def strava_callback(request: Request) -> Response:
                      "not give access. To connect, choose Authorize on Strava's page.</p>"
                      + again, 400)
     scope = params.get("scope") or ""
-    if REQUIRED_STRAVA_SCOPE not in scope.split(","):
-        return _page("Strava not connected", "<h2>One more permission</h2><p>Your clinic "
-                     "needs to see all your activities, including private ones: on Strava's "
-                     "page keep the box <em>View data about your private activities</em> "
-                     "ticked.</p>" + again, 400)
+    if REQUIRED_STRAVA_SCOPE not in scope.split(","):  # the patient said so: spare the code
+        return _permission_page(again)
     try:
         tokens = _exchange(patient.app, params["code"], scope)
     except AuthError:
@@ -155,6 +153,8 @@ def strava_callback(request: Request) -> Response:
     except SyncdError:
         return _page("Strava not connected", "<h2>Strava cannot be reached</h2><p>Please try "
                      "again in a few minutes.</p>" + again, 502)
+    if REQUIRED_STRAVA_SCOPE not in (tokens.scope or "").split(","):
+        return _permission_page(again)  # what Strava granted, whatever the redirect said
     outcome = connect_strava(patient.app, patient.invite, tokens)
     if outcome == "taken":
         return _page("Strava not connected", "<h2>This Strava account is already "
@@ -241,22 +241,55 @@ def _patient_of_state(request: Request, state: str) -> Patient | None:
     return patient
 
 
-def _exchange(app: App, code: str, scope: str) -> Tokens:
-    """Trade Strava's code for the athlete's tokens (not stored yet)."""
+def _exchange(app: App, code: str, redirect_scope: str) -> Tokens:
+    """Trade Strava's code for the athlete's tokens (not stored yet), with the scope Strava's
+    token answer grants. The redirect's ``scope`` passed through the patient's browser and
+    proves nothing; it stands in only when the token answer names no scope (Strava's has
+    not always done so)."""
     from connectors.strava import StravaConnector
     from connectors.strava.tokens import Tokens
     from syncd.sync import make_connector
 
     connector = make_connector(app, "strava")
     assert isinstance(connector, StravaConnector)
-    tokens = connector.api.exchange_code(code)
-    return Tokens(**{**tokens.as_json(), "scope": scope})
+    answers: list[requests.Response] = []
+
+    def keep(response: requests.Response, *args: object, **kwargs: object) -> None:
+        if response.request.method == "POST" and response.url.endswith("/oauth/token"):
+            answers.append(response)
+
+    hooks = connector.api.session.hooks["response"]
+    hooks.append(keep)
+    try:
+        tokens = connector.api.exchange_code(code)
+    finally:
+        hooks.remove(keep)
+    granted = _granted_scope(answers)
+    return Tokens(**{**tokens.as_json(),
+                     "scope": granted if granted is not None else redirect_scope})
+
+
+def _granted_scope(answers: list[requests.Response]) -> str | None:
+    """The ``scope`` of the token answer, when it names one."""
+    try:
+        body = answers[-1].json() if answers else None
+    except ValueError:
+        return None
+    scope = body.get("scope") if isinstance(body, dict) else None
+    return scope if isinstance(scope, str) else None
 
 
 def _strava_secret(app: App) -> str | None:
     section = app.settings.strava
     secret = section.client_secret if section is not None else None
     return (secret.get_secret_value() or None) if secret is not None else None
+
+
+def _permission_page(again: str) -> Response:
+    return _page("Strava not connected", "<h2>One more permission</h2><p>Your clinic needs "
+                 "to see all your activities, including private ones: on Strava's page keep "
+                 "the box <em>View data about your private activities</em> ticked.</p>"
+                 + again, 400)
 
 
 def _retry_link(patient: Patient) -> str:
