@@ -221,9 +221,13 @@ def _fit_legs(sessions: list[dict[str, Any]], records: list[dict[str, Any]],
               offset: int | None, anchor: timedelta | None) -> Reading:
     legs = []
     for session in sessions:
-        start = _fit_time(session.get("start_time"), anchor)
+        raw_start = session.get("start_time")
+        if raw_start is None and records:  # no start written: the first record's time
+            raw_start = records[0].get("timestamp")
+        start = _fit_time(raw_start, anchor)
         if start is None:
-            return _relative_refusal(session.get("start_time"))
+            return _relative_refusal(raw_start) if raw_start is not None else Reading(
+                refusal="no times", detail="a session without a start and no records")
         elapsed = float(session.get("total_elapsed_time") or 0.0)
         timer = _number(session.get("total_timer_time"))
         leg_family = family(session.get("sport"))
