@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from syncd.alerts.channel import own_mail
 from syncd.errors import Action, RateLimited
 from syncd.store.alerts import add_operator_notice
 
@@ -50,6 +51,8 @@ def notify_source_failure(app: App, result: SourceResult) -> bool:
                                          or err.retry_at - app.clock() < SHORT_THROTTLE):
         return False
     message = notice_message(result.source, str(err))
+    # The operator's channels only: the notice names commands and paths for an admin.
+    operator = [name for name in app.channels() if not own_mail(name)]
     with app.store.write() as tx:
         return add_operator_notice(tx, app.athlete_id, notice_kind(result.source), message,
-                                   app.clock(), app.channels())
+                                   app.clock(), operator)

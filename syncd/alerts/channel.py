@@ -76,6 +76,36 @@ class Outcome:
         return self.result in (Result.DELIVERED, Result.ERROR, Result.GONE)
 
 
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One event and the message a channel built for it (a mail, a request body)."""
+
+    event: OutboxEvent
+    message: Any
+
+
+def own_mail(channel: str) -> bool:
+    """True for an athlete's own mail channel (``email:<athlete>``): a patient's mailbox, not
+    the operator's."""
+    return channel.startswith("email:")
+
+
+#: The metrics label of every athlete's own mail: one label, so that no patient is named.
+OWN_MAIL_LABEL = "email:own"
+
+
+def metric_label(channel: str) -> str:
+    """The label a channel has in ``/metrics``: its name, except that the athletes' own mail
+    channels (``email:ana``) all count as ``email:own``."""
+    return OWN_MAIL_LABEL if own_mail(channel) else channel
+
+
+def unbuildable(err: BaseException) -> str:
+    """The recorded error of a message that could not be built or written: the kind of
+    failure only, never the text (which holds health data)."""
+    return f"its message could not be built ({type(err).__name__})"
+
+
 def severity_at_least(severity: str, minimum: str) -> bool:
     """True when ``severity`` is ``minimum`` or above."""
     return SEVERITY_ORDER.get(severity, 0) >= SEVERITY_ORDER.get(minimum, 0)
@@ -101,10 +131,16 @@ class Channel(ABC):
         """True when this channel should carry ``event`` (type, severity and rule filters)."""
 
     @abstractmethod
-    def deliver(self, events: list[OutboxEvent], deadline: float) -> list[Outcome]:
-        """Try to deliver each event; one outcome per event, in order. No attempt may start
-        when it could not finish before ``deadline`` (a ``time.monotonic()`` value): such
-        events come back :attr:`Result.RELEASED`. Never raises for a delivery failure."""
+    def render(self, event: OutboxEvent) -> Rendered:
+        """Build what is sent for ``event``. Raises (anything) when it cannot be built: the
+        dispatcher then records a failed attempt for this event alone."""
+
+    @abstractmethod
+    def deliver(self, messages: list[Rendered], deadline: float) -> list[Outcome]:
+        """Try to deliver each rendered event; one outcome per message, in order. No attempt
+        may start when it could not finish before ``deadline`` (a ``time.monotonic()``
+        value): such events come back :attr:`Result.RELEASED`. Never raises for a delivery
+        failure."""
 
     def lease(self) -> timedelta:
         """How long a claimed batch stays reserved for this dispatcher: long enough for every

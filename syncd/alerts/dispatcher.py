@@ -22,7 +22,17 @@ import structlog
 from sqlalchemy.orm import Session
 
 from syncd.alerts import outbox, record
-from syncd.alerts.channel import GONE_NOTICE_PREFIX, Channel, OutboxEvent, Outcome, Result
+from syncd.alerts.channel import (
+    EVENT_NOTICE,
+    GONE_NOTICE_PREFIX,
+    Channel,
+    OutboxEvent,
+    Outcome,
+    Rendered,
+    Result,
+    own_mail,
+    unbuildable,
+)
 from syncd.alerts.metrics import DeliveryMetrics
 from syncd.alerts.smtp import EmailChannel
 from syncd.alerts.webhook import WebhookChannel
@@ -40,6 +50,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger("syncd.alerts")
 
 DEFAULT_LIMIT = 1000
+# The notice saying deliveries on a channel failed for good, keyed by the channel.
+FAILED_NOTICE_PREFIX = "delivery_failed:"
 
 
 def utcnow() -> datetime:
@@ -64,7 +76,8 @@ def build_channels(settings: Settings, *, roster: Sequence[AthleteSection] | Non
                     "recipients": list(athlete.email),
                     "min_severity": athlete.email_min_severity})
                 channels.append(EmailChannel(own_email_channel(athlete.name), own,
-                                             settings.alerts, tls_context=tls_context))
+                                             settings.alerts, tls_context=tls_context,
+                                             operator=False))
     return channels
 
 
@@ -282,11 +295,21 @@ class Dispatcher:
 
     @staticmethod
     def _offer(channel: Channel, events: list[OutboxEvent], deadline: float) -> list[Outcome]:
-        """The channel's outcome for each event; refused events are skipped, unsent."""
-        wanted = [i for i, event in enumerate(events) if channel.accepts(event)]
+        """The channel's outcome for each event: refused events are skipped, unsent; an event
+        whose message cannot be built is one failed attempt of its own; the rest are sent."""
         outcomes = [Outcome(Result.SKIPPED)] * len(events)
-        for i, outcome in zip(wanted, channel.deliver([events[i] for i in wanted], deadline),
-                              strict=True):
+        ready: list[tuple[int, Rendered]] = []
+        for i, event in enumerate(events):
+            try:
+                if channel.accepts(event):
+                    ready.append((i, channel.render(event)))
+            except Exception as err:  # this event's text, not the channel: it fails alone
+                outcomes[i] = Outcome(Result.ERROR, error=unbuildable(err))
+                log.warning("alert message could not be built", channel=channel.name,
+                            event_id=event.id, event_type=event.type,
+                            error=type(err).__name__)
+        sent = _send(channel, [message for _, message in ready], deadline)
+        for (i, _), outcome in zip(ready, sent, strict=True):
             outcomes[i] = outcome
         return outcomes
 
@@ -309,6 +332,7 @@ class Dispatcher:
             decided.append((claim.delivery_id, outcome, decision))
             lines.append((claim, outcome, decision))
         record.write(tx, decided, now)
+        self._notice_failed(tx, channel, lines, now)
         if any(decision.verdict == "gone" for _, _, decision in lines):
             return lines, self._endpoint_gone(tx, channel, now)
         return lines, None
@@ -330,18 +354,56 @@ class Dispatcher:
             if outcome.attempted:
                 _log_attempt(channel.name, claim, outcome, decision)
 
+    def operator_channels(self) -> list[str]:
+        """The channels that carry operator notices: every one but the athletes' own mail."""
+        return [c.name for c in self.channels if not own_mail(c.name)]
+
+    def _notice_failed(self, tx: Session, channel: Channel,
+                       lines: list[tuple[outbox.Claim, Outcome, record.Decision]],
+                       now: datetime) -> None:
+        """Tell the operator (once a day per channel) that deliveries failed for good."""
+        failed = [line for line in lines
+                  if line[2].verdict == "failed" and line[0].event.type != EVENT_NOTICE]
+        if not failed:
+            return
+        claim, outcome, decision = failed[-1]
+        what = f"alert {claim.event.alert_id}" if claim.event.alert_id else claim.event.type
+        message = (f"Delivery on channel {channel.name} failed for good after "
+                   f"{decision.attempts} attempts ({what}: {outcome.error or 'no answer'}). "
+                   "`syncd deliveries` lists what did not arrive; `syncd alerts` still shows "
+                   "every alert.")
+        add_operator_notice(tx, None, FAILED_NOTICE_PREFIX + channel.name, message, now,
+                            self.operator_channels())
+
     def _endpoint_gone(self, tx: Session, channel: Channel, now: datetime) -> int:
         """Disable a webhook endpoint that answered 410, and tell the operator by mail;
         returns how many pending deliveries were disabled with it."""
         assert isinstance(channel, WebhookChannel)
         disabled = outbox.disable_pending(tx, channel.name, now)
-        mail = [c.name for c in self.channels if isinstance(c, EmailChannel)]
+        mail = [c.name for c in self.channels if isinstance(c, EmailChannel) and c.operator]
         message = (f"The webhook endpoint of channel {channel.name} answered 410 Gone: syncd "
                    "stopped sending alerts to it (they stay listed by `syncd alerts` and "
                    "`syncd deliveries`). Point its url at a live endpoint to resume.")
         add_operator_notice(tx, None, GONE_NOTICE_PREFIX + channel.fingerprint, message, now,
                             mail)
         return disabled
+
+
+def _send(channel: Channel, messages: list[Rendered], deadline: float) -> list[Outcome]:
+    """The channel's outcomes for ``messages``. Should it raise (it must not), each message
+    is tried alone, so that only the one that makes it raise fails (the others may be sent
+    twice, under the same id: at least once)."""
+    try:
+        return channel.deliver(messages, deadline)
+    except Exception as err:
+        if len(messages) > 1:
+            return [outcome for message in messages
+                    for outcome in _send(channel, [message], deadline)]
+        log.warning("alert delivery raised", channel=channel.name,
+                    event_id=messages[0].event.id if messages else None,
+                    error=type(err).__name__)
+        return [Outcome(Result.ERROR, error=f"sending failed ({type(err).__name__})")
+                for _ in messages]
 
 
 def _log_attempt(channel: str, claim: outbox.Claim, outcome: Outcome,

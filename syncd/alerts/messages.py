@@ -10,6 +10,7 @@ import email.policy
 import hashlib
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -20,6 +21,7 @@ from syncd.alerts.channel import (
     OutboxEvent,
 )
 from syncd.alerts.summary import summary_chart, summary_html, summary_subject, summary_text
+from syncd.text import clean_line
 
 MESSAGE_DOMAIN = "syncd"
 _SUBJECT_LIMIT = 140
@@ -39,13 +41,30 @@ def digest_message_id(event_ids: Sequence[str]) -> str:
     return f"<digest_{digest}@{MESSAGE_DOMAIN}>"
 
 
+@dataclass(frozen=True, slots=True)
+class DigestPart:
+    """One event's share of a digest, rendered on its own (so that one event that cannot be
+    rendered fails alone)."""
+
+    event: OutboxEvent
+    text: str
+    html: str
+
+
+def header_value(value: str, limit: int = 998) -> str:
+    """A header value that cannot split the header or hide in a terminal: text is cleaned
+    on its way into the store, but rows written before that may still hold anything."""
+    return clean_line(value, limit)
+
+
 def _envelope(subject: str, sender: str, recipients: Sequence[str], msg_id: str) -> EmailMessage:
     message = EmailMessage(policy=POLICY)
+    subject = header_value(subject)
     message["Subject"] = subject if len(subject) <= _SUBJECT_LIMIT else subject[:137] + "..."
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
+    message["From"] = header_value(sender)
+    message["To"] = ", ".join(header_value(r) for r in recipients)
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = msg_id
+    message["Message-ID"] = header_value(msg_id)
     # Tells vacation responders and mailing lists not to answer (RFC 3834).
     message["Auto-Submitted"] = "auto-generated"
     return message
@@ -110,16 +129,22 @@ def alert_mail(event: OutboxEvent, sender: str, recipients: Sequence[str]) -> Em
     return message
 
 
-def digest_mail(events: Sequence[OutboxEvent], sender: str,
+def digest_part(event: OutboxEvent) -> DigestPart:
+    """One event's text and HTML for a digest."""
+    return DigestPart(event, event_text(event), event_html(event))
+
+
+def digest_mail(parts: Sequence[DigestPart], sender: str,
                 recipients: Sequence[str]) -> EmailMessage:
     """One mail listing several alerts and notices, oldest first."""
-    count = len(events)
+    count = len(parts)
     subject = f"[syncd] {count} alert{'s' if count != 1 else ''}: " + "; ".join(
-        f"{ev.severity.upper()} {ev.rule or 'notice'}" for ev in events[:5])
-    message = _envelope(subject, sender, recipients, digest_message_id([ev.id for ev in events]))
+        f"{p.event.severity.upper()} {p.event.rule or 'notice'}" for p in parts[:5])
+    message = _envelope(subject, sender, recipients,
+                        digest_message_id([p.event.id for p in parts]))
     separator = "\n" + "-" * 60 + "\n\n"
-    message.set_content(separator.join(event_text(ev) for ev in events))
-    message.add_alternative("<html><body>" + "<hr>".join(event_html(ev) for ev in events)
+    message.set_content(separator.join(p.text for p in parts))
+    message.add_alternative("<html><body>" + "<hr>".join(p.html for p in parts)
                             + "</body></html>", subtype="html")
     return message
 

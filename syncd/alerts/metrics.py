@@ -1,6 +1,7 @@
 """Delivery metrics for Prometheus: attempts by channel and outcome, their latency, and the
 pending and failed deliveries as the database has them (read at scrape time, so that every
-process and replica reports the same truth).
+process and replica reports the same truth). No label names a patient: the athletes' own
+mail channels (``email:<athlete>``) are counted together as ``email:own``.
 
 The HTTP API exposes :attr:`DeliveryMetrics.registry` (or its own registry, passed in) at
 ``/metrics``.
@@ -8,13 +9,14 @@ The HTTP API exposes :attr:`DeliveryMetrics.registry` (or its own registry, pass
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from syncd.alerts.channel import metric_label
 from syncd.alerts.outbox import DISABLED, FAILED, PENDING, status_counts
 from syncd.errors import SyncdError
 
@@ -43,15 +45,26 @@ class DeliveryMetrics:
 
     def observe(self, channel: str, outcome: str, seconds: float | None = None) -> None:
         """Count one outcome; ``seconds`` (for real attempts) goes to the latency histogram."""
-        self.deliveries.labels(channel=channel, outcome=outcome).inc()
+        label = metric_label(channel)
+        self.deliveries.labels(channel=label, outcome=outcome).inc()
         if seconds is not None:
-            self.latency.labels(channel=channel, outcome=outcome).observe(seconds)
+            self.latency.labels(channel=label, outcome=outcome).observe(seconds)
 
     def watch(self, store: Store) -> None:
         """Also report the outbox's pending, failed and disabled deliveries from ``store``."""
         if not self._watching:
             self.registry.register(OutboxCollector(store))
             self._watching = True
+
+
+def by_label(counts: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+    """``(channel, status)`` counts summed per metrics label (:func:`metric_label`), so that
+    the athletes' own mail channels, which bear their names, count as one."""
+    out: dict[tuple[str, str], int] = {}
+    for (channel, status), count in counts.items():
+        key = (metric_label(channel), status)
+        out[key] = out.get(key, 0) + count
+    return out
 
 
 class OutboxCollector(Collector):
@@ -75,7 +88,7 @@ class OutboxCollector(Collector):
         }
         try:
             with self.store.read() as tx:
-                counts = status_counts(tx)
+                counts = by_label(status_counts(tx))
         except SyncdError:
             counts = {}
         channels = sorted({channel for channel, _ in counts})

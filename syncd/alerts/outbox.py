@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from syncd.alerts.channel import EVENT_NOTICE, GONE_NOTICE_PREFIX, OutboxEvent
+from syncd.alerts.channel import EVENT_NOTICE, GONE_NOTICE_PREFIX, OutboxEvent, own_mail
 from syncd.store.tables import AlertDeliveryRow, AlertEventRow, AthleteRow, DeliveryAttemptRow
 
 PENDING = "pending"
@@ -27,6 +27,10 @@ FAILED = "failed"  # the schedule ran out; kept, visible, never retried
 SKIPPED = "skipped"  # filtered out for this channel (severity, rules, event type)
 DISABLED = "disabled"  # the endpoint answered 410 Gone, or had done so before
 STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED, DISABLED)
+# /healthz reports deliveries that failed this recently (they stay listed for good).
+FAILED_RECENTLY = timedelta(days=7)
+# A pending delivery no attempt reached for this long (beyond a digest's wait) is stalled.
+STALL_AFTER = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +58,8 @@ def ensure_deliveries(session: Session, channels: Sequence[str], now: datetime,
 
     ``audience`` (channel -> athlete names) keeps a channel to the events of the athletes
     routed to it and the events about no athlete: one patient's alert must never reach
-    another patient's mailbox, nor a webhook the patient is not routed to. Returns how many
-    rows were added."""
+    another patient's mailbox, nor a webhook the patient is not routed to. An athlete's own
+    mail never gets operator notices. Returns how many rows were added."""
     added = 0
     for channel in channels:
         missing = select(AlertEventRow.id).where(~exists().where(
@@ -65,6 +69,8 @@ def ensure_deliveries(session: Session, channels: Sequence[str], now: datetime,
                 list(audience.get(channel, ()))))
             missing = missing.where(or_(AlertEventRow.athlete_id.is_(None),
                                         AlertEventRow.athlete_id.in_(routed)))
+        if own_mail(channel):  # operator notices are for the operator, never a patient
+            missing = missing.where(AlertEventRow.type != EVENT_NOTICE)
         event_ids = list(session.scalars(missing))
         if not event_ids:
             continue
@@ -222,6 +228,21 @@ def attempts_of(session: Session, event_id: str, channel: str) -> list[DeliveryA
              .where(AlertDeliveryRow.event_id == event_id, AlertDeliveryRow.channel == channel)
              .order_by(DeliveryAttemptRow.at, DeliveryAttemptRow.id))
     return list(session.scalars(query))
+
+
+def delivery_health(session: Session, now: datetime, stall_after: timedelta,
+                    failed_within: timedelta = FAILED_RECENTLY) -> tuple[int, int]:
+    """``(failed, stalled)``: deliveries that failed for good within ``failed_within``, and
+    pending ones that no attempt reached for ``stall_after`` (never tried since they were
+    written, or overdue): what ``/healthz`` reports."""
+    failed = select(func.count()).select_from(AlertDeliveryRow).where(
+        AlertDeliveryRow.status == FAILED, AlertDeliveryRow.last_attempt_at >= now - failed_within)
+    since = now - stall_after
+    stalled = select(func.count()).select_from(AlertDeliveryRow).where(
+        AlertDeliveryRow.status == PENDING,
+        or_(AlertDeliveryRow.next_attempt_at < since,
+            (AlertDeliveryRow.attempts == 0) & (AlertDeliveryRow.created_at < since)))
+    return session.execute(failed).scalar_one(), session.execute(stalled).scalar_one()
 
 
 def next_due(session: Session) -> datetime | None:

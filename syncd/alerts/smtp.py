@@ -6,6 +6,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import time
+from email.errors import MessageError
 from email.message import EmailMessage
 
 from syncd.alerts.channel import (
@@ -15,10 +16,12 @@ from syncd.alerts.channel import (
     Channel,
     OutboxEvent,
     Outcome,
+    Rendered,
     Result,
     severity_at_least,
+    unbuildable,
 )
-from syncd.alerts.messages import alert_mail, digest_mail
+from syncd.alerts.messages import DigestPart, alert_mail, digest_mail, digest_part
 from syncd.config import AlertsSection, EmailSection
 
 DIGEST_BATCH = 500
@@ -31,8 +34,10 @@ class EmailChannel(Channel):
     (``SSL_CERT_FILE`` points it at a private CA)."""
 
     def __init__(self, name: str, section: EmailSection, alerts: AlertsSection, *,
-                 tls_context: ssl.SSLContext | None = None) -> None:
+                 tls_context: ssl.SSLContext | None = None, operator: bool = True) -> None:
         self.name = name
+        # The operator's mail gets the operator notices; an athlete's own mail never does.
+        self.operator = operator
         self.section = section
         self.digest = alerts.email_mode == "digest"
         # In digest mode nothing goes out before the oldest waiting event is an interval old.
@@ -43,17 +48,29 @@ class EmailChannel(Channel):
         self._tls = tls_context or ssl.create_default_context()
 
     def accepts(self, event: OutboxEvent) -> bool:
-        """Alerts at or above ``min_severity``, operator notices and weekly summaries."""
+        """Alerts at or above ``min_severity`` and weekly summaries; operator notices only
+        on the operator's mail (never on an athlete's own)."""
         if event.type in ALERT_EVENTS:
             return severity_at_least(event.severity, self.section.min_severity)
-        return event.type in (EVENT_NOTICE, EVENT_SUMMARY)
+        if event.type == EVENT_NOTICE:
+            return self.operator
+        return event.type == EVENT_SUMMARY
 
-    def deliver(self, events: list[OutboxEvent], deadline: float) -> list[Outcome]:
-        """Send the events over one SMTP connection: one mail each, or one digest (weekly
+    def render(self, event: OutboxEvent) -> Rendered:
+        """The mail for ``event`` (written out once, so that a mail the library cannot write
+        fails here, for this event alone), or its part of the next digest."""
+        if self.digest and event.type != EVENT_SUMMARY:
+            return Rendered(event, digest_part(event))
+        message = alert_mail(event, self.section.sender, self.section.recipients)
+        message.as_bytes()
+        return Rendered(event, message)
+
+    def deliver(self, messages: list[Rendered], deadline: float) -> list[Outcome]:
+        """Send the mails over one SMTP connection: one each, or one digest (weekly
         summaries always go alone)."""
-        if not events:
+        if not messages:
             return []
-        mails = self._mails(events)
+        mails = self._mails(messages)
         outcomes: dict[int, Outcome] = {}
         started = time.monotonic()
         try:
@@ -69,19 +86,17 @@ class EmailChannel(Channel):
             for indices, _ in mails:
                 for i in indices:
                     outcomes.setdefault(i, failed)
-        return [outcomes.get(i, Outcome(Result.RELEASED)) for i in range(len(events))]
+        return [outcomes.get(i, Outcome(Result.RELEASED)) for i in range(len(messages))]
 
-    def _mails(self, events: list[OutboxEvent]) -> list[tuple[list[int], EmailMessage]]:
-        """(indices of the events it carries, mail) pairs."""
-        sender, recipients = self.section.sender, self.section.recipients
-        if not self.digest:
-            return [([i], alert_mail(ev, sender, recipients)) for i, ev in enumerate(events)]
-        alone = [i for i, ev in enumerate(events) if ev.type == EVENT_SUMMARY]
-        grouped = [i for i in range(len(events)) if i not in alone]
-        mails = [([i], alert_mail(events[i], sender, recipients)) for i in alone]
+    def _mails(self, messages: list[Rendered]) -> list[tuple[list[int], EmailMessage]]:
+        """(indices of the events it carries, mail) pairs: the mails rendered one per event,
+        then the digest of the parts."""
+        mails = [([i], m.message) for i, m in enumerate(messages)
+                 if isinstance(m.message, EmailMessage)]
+        grouped = [i for i, m in enumerate(messages) if isinstance(m.message, DigestPart)]
         if grouped:
-            mails.append((grouped, digest_mail([events[i] for i in grouped], sender,
-                                               recipients)))
+            mails.append((grouped, digest_mail([messages[i].message for i in grouped],
+                                               self.section.sender, self.section.recipients)))
         return mails
 
     def _connect(self) -> smtplib.SMTP:
@@ -111,8 +126,13 @@ class EmailChannel(Channel):
             refused = smtp.send_message(message, self.section.sender,
                                         list(self.section.recipients))
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError,
-                smtplib.SMTPSenderRefused) as err:
+                smtplib.SMTPSenderRefused, smtplib.SMTPNotSupportedError) as err:
             return Outcome(Result.ERROR, _code(err), describe_smtp_error(err, self.section),
+                           duration_s=time.monotonic() - started)
+        except (ValueError, TypeError, UnicodeError, MessageError) as err:
+            # This mail cannot be written (a header the library refuses): it fails alone,
+            # and the connection serves the next one (nothing was sent yet).
+            return Outcome(Result.ERROR, error=unbuildable(err),
                            duration_s=time.monotonic() - started)
         error = f"refused for {len(refused)} recipient(s)" if refused else None
         return Outcome(Result.DELIVERED, _OK, error, duration_s=time.monotonic() - started)

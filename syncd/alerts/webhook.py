@@ -29,6 +29,7 @@ from syncd.alerts.channel import (
     Channel,
     OutboxEvent,
     Outcome,
+    Rendered,
     Result,
     severity_at_least,
 )
@@ -128,24 +129,29 @@ class WebhookChannel(Channel):
                     and severity_at_least(event.severity, self.section.min_severity))
         return False
 
-    def deliver(self, events: list[OutboxEvent], deadline: float) -> list[Outcome]:
-        """POST every event, ``concurrency`` at a time; after a 410 Gone nothing more is
+    def render(self, event: OutboxEvent) -> Rendered:
+        """The exact body of ``event``'s request."""
+        return Rendered(event, render_body(event.payload))
+
+    def deliver(self, messages: list[Rendered], deadline: float) -> list[Outcome]:
+        """POST every body, ``concurrency`` at a time; after a 410 Gone nothing more is
         started (the rest comes back released)."""
         gone = threading.Event()
-        if len(events) <= 1 or self.concurrency == 1:
-            return [self._attempt(event, deadline, gone) for event in events]
+        if len(messages) <= 1 or self.concurrency == 1:
+            return [self._attempt(message, deadline, gone) for message in messages]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.name)
-        return list(self._pool.map(lambda event: self._attempt(event, deadline, gone), events))
+        return list(self._pool.map(lambda message: self._attempt(message, deadline, gone),
+                                   messages))
 
     def post(self, event_id: str, payload: dict[str, Any]) -> Outcome:
         """Send one payload now under ``event_id`` (``syncd webhook test`` uses this)."""
         return self._post(event_id, render_body(payload))
 
-    def _attempt(self, event: OutboxEvent, deadline: float, gone: threading.Event) -> Outcome:
+    def _attempt(self, message: Rendered, deadline: float, gone: threading.Event) -> Outcome:
         if gone.is_set() or time.monotonic() + self.timeout_s > deadline:
             return Outcome(Result.RELEASED)
-        outcome = self._post(event.id, render_body(event.payload))
+        outcome = self._post(message.event.id, message.message)
         if outcome.result is Result.GONE:
             gone.set()
         return outcome

@@ -19,6 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from syncd.alerts.outbox import STALL_AFTER, delivery_health
 from syncd.models import PainReport
 from syncd.store.alerts import list_alerts
 from syncd.web.context import WebContext, web_context
@@ -46,12 +47,22 @@ ATHLETE_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class Health(BaseModel):
-    """Whether the daemon works: the database answers and the scheduler runs jobs."""
+class DeliveryHealth(BaseModel):
+    """Alerts that are not getting out: deliveries failed for good in the last 7 days, and
+    pending ones no attempt reached for an hour (beyond the digest's wait)."""
 
-    status: Literal["ok", "unhealthy"]
+    failed: int = 0
+    stalled: int = 0
+
+
+class Health(BaseModel):
+    """Whether the daemon works: the database answers and the scheduler runs jobs (else
+    ``unhealthy``, 503); ``degraded`` (200) while alert deliveries fail or stall."""
+
+    status: Literal["ok", "degraded", "unhealthy"]
     database: Literal["ok", "unreachable"]
     scheduler: Literal["ok", "stale", "absent"]
+    deliveries: DeliveryHealth = DeliveryHealth()
 
 
 class AlertOut(BaseModel):
@@ -122,9 +133,21 @@ def healthz(context: Context) -> JSONResponse:
     database: Literal["ok", "unreachable"] = "ok" if context.database_ok() else "unreachable"
     scheduler = context.scheduler_state()
     healthy = database == "ok" and scheduler != "stale"
-    body = Health(status="ok" if healthy else "unhealthy", database=database,
-                  scheduler=scheduler)
+    deliveries = _delivery_health(context) if database == "ok" else DeliveryHealth()
+    degraded = bool(deliveries.failed or deliveries.stalled)
+    body = Health(status="unhealthy" if not healthy else "degraded" if degraded else "ok",
+                  database=database, scheduler=scheduler, deliveries=deliveries)
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+
+
+def _delivery_health(context: WebContext) -> DeliveryHealth:
+    """Failed and stalled deliveries (a digest's events wait their interval first)."""
+    app = context.app
+    alerts = app.settings.alerts
+    wait = alerts.digest_interval if alerts.email_mode == "digest" else timedelta(0)
+    with app.store.read() as tx:
+        failed, stalled = delivery_health(tx, app.clock(), STALL_AFTER + wait)
+    return DeliveryHealth(failed=failed, stalled=stalled)
 
 
 @router.get("/status", summary="Plan week, prescribed vs actual, open alerts, sources",

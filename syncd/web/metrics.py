@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from syncd.alerts.metrics import by_label
 from syncd.scheduler import SourceStats
 from syncd.web import queries
 
@@ -54,10 +55,13 @@ class SyncdCollector(Collector):
                      ["source", "sport"], {k: float(v) for k, v in activities.items()})
         yield _gauge("syncd_alerts", "Alerts by rule, severity and status",
                      ["rule", "severity", "status"], {k: float(v) for k, v in alerts.items()})
+        # The athletes' own mail channels (email:<name>) are summed as email:own.
+        rows = by_label({k: v[0] for k, v in deliveries.items()})
+        tries = by_label({k: v[1] for k, v in deliveries.items()})
         yield _gauge("syncd_deliveries", "Alert deliveries by channel and status",
-                     ["channel", "status"], {k: float(v[0]) for k, v in deliveries.items()})
+                     ["channel", "status"], {k: float(v) for k, v in rows.items()})
         yield _gauge("syncd_delivery_attempts", "Delivery attempts by channel and status",
-                     ["channel", "status"], {k: float(v[1]) for k, v in deliveries.items()})
+                     ["channel", "status"], {k: float(v) for k, v in tries.items()})
         yield from _state_metrics(states)
 
     def _scheduler_metrics(self) -> Iterator[Metric]:

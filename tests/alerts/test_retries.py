@@ -123,14 +123,21 @@ def test_retry_after_is_honoured(tmp_path: Path, receiver: Receiver, clock: Fake
 def test_the_last_failed_attempt_leaves_a_visible_failed_delivery(
         tmp_path: Path, receiver: Receiver, clock: FakeClock,
         capsys: pytest.CaptureFixture[str]) -> None:
-    receiver.responder = lambda got: (500, {})
+    # The alert never gets through; the operator notice saying so does.
+    receiver.responder = lambda got: (
+        (200, {}) if got.payload["type"] == "operator.notice" else (500, {}))
     app = App(settings(tmp_path, webhook=webhook(receiver.url)), clock)
     alert = raise_alerts(app, [finding(1)], clock.now).raised[0]
     metrics = DeliveryMetrics()
     with Dispatcher(app, clock=clock, jitter=0, metrics=metrics) as dispatcher:
         _drive(dispatcher, app, clock, clock.now + timedelta(days=10))
 
-    assert len(receiver.ids()) == 10
+    *alert_requests, notice = receiver.verified()
+    assert len(alert_requests) == 10
+    assert notice.payload["data"]["message"] == (
+        f"Delivery on channel webhook failed for good after 10 attempts (alert {alert.id}: "
+        "the receiver answered 500 Internal Server Error). `syncd deliveries` lists what did "
+        "not arrive; `syncd alerts` still shows every alert.")
     assert clock.now - alert.created_at == timedelta(seconds=sum(
         d.total_seconds() for d in RETRY_DELAYS))
     with app.store.read() as tx:

@@ -103,7 +103,8 @@ def test_metrics_count_activities_and_alerts_by_rule(client: TestClient) -> None
 
 def test_healthz_is_ok_with_a_database_and_no_scheduler(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "database": "ok",
-                                              "scheduler": "absent"}
+                                              "scheduler": "absent",
+                                              "deliveries": {"failed": 0, "stalled": 0}}
 
 
 def test_healthz_is_503_when_the_database_file_is_garbage(make_app: MakeApp) -> None:
@@ -131,7 +132,8 @@ def test_healthz_is_503_once_the_scheduler_stops(make_app: MakeApp) -> None:
     finally:
         scheduler.shutdown()
     assert answer.status_code == 503
-    assert answer.json() == {"status": "unhealthy", "database": "ok", "scheduler": "stale"}
+    assert answer.json() == {"status": "unhealthy", "database": "ok", "scheduler": "stale",
+                             "deliveries": {"failed": 0, "stalled": 0}}
 
 
 def test_the_quota_a_source_reported_shows_in_status_and_metrics(sample_app: App,
