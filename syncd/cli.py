@@ -15,12 +15,19 @@ from zoneinfo import ZoneInfo
 from syncd.app import App, plan_json
 from syncd.config import Settings, load_settings
 from syncd.errors import ConfigError, SyncdError
+from syncd.terminal import safe_output
 
 Command = Callable[[App, argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code. No escape sequence or
+    control character from the data reaches the terminal (:mod:`syncd.terminal`)."""
+    with safe_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
