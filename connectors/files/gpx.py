@@ -9,12 +9,15 @@ import gpxpy.gpx
 from gpxpy.geo import distance as geo_distance
 
 from connectors.files.runwalk import SpeedTrack, moving_seconds
+from connectors.files.strava_types import gpx_type_name
 from connectors.files.summary import ParsedFile
+from connectors.files.times import check_timed, in_time_order, usable_time
 from syncd.errors import InvalidFile
 
 # GPX from the internet is untrusted XML; entity declarations are how XML bombs work, and no
 # GPS device writes them.
 _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY")
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 def parse_gpx(data: bytes, file_name: str) -> ParsedFile:
@@ -38,21 +41,26 @@ def parse_gpx(data: bytes, file_name: str) -> ParsedFile:
 
 
 def _summarize(gpx: gpxpy.gpx.GPX, file_name: str) -> ParsedFile:
-    segments = [segment for track in gpx.tracks for segment in track.segments]
-    points = [(point, index) for index, segment in enumerate(segments) for point in segment.points]
+    segments = _in_start_order([seg.points for track in gpx.tracks for seg in track.segments])
+    points = [(point, index) for index, segment in enumerate(segments) for point in segment]
     if not points:
         raise InvalidFile(f"{file_name}: GPX file has no track points",
                           hint="a route or an empty track cannot be imported")
-    timed = [(p, seg) for p, seg in points if p.time is not None]
+    times = [usable_time(point.time) for point, _ in points]
+    timed = sum(moment is not None for moment in times)
     if not timed:
         raise InvalidFile(
             f"{file_name}: GPX track has no timestamps, so its date and duration are unknown",
             hint="export the activity with times (a planned route has none)",
         )
-    start = _utc(timed[0][0].time)
-    offsets, speeds, distances = _samples(timed, start, file_name)
+    kept = in_time_order(times)
+    check_timed("GPX track", timed, len(kept), len(points), file_name)
+    start = times[kept[0]]
+    assert start is not None
+    offsets, speeds, distances = _samples(points, times, set(kept), start, file_name)
     track = SpeedTrack(offsets, speeds, distances)
-    sport_type = next((t.type for t in gpx.tracks if t.type), None)
+    # Strava writes its type as a number (<type>9</type> is a run).
+    sport_type = gpx_type_name(next((t.type for t in gpx.tracks if t.type), None))
     name = next((t.name for t in gpx.tracks if t.name), None) or gpx.name
     return ParsedFile(
         format="gpx",
@@ -67,29 +75,41 @@ def _summarize(gpx: gpxpy.gpx.GPX, file_name: str) -> ParsedFile:
     )
 
 
+def _in_start_order(segments: list[list[gpxpy.gpx.GPXTrackPoint]]
+                    ) -> list[list[gpxpy.gpx.GPXTrackPoint]]:
+    """Track segments by the first time they hold (merged tracks may come out of order);
+    segments without any time keep their place at the end."""
+    def first_time(points: list[gpxpy.gpx.GPXTrackPoint]) -> datetime:
+        return next((t for t in map(usable_time, (p.time for p in points)) if t), _NEVER)
+    return sorted((points for points in segments if points), key=first_time)
+
+
 def _samples(
-    timed: list[tuple[gpxpy.gpx.GPXTrackPoint, int]], start: datetime, file_name: str
+    points: list[tuple[gpxpy.gpx.GPXTrackPoint, int]], times: list[datetime | None],
+    kept: set[int], start: datetime, file_name: str,
 ) -> tuple[list[float], list[float], list[float | None]]:
-    """Offsets, speeds and cumulative distance; no distance is counted across a segment break."""
+    """Offsets, speeds and cumulative distance at the points whose time is kept. Every point
+    of a segment adds to the distance (an untimed one too); none is counted across a break."""
     offsets: list[float] = []
     speeds: list[float] = []
     distances: list[float | None] = []
     total = 0.0
     previous: tuple[gpxpy.gpx.GPXTrackPoint, int] | None = None
-    for point, segment in timed:
+    for i, (point, segment) in enumerate(points):
         _check_position(point, file_name)
-        offset = (_utc(point.time) - start).total_seconds()
-        speed = 0.0
         if previous is not None and previous[1] == segment:
-            step = geo_distance(previous[0].latitude, previous[0].longitude, None,
-                                point.latitude, point.longitude, None)
-            total += step
-            seconds = offset - offsets[-1]
-            speed = step / seconds if seconds > 0 else 0.0
-        offsets.append(offset)
-        speeds.append(speed)
-        distances.append(total)
+            total += geo_distance(previous[0].latitude, previous[0].longitude, None,
+                                  point.latitude, point.longitude, None)
         previous = (point, segment)
+        moment = times[i]
+        if i not in kept or moment is None:
+            continue
+        offset = (moment - start).total_seconds()
+        seconds = offset - offsets[-1] if offsets else 0.0
+        last = distances[-1] if distances else None
+        speeds.append((total - last) / seconds if last is not None and seconds > 0 else 0.0)
+        offsets.append(offset)
+        distances.append(total)
     return offsets, speeds, distances
 
 
@@ -100,11 +120,3 @@ def _check_position(point: gpxpy.gpx.GPXTrackPoint, file_name: str) -> None:
         raise InvalidFile(f"{file_name}: a GPX track point lies off the globe (latitude "
                           f"{point.latitude}, longitude {point.longitude})",
                           hint="the file is damaged: export the activity again")
-
-
-def _utc(moment: datetime | None) -> datetime:
-    assert moment is not None
-    if moment.tzinfo is None:
-        # GPX times are UTC by the schema; a missing "Z" does not make them local.
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
