@@ -7,6 +7,8 @@
   listing was deleted on Garmin;
 - ``gear_checked``: when the gear was last read (at most daily);
 - ``profile_id``: the Garmin profile the gear calls need;
+- ``legs``: for each multisport parent in ``seen``, the legs read for it (the activities it
+  stands for): they count as listed while the parent is, and are deleted with it;
 - ``backfill``: where an unfinished backfill stopped (its first date, and the local date and
   count of entries on that date already read), so the next pass continues there.
 
@@ -45,6 +47,7 @@ class GarminCursor:
     gear_checked: datetime | None = None
     profile_id: int | None = None
     backfill: Backfill | None = None
+    legs: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, text: str | None) -> GarminCursor:
@@ -69,6 +72,8 @@ class GarminCursor:
             backfill=Backfill(date.fromisoformat(backfill["since"]),
                               date.fromisoformat(backfill["resume_date"]),
                               int(backfill["skip"])) if backfill else None,
+            # Cursors written before multisport legs were read have none.
+            legs={str(k): [str(i) for i in v] for k, v in (data.get("legs") or {}).items()},
         )
 
     def dump(self) -> str:
@@ -83,6 +88,7 @@ class GarminCursor:
             "backfill": None if backfill is None else {
                 "since": backfill.since.isoformat(),
                 "resume_date": backfill.resume_date.isoformat(), "skip": backfill.skip},
+            **({"legs": dict(sorted(self.legs.items()))} if self.legs else {}),
         }, separators=(",", ":"))
 
     def unchanged(self, listed: Listed, digest: str) -> bool:
@@ -110,3 +116,4 @@ class GarminCursor:
             return
         first = self.newest - lookback
         self.seen = {k: v for k, v in self.seen.items() if date.fromisoformat(v[1]) >= first}
+        self.legs = {k: v for k, v in self.legs.items() if k in self.seen}

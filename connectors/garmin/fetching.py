@@ -17,6 +17,11 @@ The request policy (the fewest requests that give the rules what they need):
 3. **Nothing for an activity already read** whose list entry has not changed (a backfill
    reads everything again: that is what it is asked for).
 4. **Gear at most daily:** the shoes (``filterGear``) and each active pair's distance.
+5. **Multisport:** the list shows only the parent, whose totals span every leg (a triathlon
+   would be one long swim). Its legs are the activities: the parent's detail names them
+   (unless the entry does), each leg that is not a transition is read with the detail call,
+   and then as any listed activity (step 2). A changed parent is read again in full; the
+   parent itself is never stored (a deletion notice withdraws one an older syncd stored).
 
 ``[garmin] fetch_feel = true`` adds the detail of each new running activity whose list entry
 lacks the post-run feel: one request more per run.
@@ -33,7 +38,17 @@ import structlog
 
 from connectors.base import FetchResult, RawRecord
 from connectors.garmin.cursor import Backfill, GarminCursor
-from connectors.garmin.parse import Listed, fingerprint, read_listed, run_walk
+from connectors.garmin.parse import (
+    Listed,
+    fingerprint,
+    is_listed_leg,
+    is_multisport_parent,
+    is_transition,
+    leg_entry,
+    leg_ids,
+    read_listed,
+    run_walk,
+)
 from connectors.garmin.session import GarminSession
 from syncd.errors import AuthError, InvalidResponse, SyncdError, TransientError
 from syncd.models import Gear
@@ -139,8 +154,13 @@ class FetchPass:
         except InvalidResponse as err:
             self._skip(_raw_id(entry), err)
             return None
+        if is_listed_leg(entry):
+            return listed  # read with its parent, which the list also holds
         self.listed_ids.add(listed.activity_id)
         digest = fingerprint(entry)
+        if is_multisport_parent(entry):
+            self._take_multisport(listed, entry, digest)
+            return listed
         if not self.rereading and self.cursor.unchanged(listed, digest):
             return listed
         try:
@@ -152,18 +172,58 @@ class FetchPass:
         self.cursor.remember(listed, digest)
         return listed
 
+    def _take_multisport(self, listed: Listed, entry: Mapping[str, Any], digest: str) -> None:
+        """Keep a multisport's legs (all of them, or none and a failure), never its parent."""
+        parent = listed.activity_id
+        if not self.rereading and self.cursor.unchanged(listed, digest):
+            self.listed_ids.update(self.cursor.legs.get(parent, ()))
+            return
+        try:
+            legs = self._legs(listed, entry)
+        except InvalidResponse as err:
+            self._skip(parent, err)
+            return
+        read = [leg_id for leg_id, _ in legs]
+        gone = [i for i in self.cursor.legs.get(parent, ()) if i not in read]
+        for activity_id in (parent, *gone):
+            self.result.records.append(RawRecord(activity_id, None, deleted=True))
+        self.result.records.extend(RawRecord(leg_id, payload) for leg_id, payload in legs)
+        self.listed_ids.update(read)
+        self.cursor.remember(listed, digest)
+        self.cursor.legs[parent] = read
+
+    def _legs(self, parent: Listed, entry: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """(id, raw record) of each leg of a multisport that is not a transition."""
+        ids = leg_ids(entry)
+        if ids is None:
+            ids = leg_ids(_mapping(self._item(parent, "", "details"))) or []
+        legs = []
+        for child_id in ids:
+            path = f"{self.session.garmin.garmin_connect_activity}/{child_id}"
+            detail = self.session.get(path, f"leg {child_id} of multisport {parent.activity_id}")
+            leg = leg_entry(detail, parent.activity_id)
+            listed = read_listed(leg)
+            if not is_transition(listed.sport_type):
+                legs.append((listed.activity_id, self._payload(listed, leg, detail)))
+        return legs
+
     def _skip(self, activity_id: str, err: SyncdError) -> None:
         reason = f"{err}; skipped, the other activities are kept"
         log.error("garmin activity skipped", activity=activity_id, reason=str(err))
         self.result.failures.append((activity_id, reason))
 
-    def _payload(self, listed: Listed, entry: Mapping[str, Any]) -> dict[str, Any]:
-        """The raw record: the list entry plus the calls the policy asks for."""
+    def _payload(self, listed: Listed, entry: Mapping[str, Any],
+                 detail: Any = None) -> dict[str, Any]:
+        """The raw record: the list entry (and the detail, when already read) plus the calls
+        the policy asks for."""
         payload: dict[str, Any] = {"activity": entry}
+        if detail is not None:
+            payload["detail"] = detail
         if listed.sport != "run":
             return payload
         totals = listed.run_walk
-        if not listed.has_split_summaries or (self.policy.fetch_feel and not listed.has_feel):
+        if "detail" not in payload and (
+                not listed.has_split_summaries or (self.policy.fetch_feel and not listed.has_feel)):
             payload["detail"] = self._item(listed, "", "details")
             if not listed.has_split_summaries:
                 totals = run_walk(_mapping(payload["detail"]).get("splitSummaries") or [],
@@ -182,7 +242,8 @@ class FetchPass:
     def _mark_vanished(self, window_start: date) -> None:
         """Deleted records for activities a complete listing of the window no longer has."""
         for activity_id in self.cursor.vanished(self.listed_ids, window_start):
-            self.result.records.append(RawRecord(activity_id, None, deleted=True))
+            for gone in (activity_id, *self.cursor.legs.pop(activity_id, ())):
+                self.result.records.append(RawRecord(gone, None, deleted=True))
             del self.cursor.seen[activity_id]
 
     # -- gear -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from connectors.garmin.parse import (
     RunWalk,
     feel_fields,
+    is_multisport_parent,
     lap_segments,
     optional_number,
     read_listed,
@@ -34,6 +35,9 @@ def build_activity(payload: Any, *, athlete: str, athlete_zone: str,
         raise InvalidResponse("a Garmin record without its activity-list entry; skipped")
     entry: Mapping[str, Any] = payload["activity"]
     listed = read_listed(entry)
+    if is_multisport_parent(entry):  # a record an older syncd stored: its legs now stand
+        raise InvalidResponse(f"Garmin activity {listed.activity_id} is a multisport whole; "
+                              "its legs are stored as activities of their own; skipped")
     detail = payload.get("detail") if isinstance(payload.get("detail"), dict) else None
     summary = detail.get("summaryDTO") if detail else None
     totals = listed.run_walk

@@ -12,7 +12,11 @@ Shapes read here (all from ``connectapi``):
 - typed splits (``.../{id}/typedsplits``): ``splits``, one per bout, with ``type``,
   ``startTimeGMT``, ``duration`` and ``distance``;
 - laps (``.../{id}/splits``): ``lapDTOs`` with ``startTimeGMT``, ``duration``, ``distance``,
-  ``averageSpeed`` and, for workout steps, ``intensityType``.
+  ``averageSpeed`` and, for workout steps, ``intensityType``;
+- a multisport (a triathlon, or sports changed with the lap key): the list holds only the
+  parent (``multi_sport``, ``isMultiSportParent``), whose totals span every leg; its legs
+  (``metadataDTO.childIds``, with ``childActivityTypes``) are activities of their own, read
+  one by one from the detail call (``summaryDTO`` carries the list's fields).
 
 Anything missing or of the wrong type raises :class:`InvalidResponse` naming the activity, so
 that one changed record is skipped and the rest kept.
@@ -38,6 +42,7 @@ _REST_INTENSITIES = {"REST", "RECOVERY"}
 _ACTIVE_INTENSITIES = {"ACTIVE", "INTERVAL"}
 # The list fields whose change means the activity must be read again (its name and feel too,
 # since both are stored); other fields (profile image URLs, counters) change without meaning.
+MULTISPORT_TYPES = {"multi_sport", "multisport"}
 _FINGERPRINT_FIELDS = (
     "activityName", "startTimeGMT", "startTimeLocal", "duration", "elapsedDuration",
     "movingDuration", "distance", "splitSummaries", "manualActivity", "lapCount",
@@ -95,6 +100,61 @@ def read_listed(entry: Any) -> Listed:
         lap_count=_optional_int(entry.get("lapCount")),
         has_feel=bool(feel_fields(entry)),
     )
+
+
+def is_multisport_parent(entry: Mapping[str, Any]) -> bool:
+    """True for a multisport parent: its totals span every leg, so it is not an activity."""
+    kind = entry.get("activityType") or entry.get("activityTypeDTO")
+    key = kind.get("typeKey") if isinstance(kind, Mapping) else None
+    return (key in MULTISPORT_TYPES or entry.get("isMultiSportParent") is True
+            or entry.get("parent") is True or bool(entry.get("childIds")))
+
+
+def is_listed_leg(entry: Mapping[str, Any]) -> bool:
+    """True for a multisport leg that a list shows beside its parent (read with the parent)."""
+    return bool(entry.get("parentId")) and not is_multisport_parent(entry)
+
+
+def is_transition(sport_type: str) -> bool:
+    """Garmin's transition legs (``transition``, ``transition_v2``): time between sports."""
+    return sport_type.startswith("transition")
+
+
+def leg_ids(source: Mapping[str, Any]) -> list[str] | None:
+    """The ids of a multisport's legs, transitions left out when the types are given, from a
+    list entry (``childIds``) or the parent's detail (``metadataDTO``); ``None`` if neither
+    names them."""
+    metadata = source.get("metadataDTO")
+    holder = metadata if isinstance(metadata, Mapping) and "childIds" in metadata else source
+    ids = holder.get("childIds")
+    if not isinstance(ids, list):
+        return None
+    kinds = holder.get("childActivityTypes")
+    if not isinstance(kinds, list) or len(kinds) != len(ids):
+        kinds = [""] * len(ids)
+    return [str(i) for i, kind in zip(ids, kinds, strict=True)
+            if not (isinstance(kind, str) and is_transition(kind))]
+
+
+def leg_entry(detail: Any, parent_id: str) -> dict[str, Any]:
+    """A leg's detail (``activity-service/activity/{id}``) in the list's shape, so that a leg
+    is read like any listed activity. Raises :class:`InvalidResponse` when it is no detail."""
+    if not isinstance(detail, dict) or not isinstance(detail.get("summaryDTO"), dict):
+        raise InvalidResponse(f"Garmin multisport {parent_id}: a leg's detail has no "
+                              "summaryDTO; skipped")
+    summary, metadata = detail["summaryDTO"], detail.get("metadataDTO") or {}
+    entry: dict[str, Any] = {
+        "activityId": detail.get("activityId"), "activityName": detail.get("activityName"),
+        "activityType": detail.get("activityTypeDTO"), "parentId": parent_id,
+        "lapCount": metadata.get("lapCount"), "manualActivity": metadata.get("manualActivity"),
+    }
+    for key in ("startTimeLocal", "startTimeGMT", "duration", "elapsedDuration",
+                "movingDuration", "distance", "directWorkoutFeel", "directWorkoutRpe"):
+        if key in summary:
+            entry[key] = summary[key]
+    if "splitSummaries" in detail:
+        entry["splitSummaries"] = detail["splitSummaries"]
+    return entry
 
 
 def fingerprint(entry: Mapping[str, Any]) -> str:
