@@ -13,7 +13,8 @@ What a used link leaves (the web pages are :mod:`syncd.web.onboarding`): Strava'
 stored in the same transaction that uses the invite up (:func:`connect_strava`); a Garmin
 sign-in runs in a staging folder and its tokens move into the athlete's token folder only once
 the invite is used up (:func:`connect_garmin`), so that two sign-ins racing with one link
-never both land. Either way the source's back-off is lifted, so that the first sync does not
+never both land. Either way the athlete's other pending links are closed (an older link left in
+a mail opens nothing), and the source's back-off is lifted, so that the first sync does not
 wait hours for an authorization that failed before.
 """
 
@@ -51,6 +52,7 @@ LINK_PATH = "/onboard"
 # The accounts a link can connect (the file source needs no account).
 CONNECTABLE = ("strava", "garmin")
 REVOKED = "revoked"
+SUPERSEDED = "superseded"  # closed when another link of the athlete was used
 STAGING_MAX_AGE_S = 3600.0  # an abandoned Garmin sign-in (its session cookies) is kept this long
 Outcome = Literal["connected", "gone", "taken"]
 # A token is 43 URL-safe characters; anything much longer is not one (and is not hashed).
@@ -138,13 +140,14 @@ def pending_invites(tx: Session, athlete_id: int, now: datetime) -> list[Invite]
 
 
 def revoke_invites(tx: Session, athlete_id: int, now: datetime,
-                   invite_id: int | None = None) -> int:
+                   invite_id: int | None = None, used_for: str = REVOKED) -> int:
     """Make the athlete's pending invites (or only ``invite_id``) unusable; returns how many.
-    The rows stay, marked used for ``revoked``, as a record of what was sent."""
+    The rows stay, marked used for ``used_for`` (``revoked``, or ``superseded`` when another
+    of the athlete's links was used), as a record of what was sent."""
     query = update(InviteRow).where(InviteRow.athlete_id == athlete_id, *_pending(now))
     if invite_id is not None:
         query = query.where(InviteRow.id == invite_id)
-    return _changed(tx.execute(query.values(used_at=now, used_for=REVOKED)))
+    return _changed(tx.execute(query.values(used_at=now, used_for=used_for)))
 
 
 def connectable_sources(app: App) -> list[str]:
@@ -179,6 +182,8 @@ def connect_strava(app: App, invite: Invite, tokens: Tokens) -> Outcome:
             return "taken"
         if not consume_invite(tx, invite.id, now, "strava"):
             return "gone"
+        # The athlete's other links stop working: an old one must not connect later.
+        revoke_invites(tx, app.athlete_id, now, used_for=SUPERSEDED)
         _put_credential(tx, app.athlete_id, STRAVA_TOKENS, tokens.as_json(), now)
         _retry_now(tx, app.athlete_id, "strava")
     log.info("account connected through an invite", athlete=app.athlete.name,
@@ -210,6 +215,7 @@ def connect_garmin(app: App, invite: Invite, staging: Path) -> Outcome:
         with app.store.write() as tx:
             if not consume_invite(tx, invite.id, app.clock(), "garmin"):
                 return "gone"
+            revoke_invites(tx, app.athlete_id, app.clock(), used_for=SUPERSEDED)
         folder = garmin_token_dir(app)
         for name in (tokens.TOKEN_FILE, tokens.PROFILE_FILE):
             try:

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from syncd.config import ServerSection
 from syncd.errors import ConfigError
 from syncd.web.logins import logins_of
+from syncd.web.methods import HeadAndOptions
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -177,7 +178,8 @@ class AccessGuard:
 
     def __init__(self, app: ASGIApp, policy: AccessPolicy,
                  login_page: ASGIApp | None = None) -> None:
-        self.app = app
+        # What passes the guard may also be asked with HEAD and OPTIONS (:mod:`methods`).
+        self.app: ASGIApp = HeadAndOptions(app)
         self.policy = policy
         self.login_page = login_page
 
