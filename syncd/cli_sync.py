@@ -119,7 +119,8 @@ def _deliver(app: App) -> None:
 
 
 def cmd_import(app: App, args: argparse.Namespace) -> int:
-    """Import files once and print a summary; exit 1 when any file failed."""
+    """Import files once and print a summary, then one line per refused file (and a note per
+    activity imported from less than its file); exit 1 when any file was refused."""
     from connectors.files import FilesConnector
     from syncd.sync import make_connector
 
@@ -135,4 +136,6 @@ def cmd_import(app: App, args: argparse.Namespace) -> int:
           f"{result.resolved} resolved")
     for where, reason in result.failures:
         print(f"  failed {where}: {reason}")
+    for where, note in batch.notes:
+        print(f"  note {where}: {note}")
     return 1 if result.failures else 0

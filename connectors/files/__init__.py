@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from connectors.base import Connector, ConnectorContext, FetchResult, RawRecord
 from connectors.files.export import ArchiveLimits
+from connectors.files.limits import read_limited
 from connectors.files.reader import FileReader, ImportBatch, content_id, walk
 from connectors.files.runwalk import RUN_THRESHOLD_MPS
 from connectors.files.summary import activity_from_payload
@@ -26,6 +28,9 @@ from syncd.models import Activity
 __all__ = ["ArchiveLimits", "FilesConnector", "ImportBatch"]
 
 CURSOR_VERSION = 1
+# The id a cursor keeps for a file refused before it was read (a link, too large): an
+# unchanged one is not reported again on every poll.
+_REFUSED = "refused"
 # path -> [size, mtime_ns, source id of the content]
 _Seen = dict[str, list[Any]]
 
@@ -33,8 +38,10 @@ _Seen = dict[str, list[Any]]
 class FilesConnector(Connector):
     """Activity files as a source: ``settings.watch`` lists the folders to scan.
 
-    Optional settings: ``run_threshold_mps`` (default 1.9) and ``archive_limits``
-    (:class:`ArchiveLimits`). ``settings`` may be ``None`` (no watched folder: imports only).
+    Optional settings: ``run_threshold_mps`` (default 1.9), ``max_file_mb`` and
+    ``max_points`` (the limits of one activity file), or ``archive_limits``
+    (:class:`ArchiveLimits`, all limits at once). ``settings`` may be ``None`` (no watched
+    folder: imports only).
     """
 
     name = "files"
@@ -44,7 +51,7 @@ class FilesConnector(Connector):
         self.reader = FileReader(
             context.now,
             threshold=float(getattr(settings, "run_threshold_mps", None) or RUN_THRESHOLD_MPS),
-            limits=getattr(settings, "archive_limits", None),
+            limits=getattr(settings, "archive_limits", None) or limits_from(settings),
         )
 
     @property
@@ -103,15 +110,26 @@ class FilesConnector(Connector):
     def _visit(
         self, path: Path, known: _Seen, known_ids: set[str], seen: _Seen, batch: ImportBatch
     ) -> None:
-        """Read one file unless the cursor shows it unchanged, or its content was seen."""
-        key = str(path.resolve())
+        """Read one file unless the cursor shows it unchanged, or its content was seen.
+
+        A symbolic link is never followed (it could reach another athlete's folder), and a
+        file refused for a link or its size is reported once, until it changes."""
+        key = str(path.absolute() if path.is_symlink() else path.resolve())
         try:
-            stat = path.stat()
+            stat = path.lstat()
             entry = known.get(key)
             if entry and entry[0] == stat.st_size and entry[1] == stat.st_mtime_ns:
                 seen[key] = entry
                 return
-            data = path.read_bytes()
+        except OSError as err:
+            batch.failures.append((str(path), f"{path}: cannot be read ({err.strerror})"))
+            return
+        try:
+            data = read_limited(path, self.reader.limits, follow_symlinks=False)
+        except InvalidFile as err:
+            batch.failures.append((str(path), str(err)))
+            seen[key] = [stat.st_size, stat.st_mtime_ns, _REFUSED]
+            return
         except OSError as err:
             batch.failures.append((str(path), f"{path}: cannot be read ({err.strerror})"))
             return
@@ -128,6 +146,18 @@ class FilesConnector(Connector):
             if self.normalize(record).local_start.date() >= since:
                 kept.append(record)
         return kept
+
+
+def limits_from(settings: Any) -> ArchiveLimits:
+    """The limits ``[files] max_file_mb`` and ``max_points`` set (defaults where unset)."""
+    defaults = ArchiveLimits()
+    max_mb = getattr(settings, "max_file_mb", None)
+    max_points = getattr(settings, "max_points", None)
+    return replace(
+        defaults,
+        max_activity_bytes=int(max_mb * 2**20) if max_mb else defaults.max_activity_bytes,
+        max_activity_points=int(max_points) if max_points else defaults.max_activity_points,
+    )
 
 
 def decode_cursor(cursor: str | None) -> _Seen:

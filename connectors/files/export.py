@@ -9,35 +9,39 @@ checked first, and reads are capped in case the declarations lie.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
-import math
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from connectors.files.limits import check_activity_size
+from connectors.files.strava_csv import CsvRow, is_activity_path, read_activities_csv
 from connectors.files.summary import FileExtras, ParsedFile
 from syncd.errors import InvalidFile
 
-ACTIVITY_SUFFIXES = (".fit", ".gpx", ".tcx")
 _CHUNK = 1 << 20
 # Below this size a high ratio is harmless (and normal for short XML files).
 _RATIO_FLOOR_BYTES = 1 << 20
-_DATE_FORMATS = ("%b %d, %Y, %I:%M:%S %p", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)
 class ArchiveLimits:
-    """How much an archive or a gzipped file may inflate to."""
+    """How much an archive or a gzipped file may inflate to, and how large one activity file
+    may be (``[files] max_file_mb`` and ``max_points``).
+
+    A 47 MB GPX took 28 s and 876 MB to read: 32 MB and 100,000 track points (27 hours at one
+    point a second) hold any real recording and keep one file's cost near 5 s and 350 MB.
+    """
 
     max_total_bytes: int = 1 << 30
     max_member_bytes: int = 256 << 20
     max_ratio: float = 100.0
     max_members: int = 50_000
+    max_activity_bytes: int = 32 << 20
+    max_activity_points: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,22 +54,25 @@ class ArchiveMember:
     extras: FileExtras | None = None
     parsed: ParsedFile | None = None
     error: str | None = None
+    note: str | None = None
 
 
 def is_activity_name(name: str) -> bool:
     """True for ``.fit``/``.gpx``/``.tcx`` names, gzipped or not (case-insensitive)."""
-    lower = name.lower().removesuffix(".gz")
-    return lower.endswith(ACTIVITY_SUFFIXES)
+    return is_activity_path(name)
 
 
 def gunzip(data: bytes, name: str, limits: ArchiveLimits) -> bytes:
-    """Inflate a ``.gz`` file, refusing it (``InvalidFile``) past the size or ratio limits."""
+    """Inflate a ``.gz`` file, refusing it (``InvalidFile``) past the size or ratio limits.
+
+    Only activity files are gzipped, so an activity file's size limit applies too."""
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     out = bytearray()
     try:
         pending = data
         while pending:
             out += inflater.decompress(pending, _CHUNK)
+            check_activity_size(len(out), name, limits, inflated=True)
             _check_inflated(len(out), len(data), name, limits)
             pending = inflater.unconsumed_tail
         out += inflater.flush()
@@ -91,17 +98,23 @@ def read_archive(data: bytes, label: str, limits: ArchiveLimits) -> Iterator[Arc
         raise InvalidFile(f"{label}: not a readable zip archive ({err})") from err
     with archive:
         infos = _activity_infos(archive, label, limits)
-        extras, manual = _csv_rows(archive, label, limits)
+        export_csv = _read_csv(archive, label, limits)
+        if export_csv.problem is not None:
+            yield export_csv.problem
         inflated = 0
         for info in infos:
-            member = _member(archive, info, label, limits, extras.get(_key(info.filename)))
+            row = export_csv.by_file.pop(_file_key(info.filename), None)
+            extras = None if row is None else _extras(row, manual=False)
+            member = _member(archive, info, label, limits, extras)
             inflated += len(member.data or b"")
             if inflated > limits.max_total_bytes:
                 # gzipped members inflate past what the zip declares; the total still holds.
                 member = ArchiveMember(member.name, error=f"{member.name}: the archive inflates "
                                        f"past {limits.max_total_bytes} bytes; refused")
             yield member
-        yield from (_manual_member(label, row_id, row) for row_id, row in manual)
+        yield from (_csv_member(label, row) for row in export_csv.without_file)
+        # What the CSV still holds names files the archive lacks.
+        yield from (_missing_file_member(label, row) for row in export_csv.by_file.values())
 
 
 def _activity_infos(
@@ -134,6 +147,8 @@ def _member(
     if _escapes(info.filename):
         return ArchiveMember(name, error=f"{name}: member path escapes the archive; refused")
     try:
+        if not info.filename.lower().endswith(".gz"):
+            check_activity_size(info.file_size, name, limits)
         _check_declared(info, name, limits)
         data = _read_capped(archive, info, name, limits)
         if info.filename.lower().endswith(".gz"):
@@ -183,103 +198,75 @@ def _key(member: str) -> str:
     return member.replace("\\", "/").lstrip("./").lower()
 
 
-def _csv_rows(
-    archive: zipfile.ZipFile, label: str, limits: ArchiveLimits
-) -> tuple[dict[str, FileExtras], list[tuple[str, FileExtras]]]:
-    """Extras by member path, and the rows without a file (manual activities)."""
+
+def _file_key(member: str) -> str:
+    """A member's key for matching it with the CSV's Filename (with or without ``.gz``: a
+    re-zipped export may hold the file inflated)."""
+    return _key(member).removesuffix(".gz")
+
+
+@dataclass(slots=True)
+class _ExportCsv:
+    """What ``activities.csv`` says about the archive's activities."""
+
+    by_file: dict[str, CsvRow] = field(default_factory=dict)
+    without_file: list[CsvRow] = field(default_factory=list)
+    problem: ArchiveMember | None = None
+
+
+def _read_csv(archive: zipfile.ZipFile, label: str, limits: ArchiveLimits) -> _ExportCsv:
+    """The CSV's rows by the file they name, and the rows naming none (manual entries)."""
     info = next((i for i in archive.infolist() if _key(i.filename) == "activities.csv"), None)
     if info is None:
-        return {}, []
+        return _ExportCsv()
     name = f"{label}:{info.filename}"
     _check_declared(info, name, limits)
     text = _read_capped(archive, info, name, limits).decode("utf-8-sig", errors="replace")
-    return parse_activities_csv(text)
+    parsed = read_activities_csv(text)
+    if parsed.problem is not None:
+        return _ExportCsv(problem=ArchiveMember(name, error=(
+            f"{name}: {parsed.problem}; the activity files were imported without the "
+            "export's names, types and gear, and entries without a file were not imported "
+            "(send this header line to the syncd project, or export again with Strava set "
+            "to English)")))
+    found = _ExportCsv()
+    for row in parsed.rows:
+        if row.file:
+            found.by_file[_file_key(row.file)] = row
+        else:
+            found.without_file.append(row)
+    return found
 
 
-def parse_activities_csv(text: str) -> tuple[dict[str, FileExtras], list[tuple[str, FileExtras]]]:
-    """Read Strava's ``activities.csv``: extras keyed by the lower-cased ``Filename``, and the
-    ``(Activity ID, extras)`` of rows with no file. Unreadable rows are skipped."""
-    rows = csv.reader(io.StringIO(text))
-    header = next(rows, [])
-    columns = _columns(header)
-    by_file: dict[str, FileExtras] = {}
-    manual: list[tuple[str, FileExtras]] = []
-    for row in rows:
-        extras = _row_extras(row, columns)
-        file_name = _cell(row, columns, "filename")
-        if file_name:
-            by_file[_key(file_name)] = extras
-        elif extras.start_utc is not None and extras.elapsed_s:
-            manual.append((extras.strava_id or str(len(manual)), extras))
-    return by_file, manual
-
-
-def _columns(header: list[str]) -> dict[str, list[int]]:
-    """Column indexes by lower-cased name; the export repeats some names (Distance in km,
-    then in metres), so every index is kept."""
-    columns: dict[str, list[int]] = {}
-    for index, title in enumerate(header):
-        columns.setdefault(title.strip().lower(), []).append(index)
-    return columns
-
-
-def _cell(row: list[str], columns: dict[str, list[int]], title: str, nth: int = 0) -> str:
-    indexes = columns.get(title, [])
-    if nth >= len(indexes) or indexes[nth] >= len(row):
-        return ""
-    return row[indexes[nth]].strip()
-
-
-def _row_extras(row: list[str], columns: dict[str, list[int]]) -> FileExtras:
-    distance = _number(_cell(row, columns, "distance", 1))
-    if distance is None:
-        km = _number(_cell(row, columns, "distance"))
-        distance = None if km is None else km * 1000
-    file_name = _cell(row, columns, "filename")
+def _extras(row: CsvRow, *, manual: bool) -> FileExtras:
     return FileExtras(
-        sport_type=_cell(row, columns, "activity type") or None,
-        name=_cell(row, columns, "activity name") or None,
-        gear=_cell(row, columns, "activity gear") or None,
-        start_utc=_date(_cell(row, columns, "activity date")),
-        elapsed_s=_number(_cell(row, columns, "elapsed time")),
-        moving_s=_number(_cell(row, columns, "moving time")),
-        distance_m=distance,
-        strava_id=_cell(row, columns, "activity id") or None,
-        manual=not file_name,
+        sport_type=row.sport_type, name=row.name, gear=row.gear, start_utc=row.start_utc,
+        elapsed_s=row.elapsed_s, moving_s=row.moving_s, distance_m=row.distance_m,
+        strava_id=row.strava_id, manual=manual,
     )
 
 
-def _manual_member(label: str, row_id: str, extras: FileExtras) -> ArchiveMember:
-    """A CSV row with no file: an activity entered by hand, known only by its totals."""
-    assert extras.start_utc is not None and extras.elapsed_s is not None
-    parsed = ParsedFile(
-        format="csv",
-        start_utc=extras.start_utc,
-        elapsed_s=extras.elapsed_s,
-        sport_type=extras.sport_type,
-        moving_s=extras.moving_s,
-        distance_m=extras.distance_m,
-    )
-    row = {"strava_id": row_id, "type": extras.sport_type, "start": extras.start_utc.isoformat(),
-           "elapsed_s": extras.elapsed_s, "distance_m": extras.distance_m}
-    data = json.dumps(row, sort_keys=True).encode()
-    return ArchiveMember(f"{label}:activities.csv#{row_id}", data=data, extras=extras,
-                         parsed=parsed)
+def _csv_member(label: str, row: CsvRow, *, note: str | None = None) -> ArchiveMember:
+    """An activity known only by its CSV row: entered by hand (no file), or one whose file
+    the archive lacks (``note`` says so). Refused when the row has no start or duration."""
+    name = f"{label}:activities.csv#{row.strava_id or row.line}"
+    if row.start_utc is None or not row.elapsed_s:
+        return ArchiveMember(name, error=(
+            f"{label}:activities.csv {row.label()}: no readable date or elapsed time, so "
+            "the activity was not imported (enter it again, or export again)"))
+    extras = _extras(row, manual=row.file is None)
+    parsed = ParsedFile(format="csv", start_utc=row.start_utc, elapsed_s=row.elapsed_s,
+                        sport_type=row.sport_type, moving_s=row.moving_s,
+                        distance_m=row.distance_m)
+    record = {"strava_id": row.strava_id, "type": row.sport_type,
+              "start": row.start_utc.isoformat(), "elapsed_s": row.elapsed_s,
+              "distance_m": row.distance_m}
+    data = json.dumps(record, sort_keys=True).encode()
+    return ArchiveMember(name, data=data, extras=extras, parsed=parsed, note=note)
 
 
-def _date(text: str) -> datetime | None:
-    for pattern in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
-
-
-def _number(text: str) -> float | None:
-    try:
-        value = float(text.replace(",", "")) if text else None
-    except ValueError:
-        return None
-    # "nan" or "1e999" in a cell is no time or distance (and must not reach the JSON payload).
-    return value if value is not None and math.isfinite(value) else None
+def _missing_file_member(label: str, row: CsvRow) -> ArchiveMember:
+    """A row whose file is not in the archive: imported from the row's totals, and said."""
+    note = (f"{label}:activities.csv {row.label()}: {row.file} is not in the archive; "
+            "imported from the CSV's totals (no run/walk split)")
+    return _csv_member(label, row, note=note)

@@ -18,7 +18,14 @@ from connectors.files.export import (
 )
 from connectors.files.fit import parse_fit_legs
 from connectors.files.gpx import parse_gpx
+from connectors.files.limits import (
+    check_activity_points,
+    check_activity_size,
+    read_limited,
+    refuse_points,
+)
 from connectors.files.runwalk import RUN_THRESHOLD_MPS
+from connectors.files.strava_types import csv_type_name
 from connectors.files.summary import FileExtras, ParsedFile, build_payload
 from connectors.files.tcx import parse_tcx_activities
 from syncd.errors import InvalidFile
@@ -48,6 +55,9 @@ class ImportBatch:
     failures: list[tuple[str, str]] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     gear: list[Gear] = field(default_factory=list)
+    # (where, what) said of activities imported with less than their file: the CSV's totals
+    # stood in for a file missing from an export.
+    notes: list[tuple[str, str]] = field(default_factory=list)
     seen: set[str] = field(default_factory=set, repr=False)
 
 
@@ -75,12 +85,22 @@ def is_importable(path: Path) -> bool:
 
 
 def walk(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files given, and importable files under folders given (recursively, sorted)."""
+    """Files given, and importable files under folders given (recursively, sorted).
+
+    Symbolic links inside a folder are listed too (files and folders alike, never followed),
+    so that the reader can say it skipped them.
+    """
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and is_importable(p))
+            yield from sorted(p for p in path.rglob("*") if _listed(p))
         else:
             yield path
+
+
+def _listed(path: Path) -> bool:
+    if path.is_symlink():
+        return not path.name.startswith(".") and (path.is_dir() or is_importable(path))
+    return path.is_file() and is_importable(path)
 
 
 class FileReader:
@@ -100,14 +120,24 @@ class FileReader:
     def read_paths(self, paths: Iterable[Path]) -> ImportBatch:
         """Read files, folders (recursively) and export zips into one batch."""
         batch = ImportBatch()
-        for path in walk(Path(p) for p in paths):
-            try:
-                data = path.read_bytes()
-            except OSError as err:
-                batch.failures.append((str(path), f"{path}: cannot be read ({err.strerror})"))
-                continue
-            self.read_data(data, path, batch)
+        given = [Path(p) for p in paths]
+        for path in walk(given):
+            # A link named on the command line is the user's choice; one inside a folder is not.
+            data = self.read_file(path, batch, follow_symlinks=path in given)
+            if data is not None:
+                self.read_data(data, path, batch)
         return batch
+
+    def read_file(self, path: Path, batch: ImportBatch, *, follow_symlinks: bool) -> bytes | None:
+        """A file's bytes, or ``None`` with its failure in ``batch`` (a link not followed, a
+        file past the size limit, an unreadable file)."""
+        try:
+            return read_limited(path, self.limits, follow_symlinks=follow_symlinks)
+        except InvalidFile as err:
+            batch.failures.append((str(path), str(err)))
+        except OSError as err:
+            batch.failures.append((str(path), f"{path}: cannot be read ({err.strerror})"))
+        return None
 
     def read_data(self, data: bytes, path: Path, batch: ImportBatch) -> None:
         """Add one file's content (an activity file or an export zip) to ``batch``."""
@@ -137,6 +167,8 @@ class FileReader:
         except InvalidFile as err:
             batch.failures.append((member.name, str(err)))
             return
+        if member.note is not None:
+            batch.notes.append((member.name, member.note))
         gear = member.extras.gear if member.extras else None
         if gear and all(g.id != gear for g in batch.gear):
             batch.gear.append(Gear(id=gear, name=gear))
@@ -153,6 +185,11 @@ class FileReader:
             batch.duplicates.append(where)
             return
         legs = [parsed] if parsed is not None else self.parse(data, where)
+        refuse_points(sum(len(leg.track) for leg in legs), where, self.limits)
+        if len(legs) == 1 and extras is not None and csv_type_name(extras.sport_type):
+            # An export's row is the athlete's own word on the sport (edited on Strava, or a
+            # treadmill run recorded as a ride), whatever type the file carries.
+            legs[0].sport_type = extras.sport_type
         if len(legs) > 1 and extras is not None:
             extras = _for_each_leg(extras)
         records = []
@@ -173,6 +210,8 @@ class FileReader:
         if parser is None:
             raise InvalidFile(f"{file_name}: not a FIT, GPX, TCX or zip file",
                               hint="syncd imports .fit, .gpx, .tcx (optionally .gz) and .zip")
+        check_activity_size(len(data), file_name, self.limits)
+        check_activity_points(data, file_name, self.limits)
         try:
             return parser(data, file_name)
         except InvalidFile:
@@ -189,4 +228,3 @@ def _for_each_leg(extras: FileExtras) -> FileExtras:
     name, gear and Strava id. Its sport and totals describe the whole file, not a leg."""
     return replace(extras, sport_type=None, start_utc=None, elapsed_s=None, moving_s=None,
                    distance_m=None)
-
