@@ -10,6 +10,11 @@ when webhooks are on), and a history backfill. Each kind keeps its hands off a s
 window that the kinds before it may still need (polls stop at a quarter left, backfill at
 half), and routine work stops where the rest of the UTC day's expected events would go short.
 
+Webhook events are unsigned: anyone can post them. So events leave a reserve untouched (the
+last fifth of the window and the last tenth of the day), which first syncs keep for
+themselves, and one athlete's events may spend only a few reads per window and per day
+(:class:`EventAllowance`): a flood of forged events cannot starve the others.
+
 Routine polls are spread over their interval: each athlete has a stable slot (ranked by a
 SHA-256 of the athlete's name), so N athletes are polled one interval/N apart. The interval
 stretches by itself when N athletes would poll more than their share of the day's budget.
@@ -24,7 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -87,8 +93,11 @@ class QuotaSettings:
     poll_share: float = 0.5
     spare_share: float = 0.1
     # Share of the 15-minute window each kind leaves untouched for the kinds before it.
+    # Events leave a fifth: first syncs (which stop at a tenth) still run during a flood.
     window_reserve: Mapping[Kind, float] = field(default_factory=lambda: {
-        Kind.EVENT: 0.0, Kind.NEW: 0.1, Kind.POLL: 0.25, Kind.BACKFILL: 0.5})
+        Kind.EVENT: 0.2, Kind.NEW: 0.1, Kind.POLL: 0.25, Kind.BACKFILL: 0.5})
+    # Share of the day that events leave untouched (they need none of the others' reserve).
+    event_day_reserve: float = 0.1
     # Share of the day that backfill leaves untouched, beyond the events' reserve.
     backfill_day_reserve: float = 0.2
     costs: Mapping[Kind, Cost] = field(default_factory=lambda: dict(DEFAULT_COSTS))
@@ -210,7 +219,7 @@ def floors(budget: BudgetView, kind: Kind, reserve: int,
     """(window, day) reads that work of ``kind`` must leave untouched."""
     window = _ceil(budget.window_limit * settings.window_reserve.get(kind, 0.0))
     if kind is Kind.EVENT:
-        return window, 0
+        return window, _ceil(budget.day_limit * settings.event_day_reserve)
     day = reserve
     if kind is Kind.BACKFILL:
         day += _ceil(budget.day_limit * settings.backfill_day_reserve)
@@ -230,8 +239,10 @@ def choose(now: datetime, budget: BudgetView, candidates: Iterable[Work], *, ath
 
     Work is taken most urgent first while its estimated cost fits above its kind's floors in
     the window and the day. Once a piece of work does not fit, nothing of a later kind is
-    taken: it would spend reads the waiting work needs. ``athletes`` sizes the events'
-    reserve for the rest of the day; ``limit`` bounds the length of the list.
+    taken: it would spend reads the waiting work needs. Events are the exception: what stops
+    them is the reserve they leave to the others, which the others may then spend.
+    ``athletes`` sizes the events' reserve for the rest of the day; ``limit`` bounds the
+    length of the list.
     """
     reserve = events_reserve(now, athletes, settings)
     window_left, day_left = budget.window_left, budget.day_left
@@ -248,9 +259,45 @@ def choose(now: datetime, budget: BudgetView, candidates: Iterable[Work], *, ath
             chosen.append(work)
             window_left -= work.cost
             day_left -= work.cost
-        elif refused is None:
+        elif refused is None and work.kind is not Kind.EVENT:
             refused = work.kind
     return chosen
+
+
+class EventAllowance:
+    """Reads that one athlete's webhook events may spend: ``per_window`` in a 15-minute
+    window and ``per_day`` in a UTC day. A real athlete's events take a few reads a day (an
+    upload, a title changed); forged events naming the athlete take no more than this, and
+    wait (in the inbox, where they coalesce into one listing) once it is spent. Thread-safe.
+    """
+
+    def __init__(self, per_window: int = 4, per_day: int = 24) -> None:
+        self.per_window = per_window
+        self.per_day = per_day
+        self._spent: dict[Hashable, tuple[datetime, int, datetime, int]] = {}
+        self._lock = threading.Lock()
+
+    def left(self, athlete: Hashable, now: datetime) -> int:
+        """Reads the athlete's events may still spend now."""
+        window, day = self._used(athlete, now)
+        return max(0, min(self.per_window - window, self.per_day - day))
+
+    def spend(self, athlete: Hashable, now: datetime, reads: int) -> None:
+        """Note ``reads`` made for the athlete's events."""
+        window, day = self._used(athlete, now)
+        with self._lock:
+            self._spent[athlete] = (window_start(now), window + reads,
+                                    day_start(now), day + reads)
+
+    def _used(self, athlete: Hashable, now: datetime) -> tuple[int, int]:
+        """(window, day) reads spent so far, counting only the current window and day."""
+        with self._lock:
+            spent = self._spent.get(athlete)
+        if spent is None:
+            return 0, 0
+        window_at, window, day_at, day = spent
+        return (window if window_at == window_start(now) else 0,
+                day if day_at == day_start(now) else 0)
 
 
 # -- routine polls ----------------------------------------------------------------------------

@@ -10,6 +10,11 @@ piece at a time, checking the budget Strava last reported before each piece (a f
 cost more than estimated). Each athlete's Strava fetch is claimed for the duration, so that a
 replica never fetches it at the same time.
 
+Webhook events are served as :func:`syncd.web.strava_callback.plan_inbox` says (many
+events of one athlete by one listing), while the athlete's :class:`~syncd.quota.EventAllowance`
+lasts: a flood of forged events naming one athlete costs a few reads, and the others' events,
+first syncs and polls go on.
+
 The inboxes are read on every tick; the athletes' sync states are kept in memory, updated
 after each pass the coordinator runs, and read again in full every few minutes (an athlete
 who just connected, a ``syncd sync`` run by hand) or on :meth:`StravaCoordinator.refresh`.
@@ -33,6 +38,7 @@ from syncd.quota import (
     DEFAULT_LIMITS,
     BudgetView,
     Capacity,
+    EventAllowance,
     Kind,
     QuotaSettings,
     Work,
@@ -45,9 +51,9 @@ from syncd.quota import (
     poll_interval,
     poll_slots,
 )
-from syncd.store.state import STRAVA_INBOX as INBOX
 from syncd.store.state import STRAVA_SUBSCRIPTION as SUBSCRIPTION
 from syncd.store.state import STRAVA_TOKENS as TOKENS
+from syncd.store.strava_inbox import StoredEvent, waiting_events
 from syncd.store.tables import CredentialRow, SyncStateRow
 from syncd.sync import SourceResult, make_connector, sync_source
 
@@ -56,7 +62,7 @@ if TYPE_CHECKING:
     from syncd.app import App
     from syncd.clinic import Clinic
     from syncd.store import Store
-    from syncd.web.strava_callback import StravaEvent
+    from syncd.web.strava_callback import InboxWork, StravaEvent
 
 log = structlog.get_logger("syncd.strava_quota")
 
@@ -66,6 +72,9 @@ SOURCE = "strava"
 TICK_SECONDS = 20.0
 # The athletes' sync states (and who has connected Strava) are read in full this often.
 RESCAN = timedelta(minutes=5)
+# Outcomes of an event that found something real: only these count as events seen (the
+# expected events' reserve grows with them; forged events must not make it grow).
+REAL_OUTCOMES = frozenset({"stored", "deleted", "revoked"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +146,7 @@ class StravaCoordinator:
         self.tick_seconds = tick_seconds
         self.measured: dict[Kind, _Measured] = {kind: _Measured() for kind in Kind}
         self.events_seen: deque[datetime] = deque()
+        self.allowance = EventAllowance()
         self.last_report: TickReport | None = None
         self._interval: timedelta | None = None
         self._webhooks: bool | None = None
@@ -199,11 +209,13 @@ class StravaCoordinator:
 
         app: App = work.payload[0]
         before = budget.requests
+        if work.kind is Kind.EVENT and self.allowance.left(app.athlete_id, now) < work.cost:
+            return Done(work.kind, work.athlete, "waits", 0)  # an earlier event spent it
         with fetch_claim(app.store, app.athlete_id, SOURCE) as mine:
             if not mine:
                 return Done(work.kind, work.athlete, "claimed elsewhere", 0)
             if work.kind is Kind.EVENT:
-                outcome = self._event(app, work.payload[1], now)
+                outcome = self._event(app, work.payload[1], now, report)
             else:
                 result = sync_source(app, SOURCE)
                 report.results.append(result)
@@ -213,17 +225,25 @@ class StravaCoordinator:
                 outcome = ("synced" if result.ok and result.skipped_until is None
                            else result.summary())
         reads = budget.requests - before
+        if work.kind is Kind.EVENT:
+            self.allowance.spend(app.athlete_id, now, reads)
         measured = self.measured[work.kind]
         measured.runs += 1
         measured.reads += reads
         return Done(work.kind, work.athlete, outcome, reads)
 
-    def _event(self, app: App, entry: Mapping[str, Any], now: datetime) -> str:
-        from syncd.web.strava_callback import StravaEvent, process_event
+    def _event(self, app: App, work: InboxWork, now: datetime, report: TickReport) -> str:
+        """Serve waiting events: one, or many by one listing (a sync pass)."""
+        from syncd.web.strava_callback import StravaEvent, listing_pass, process_event
 
-        event = StravaEvent(**entry)
-        outcome = process_event(app, event)
-        if outcome != "postponed":
+        if work.listing:
+            outcome, result = listing_pass(app, work.events)
+            report.results.append(result)
+            return outcome
+        stored = work.events[0]
+        event = StravaEvent(**stored.fields())
+        outcome = process_event(app, event, stored)
+        if outcome in REAL_OUTCOMES:
             with self._lock:
                 self.events_seen.append(now)
         if outcome == "stored":
@@ -257,18 +277,28 @@ class StravaCoordinator:
     def _candidates(self, now: datetime, apps: Mapping[int, App],
                     states: Mapping[int, _State], settings: QuotaSettings,
                     interval: timedelta) -> list[Work]:
-        """Waiting events, and at most one sync pass per athlete (at its most urgent kind)."""
+        """Waiting events of athletes whose allowance lasts, and at most one sync pass per
+        athlete (at its most urgent kind; none when a listing serves its events)."""
+        from syncd.web.strava_callback import plan_inbox
+
         costs = settings.costs
         slots = self._slots_of(tuple(app.athlete.name for app in apps.values()), interval)
         candidates: list[Work] = []
+        listed: set[int] = set()
         for athlete_id, events in _inboxes(self.clinic.store, apps).items():
             app = apps[athlete_id]
-            for entry in events:
-                sent = datetime.fromtimestamp(int(entry.get("event_time") or 0), now.tzinfo)
-                candidates.append(Work(Kind.EVENT, app.athlete.name, costs[Kind.EVENT].most,
-                                       sent, (app, entry)))
+            for work in plan_inbox(events):
+                if self.allowance.left(athlete_id, now) < work.cost:
+                    break  # the rest waits (and coalesces) until the allowance comes back
+                sent = datetime.fromtimestamp(min(work.oldest, now.timestamp()), now.tzinfo)
+                candidates.append(Work(Kind.EVENT, app.athlete.name, work.cost, sent,
+                                       (app, work)))
+                if work.listing:
+                    listed.add(athlete_id)
         for athlete_id, app in apps.items():
             state = states[athlete_id]
+            if athlete_id in listed:
+                continue  # the listing is this athlete's sync pass
             if state.backoff_until is not None and state.backoff_until > now:
                 continue  # failing or rate limited: the pass would not run
             name = app.athlete.name
@@ -407,15 +437,12 @@ def _read_states(store: Store, athlete_ids: list[int] | None) -> dict[int, _Stat
                 in tx.execute(query)}
 
 
-def _inboxes(store: Store, apps: Mapping[int, App]) -> dict[int, list[dict[str, Any]]]:
-    """The events waiting in the athletes' inboxes, oldest first, by athlete id."""
+def _inboxes(store: Store, apps: Mapping[int, App]) -> dict[int, list[StoredEvent]]:
+    """The events waiting in the athletes' inboxes, oldest first, by athlete id (one query
+    over the inbox rows: an empty inbox has none)."""
     with store.read() as tx:
-        rows = tx.execute(select(CredentialRow.athlete_id, CredentialRow.value).where(
-            CredentialRow.name == INBOX,
-            # Only inboxes holding an event: most are empty, and this runs every tick.
-            CredentialRow.value[("events", 0)].as_string().is_not(None))).all()
-    return {athlete_id: list((value or {}).get("events") or [])
-            for athlete_id, value in rows if athlete_id in apps}
+        waiting = waiting_events(tx)
+    return {athlete_id: events for athlete_id, events in waiting.items() if athlete_id in apps}
 
 
 def quota_settings(clinic: Clinic) -> QuotaSettings:

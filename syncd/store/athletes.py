@@ -88,6 +88,8 @@ REACH: Mapping[str, Reach] = MappingProxyType({
     "sync_state": Reach("sync_state", _OWN),
     "credentials": Reach("credentials", _OWN),
     "invites": Reach("invites", _OWN),
+    # Strava webhook events waiting to be acted on: like the credentials, not exported.
+    "strava_events": Reach("credentials", _OWN),
 })
 # Tables that hold nothing about any athlete.
 NO_ATHLETE_DATA = frozenset({"replicas"})

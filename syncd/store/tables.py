@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -307,6 +308,26 @@ class CredentialRow(Base):
     name: Mapped[str] = mapped_column(String(100))
     value: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StravaEventRow(Base):
+    """A Strava webhook event waiting to be acted on (the athlete's inbox). One row per
+    object: a later event for the same activity replaces the earlier one, since acting on
+    it re-reads the activity anyway. Only the fields Strava sends, each bounded."""
+
+    __tablename__ = "strava_events"
+    __table_args__ = (UniqueConstraint("athlete_id", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
+    object_type: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[int] = mapped_column(BigInteger)
+    aspect_type: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[int] = mapped_column(BigInteger)
+    subscription_id: Mapped[int] = mapped_column(BigInteger)
+    event_time: Mapped[int] = mapped_column(BigInteger)
+    updates: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class InviteRow(Base):

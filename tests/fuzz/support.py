@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 
 from syncd.app import App
 from syncd.errors import SyncdError
-from syncd.store import DbCredentialStore
-from syncd.web.strava_callback import INBOX
+from syncd.web.strava_callback import inbox_events
 
 REPO = Path(__file__).resolve().parents[2]
 HISTORY = REPO / "examples" / "history"
@@ -63,9 +62,8 @@ def survives[T](call: Callable[[], T], *names: str) -> T | SyncdError:
 
 def inbox(app: App) -> list[dict[str, Any]]:
     """The Strava webhook events stored and not yet processed."""
-    stored = DbCredentialStore(app.store, app.athlete_id, prefix="").load(INBOX) or {}
-    events: list[dict[str, Any]] = stored.get("events", [])
-    return events
+    with app.store.read() as tx:
+        return inbox_events(tx, app.athlete_id)
 
 
 # -- FIT files ------------------------------------------------------------------------------

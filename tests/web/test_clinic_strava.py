@@ -18,9 +18,9 @@ from syncd.clinic import Clinic
 from syncd.store import DbCredentialStore
 from syncd.store.queries import ensure_athlete
 from syncd.web import create_app
-from syncd.web.strava_callback import CALLBACK_PATH, StravaEvent
+from syncd.web.strava_callback import CALLBACK_PATH, StravaEvent, inbox_events
 
-from .clinic_support import ANA, BEN, CHIKA, SERVER, STRAVA, open_clinic
+from .clinic_support import ANA, BEN, CHIKA, NOW, SERVER, STRAVA, open_clinic
 from .support import client_for
 
 VERIFY = "verify-clinic-3c1d"
@@ -75,14 +75,15 @@ def strava(web: FastAPI) -> Iterator[TestClient]:
 
 
 def event(owner: int, subscription: int = SUBSCRIPTION_ID, **extra: Any) -> dict[str, Any]:
-    return {"aspect_type": "create", "event_time": 1793000000, "object_id": ACTIVITY_ID,
+    return {"aspect_type": "create", "event_time": int(NOW.timestamp()) - 600,
+            "object_id": ACTIVITY_ID,
             "object_type": "activity", "owner_id": owner, "subscription_id": subscription,
             "updates": {}, **extra}
 
 
 def inbox(clinic: Clinic, app: App) -> list[int]:
-    stored = strava_of(clinic, app.athlete_id).load("webhook_inbox") or {"events": []}
-    return [e["owner_id"] for e in stored["events"]]
+    with clinic.store.read() as tx:
+        return [e["owner_id"] for e in inbox_events(tx, app.athlete_id)]
 
 
 def test_an_event_goes_to_the_athlete_whose_account_it_is_about(
@@ -99,16 +100,17 @@ def test_an_event_goes_to_the_athlete_whose_account_it_is_about(
 
 
 @pytest.mark.parametrize("owner", [9999, UNWATCHED_OWNER])
-def test_an_unknown_owner_is_acknowledged_ignored_and_not_logged(
+def test_an_unknown_owner_gets_the_same_answer_is_ignored_and_not_logged(
         strava: TestClient, clinic: Clinic, handed: list[tuple[str, StravaEvent]],
         owner: int) -> None:
     with structlog.testing.capture_logs() as logs:
         answer = strava.post(CALLBACK_PATH, json=event(owner))
 
-    assert (answer.status_code, answer.json()) == (200, {"status": "ignored",
-                                                         "reason": "unknown athlete"})
+    assert (answer.status_code, answer.json()) == (200, {"status": "accepted"})
     assert handed == []
     assert all(inbox(clinic, app) == [] for app in clinic.apps())
+    assert [e["reason"] for e in logs if e["event"] == "strava event ignored"] == [
+        "unknown athlete"]
     assert logs and not [entry for entry in logs
                          if str(owner) in repr(entry) or str(ACTIVITY_ID) in repr(entry)]
 
@@ -117,7 +119,7 @@ def test_an_event_of_another_subscription_is_ignored(
         strava: TestClient, clinic: Clinic, handed: list[tuple[str, StravaEvent]]) -> None:
     answer = strava.post(CALLBACK_PATH, json=event(OWNERS["ana"], subscription=1))
 
-    assert answer.json() == {"status": "ignored", "reason": "not our subscription"}
+    assert answer.json() == {"status": "accepted"}
     assert handed == [] and inbox(clinic, clinic.app("ana")) == []
 
 
