@@ -26,7 +26,7 @@ from connectors.files.limits import (
 )
 from connectors.files.runwalk import RUN_THRESHOLD_MPS
 from connectors.files.strava_types import csv_type_name
-from connectors.files.summary import FileExtras, ParsedFile, build_payload
+from connectors.files.summary import FileExtras, ParsedFile, build_payload, family_of
 from connectors.files.tcx import parse_tcx_activities
 from syncd.errors import InvalidFile
 from syncd.models import Gear
@@ -190,11 +190,10 @@ class FileReader:
             # An export's row is the athlete's own word on the sport (edited on Strava, or a
             # treadmill run recorded as a ride), whatever type the file carries.
             legs[0].sport_type = extras.sport_type
-        if len(legs) > 1 and extras is not None:
-            extras = _for_each_leg(extras)
         records = []
         for leg in legs:
-            payload = build_payload(leg, file_name, digest, now=self.now(), extras=extras,
+            payload = build_payload(leg, file_name, digest, now=self.now(),
+                                    extras=_for_leg(extras, leg, len(legs)),
                                     threshold=self.threshold)
             if len(legs) > 1 or leg.leg > 1:
                 payload["leg"] = leg.leg
@@ -223,8 +222,12 @@ class FileReader:
                               hint="check that the file is a complete activity export") from err
 
 
-def _for_each_leg(extras: FileExtras) -> FileExtras:
-    """What an export's CSV row says of a multisport file that still holds for each leg: its
-    name, gear and Strava id. Its sport and totals describe the whole file, not a leg."""
+def _for_leg(extras: FileExtras | None, leg: ParsedFile, legs: int) -> FileExtras | None:
+    """What an export's CSV row says of one leg of a multisport file: its name and Strava id.
+    Its sport and totals describe the whole file, and its gear (shoes) only the legs on foot:
+    a ride must not wear out the running shoes."""
+    if extras is None or legs == 1:
+        return extras
+    on_foot = family_of(leg.sport_type) in ("run", "walk", "hike")
     return replace(extras, sport_type=None, start_utc=None, elapsed_s=None, moving_s=None,
-                   distance_m=None)
+                   distance_m=None, gear=extras.gear if on_foot else None)

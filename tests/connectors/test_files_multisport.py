@@ -3,7 +3,10 @@ file read again, copied, or dropped in a watched folder changes nothing."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import shutil
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -194,3 +197,32 @@ def test_a_tcx_with_two_activities_gives_both(tmp_path: Path, files: FilesConnec
     morning, later = read(files, path)
     assert summary(morning) == ("run", "running", START, 1500.0, 4200.0, 1500.0)
     assert (later.sport, later.start_utc, later.elapsed_s) == ("other", at(7200), 1800.0)
+
+
+# -- Strava export --------------------------------------------------------------------------
+
+EXPORT_HEADER = (
+    "Activity ID,Activity Date,Activity Name,Activity Type,Activity Description,"
+    "Elapsed Time,Distance,Max Heart Rate,Relative Effort,Commute,Activity Private Note,"
+    "Activity Gear,Filename,Athlete Weight,Bike Weight,Elapsed Time,Moving Time,Distance")
+
+
+def test_a_multisport_file_in_a_strava_export_keeps_its_legs(tmp_path: Path,
+                                                            files: FilesConnector) -> None:
+    # Strava takes a multisport upload as one activity of its first sport; the row's name
+    # and Strava id hold for every leg, its shoes only for the legs on foot.
+    row = ('301,"Oct 4, 2026, 7:00:00 AM",Sprint tri,Swim,,5320,25.25,,,false,,Pegasus 40,'
+           "activities/301.fit.gz,,,5320.0,5320.0,25250.0")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("activities.csv", f"{EXPORT_HEADER}\n{row}\n")
+        archive.writestr("activities/301.fit.gz", gzip.compress(activity_fit(START, TRIATHLON)))
+    (tmp_path / "export_42.zip").write_bytes(buffer.getvalue())
+    swim, ride, leg = read(files, tmp_path / "export_42.zip")
+    assert [summary(a)[:5] for a in (swim, ride)] == [
+        ("other", "swimming/open_water", START, 900.0, 750.0),
+        ("other", "cycling/road", at(1050), 2400.0, 20000.0)]
+    assert summary(leg)[:5] == ("run", "running", at(3540), 1580.0, 5000.0)
+    assert {a.name for a in (swim, ride, leg)} == {"Sprint tri"}
+    assert [a.gear_id for a in (swim, ride, leg)] == [None, None, "Pegasus 40"]
+    assert {a.extra["strava_id"] for a in (swim, ride, leg)} == {"301"}
