@@ -431,8 +431,7 @@ def settled(clinic: ClinicWorld, engine: Engine) -> bool:
     """Every published activity stored, no Strava event waiting, and no delivery pending."""
     if not set(stored_activities(engine)) >= clinic.expected_activities():
         return False
-    inboxes = rows(engine, "SELECT value FROM credentials WHERE name = 'strava.webhook_inbox'")
-    if any((value or {}).get("events") for value, in inboxes):
+    if rows(engine, "SELECT COUNT(*) FROM strava_events")[0][0]:
         return False
     pending = rows(engine, "SELECT COUNT(*) FROM alert_deliveries WHERE status = 'pending'")
     return pending[0][0] == 0

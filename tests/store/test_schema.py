@@ -28,14 +28,14 @@ def test_migrated_database_matches_the_models_exactly(store: Store) -> None:
     with store.read() as tx:
         context = MigrationContext.configure(tx.connection(), opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert current_revision(tx.connection()) == head_revision() == "0002"
+        assert current_revision(tx.connection()) == head_revision() == "0003"
 
 
 def test_migrating_again_changes_nothing(store: Store) -> None:
     store.migrate()
     store.migrate()
     with store.read() as tx:
-        assert current_revision(tx.connection()) == "0002"
+        assert current_revision(tx.connection()) == "0003"
 
 
 def test_downgrade_to_empty_and_back(store: Store) -> None:
@@ -57,7 +57,7 @@ def test_database_from_a_newer_syncd_is_refused(store: Store, db_url: str) -> No
         Store.open(db_url)
     assert str(caught.value) == (
         f"database {display_url(db_url)} is at schema revision 0042, newer than this syncd "
-        "(0002); upgrade syncd or restore a backup"
+        "(0003); upgrade syncd or restore a backup"
     )
 
 
