@@ -3,6 +3,13 @@
 Best first (DESIGN section 3): laps that separate running from walking (a watch's run/walk
 mode or a workout with recovery steps writes one lap per bout), else the speed in the records,
 else nothing, and the rules then count the whole run as running (the conservative reading).
+
+Records are read as steps, from one sample to the next, whatever the sampling interval: a watch
+writes one a second, "smart recording" and phone apps one every 30-60 s or more. A short step
+takes the record's own speed; a long one is judged by the distance covered over it (a long step
+with almost no distance is a pause, one at running speed is running). A step that spans the
+change from one kind to another (its average speed lies between its neighbours') is split where
+the distance says the change happened, so sparse tracks keep their bout lengths.
 """
 
 from __future__ import annotations
@@ -15,8 +22,11 @@ from syncd.models import Segment, SegmentKind
 RUN_THRESHOLD_MPS = 1.9
 STAND_BELOW_MPS = 0.5
 SMOOTH_GAP_S = 10.0
-# Watches stop writing records while paused; a longer silence is a pause, not a bout.
+# Up to this step a record's own speed describes the step (watches write about one a second);
+# a longer step is judged by its distance, and without a distance it is a pause.
 MAX_SAMPLE_GAP_S = 30.0
+# Steps shorter than this are never split: at a second apart, the change is already exact.
+SPLIT_MIN_STEP_S = 3.0
 # A lap "is" one kind when this share of its record time agrees with the lap's average speed;
 # 1 km auto-laps over a run/walk mix fail this and the records are used instead.
 LAP_AGREEMENT = 0.8
@@ -114,17 +124,11 @@ def run_walk_seconds(segments: Sequence[Segment]) -> tuple[float | None, float |
     return round(run_s, 3), round(walk_s, 3)
 
 
-def moving_seconds(track: SpeedTrack) -> float | None:
+def moving_seconds(track: SpeedTrack, threshold: float = RUN_THRESHOLD_MPS) -> float | None:
     """Seconds spent above 0.5 m/s, from the records; ``None`` without speed data."""
     if len(track) < 2:
         return None
-    total = 0.0
-    offsets, speeds = track.offsets, track.speeds
-    for i in range(1, len(offsets)):
-        step = offsets[i] - offsets[i - 1]
-        if 0 < step <= MAX_SAMPLE_GAP_S and speeds[i] >= STAND_BELOW_MPS:
-            total += step
-    return total
+    return sum(p.duration_s for p in _pieces(track, threshold) if p.kind != "stand")
 
 
 def _lap_kind(lap: Lap, threshold: float) -> SegmentKind | None:
@@ -176,25 +180,170 @@ class _Bout:
 
 
 def _raw_bouts(track: SpeedTrack, threshold: float) -> list[_Bout]:
-    """Consecutive samples of one kind, joined; a pause in the records ends a bout."""
+    """Consecutive steps of one kind, joined; a pause in the records ends a bout."""
+    bouts: list[_Bout] = []
+    for piece in _pieces(track, threshold):
+        if piece.paused:
+            continue
+        last = bouts[-1] if bouts else None
+        if last is not None and last.kind == piece.kind and abs(last.end_s - piece.offset_s) < 1e-6:
+            last.duration_s += piece.duration_s
+            if last.distance_m is not None:
+                last.distance_m += piece.distance_m
+        else:
+            bouts.append(_Bout(piece.kind, piece.offset_s, piece.duration_s, piece.distance_m))
+    return bouts
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """The track from one record to the next: ``speed_mps`` classifies it, ``average_mps``
+    (distance over time, when the distance is known) places a change of kind inside it."""
+
+    offset_s: float
+    duration_s: float
+    distance_m: float
+    speed_mps: float
+    average_mps: float | None
+
+    @property
+    def long(self) -> bool:
+        return self.duration_s > MAX_SAMPLE_GAP_S
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """A step, or the part of one, with one kind; ``paused`` for standing through a long step."""
+
+    kind: SegmentKind
+    offset_s: float
+    duration_s: float
+    distance_m: float
+    paused: bool
+
+
+def _steps(track: SpeedTrack) -> list[_Step]:
+    """One step per pair of records that moves forward in time and can be judged."""
     offsets, speeds = track.offsets, track.speeds
     distances = track.distances or [None] * len(offsets)
-    bouts: list[_Bout] = []
+    steps: list[_Step] = []
     for i in range(1, len(offsets)):
-        start, step = offsets[i - 1], offsets[i] - offsets[i - 1]
-        if step <= 0 or step > MAX_SAMPLE_GAP_S:
-            continue
-        # A record's speed describes the interval that ends at it.
-        kind = kind_for_speed(speeds[i], threshold)
+        seconds = offsets[i] - offsets[i - 1]
         d0, d1 = distances[i - 1], distances[i]
-        meters = d1 - d0 if d0 is not None and d1 is not None else speeds[i] * step
-        last = bouts[-1] if bouts else None
-        if last is not None and last.kind == kind and abs(last.end_s - start) < 1e-6:
-            last.duration_s += step
-            last.distance_m = None if last.distance_m is None else last.distance_m + meters
-        else:
-            bouts.append(_Bout(kind, start, step, meters))
-    return bouts
+        meters = max(0.0, d1 - d0) if d0 is not None and d1 is not None else None
+        if seconds <= 0 or (seconds > MAX_SAMPLE_GAP_S and meters is None):
+            continue  # a step back in time, or a silence with nothing to judge it by: a pause
+        average = None if meters is None else meters / seconds
+        # A record's speed describes the short interval that ends at it.
+        speed = speeds[i] if seconds <= MAX_SAMPLE_GAP_S else average
+        assert speed is not None
+        steps.append(_Step(offsets[i - 1], seconds, speed * seconds if meters is None else meters,
+                           speed, average))
+    return steps
+
+
+def _pieces(track: SpeedTrack, threshold: float) -> list[_Piece]:
+    """The steps, each with its kind; the step holding a change of kind is cut in two."""
+    steps = _steps(track)
+    kinds = [kind_for_speed(step.speed_mps, threshold) for step in steps]
+    cuts = _between_kinds(steps, kinds)
+    for k in range(len(steps) - 1):
+        if k in cuts or k + 1 in cuts:
+            continue
+        if kinds[k] != kinds[k + 1] and _follows(steps[k], steps[k + 1]):
+            cut = _change(steps, kinds, k)
+            if cut is not None:
+                cuts.setdefault(cut.index, cut)
+    pieces: list[_Piece] = []
+    for k, step in enumerate(steps):
+        pieces.extend(_cut_step(step, cuts.get(k), threshold))
+    return pieces
+
+
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    """Where the change of kind falls inside step ``index``: ``first_s`` at ``before_mps``,
+    the rest at ``after_mps``."""
+
+    index: int
+    first_s: float
+    before_mps: float
+    after_mps: float
+
+
+def _between_kinds(steps: Sequence[_Step], kinds: Sequence[SegmentKind]) -> dict[int, _Cut]:
+    """Cuts for single steps that hold a change between two other kinds: standing, then one
+    step at a walking average, then running, is a start from standing inside that step."""
+    cuts: dict[int, _Cut] = {}
+    for k in range(1, len(steps) - 1):
+        before, after = kinds[k - 1], kinds[k + 1]
+        if len({before, kinds[k], after}) < 3:
+            continue
+        if not (_follows(steps[k - 1], steps[k]) and _follows(steps[k], steps[k + 1])):
+            continue
+        v_a = _pace(steps, kinds, k - 1, k - 2)
+        v_b = _pace(steps, kinds, k + 1, k + 2)
+        share_b = _share(steps[k], v_a, v_b)
+        if 0 < share_b < 1:
+            cuts[k] = _Cut(k, steps[k].duration_s * (1 - share_b), v_a, v_b)
+    return cuts
+
+
+def _change(steps: Sequence[_Step], kinds: Sequence[SegmentKind], k: int) -> _Cut | None:
+    """The cut for a change of kind between steps ``k`` and ``k + 1``.
+
+    Each side's pace is taken from the step beyond (when it is of that side's kind), so that
+    a step holding part of the change is never its own reference; the change lies in whichever
+    of the two steps has more of the other side's pace in its average, where it divides the
+    distance covered at the two paces.
+    """
+    v_a = _pace(steps, kinds, k, k - 1)
+    v_b = _pace(steps, kinds, k + 1, k + 2)
+    share_b = _share(steps[k], v_a, v_b)
+    share_a = _share(steps[k + 1], v_b, v_a)
+    if share_b <= 0 and share_a <= 0:
+        return None
+    if share_b >= share_a:
+        return _Cut(k, steps[k].duration_s * (1 - share_b), v_a, v_b)
+    return _Cut(k + 1, steps[k + 1].duration_s * share_a, v_a, v_b)
+
+
+def _pace(steps: Sequence[_Step], kinds: Sequence[SegmentKind], k: int, beyond: int) -> float:
+    if 0 <= beyond < len(steps) and kinds[beyond] == kinds[k]:
+        pair = (steps[beyond], steps[k]) if beyond < k else (steps[k], steps[beyond])
+        if _follows(*pair):
+            return steps[beyond].speed_mps
+    return steps[k].speed_mps
+
+
+def _share(step: _Step, own: float, other: float) -> float:
+    """The part of ``step`` spent at the ``other`` pace, from its average speed."""
+    v = step.average_mps
+    if v is None or step.duration_s < SPLIT_MIN_STEP_S or own == other:
+        return 0.0
+    return min(1.0, max(0.0, (own - v) / (own - other)))
+
+
+def _cut_step(step: _Step, cut: _Cut | None, threshold: float) -> list[_Piece]:
+    """The step whole, or in two pieces at the cut."""
+    if cut is None:
+        return [_piece(step, step.speed_mps, step.offset_s, step.duration_s, step.distance_m,
+                       threshold)]
+    first_m = min(step.distance_m, cut.first_s * cut.before_mps)
+    return [_piece(step, cut.before_mps, step.offset_s, cut.first_s, first_m, threshold),
+            _piece(step, cut.after_mps, step.offset_s + cut.first_s,
+                   step.duration_s - cut.first_s, step.distance_m - first_m, threshold)]
+
+
+def _piece(step: _Step, speed: float, offset_s: float, duration_s: float, distance_m: float,
+           threshold: float) -> _Piece:
+    kind = kind_for_speed(speed, threshold)
+    return _Piece(kind, offset_s, duration_s, max(0.0, distance_m),
+                  paused=kind == "stand" and step.long)
+
+
+def _follows(a: _Step, b: _Step) -> bool:
+    return abs(a.offset_s + a.duration_s - b.offset_s) < 1e-6
 
 
 def _smooth(bouts: list[_Bout]) -> list[_Bout]:
