@@ -90,7 +90,8 @@ def test_sources_are_enabled_by_their_section(tmp_path: Path, env: dict[str, str
 
 def test_relative_paths_are_resolved_beside_the_config_file(tmp_path: Path,
                                                             env: dict[str, str]) -> None:
-    write(tmp_path, 'name = "mine"\n', "plans/mine.toml")
+    write(tmp_path, 'name = "mine"\n[[weeks]]\nsessions = 3\nrun_min = 0\nwalk_min = 15\n',
+          "plans/mine.toml")
     path = write(tmp_path, '[athlete]\nplan = "plans/mine.toml"\n'
                            '[files]\nwatch = ["inbox", "/srv/runs"]\n'
                            '[garmin]\ntoken_store = "garmin"\n'
