@@ -8,11 +8,12 @@ rows from the database alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors.durations import ImplausibleDuration, checked_seconds
 from connectors.files.runwalk import (
     RUN_THRESHOLD_MPS,
     Lap,
@@ -82,6 +83,7 @@ def build_payload(
     sport_type = parsed.sport_type or extras.sport_type
     family = family_of(sport_type)
     check_not_future(parsed.start_utc, now, file_name)
+    parsed = check_durations(parsed, file_name, running=family == "run")
     segments: list[Segment] = []
     segments_from: str | None = None
     if family == "run":
@@ -120,6 +122,29 @@ def check_not_future(start_utc: datetime, now: datetime, file_name: str) -> None
             f"{file_name}: starts on {start_utc:%Y-%m-%d %H:%M} UTC, in the future",
             hint="check the device's clock and export the file again",
         )
+
+
+def check_durations(parsed: ParsedFile, file_name: str, *, running: bool) -> ParsedFile:
+    """The parsed file with plausible durations (:mod:`connectors.durations`): an elapsed time
+    in milliseconds (against the track's own span) is converted, with its laps and moving
+    time; one longer than any run (or any activity) raises :class:`InvalidFile`."""
+    offsets = parsed.track.offsets
+    span = offsets[-1] - offsets[0] if len(offsets) >= 2 else None
+    try:
+        elapsed = checked_seconds(parsed.elapsed_s, running=running, measure_s=span)
+        moving = (None if parsed.moving_s is None else
+                  checked_seconds(parsed.moving_s, running=running, measure_s=elapsed))
+    except ImplausibleDuration as err:
+        raise InvalidFile(f"{file_name}: {err}; refused",
+                          hint="check the recording's times, or split a recording left "
+                               "running") from err
+    laps = parsed.laps
+    if elapsed < parsed.elapsed_s:  # converted from milliseconds: the laps were written alike
+        scale = elapsed / parsed.elapsed_s
+        laps = [replace(lap, elapsed_s=lap.elapsed_s * scale,
+                        timer_s=None if lap.timer_s is None else lap.timer_s * scale)
+                for lap in laps]
+    return replace(parsed, elapsed_s=elapsed, moving_s=moving, laps=laps)
 
 
 def activity_from_payload(

@@ -13,6 +13,7 @@ from defusedxml import DefusedXmlException
 
 from connectors.files.runwalk import Lap, SpeedTrack, moving_seconds
 from connectors.files.summary import ParsedFile
+from connectors.files.times import check_timed, in_time_order, usable_time
 from syncd.errors import InvalidFile
 from syncd.models import SegmentKind
 
@@ -69,9 +70,10 @@ def _activity_elements(root: Element) -> list[Element]:
 
 def _summarize(activity: Element, file_name: str) -> ParsedFile:
     lap_nodes = activity.findall("tcx:Lap", _NS)
-    start = _start(activity, lap_nodes, file_name)
+    points, times = _track_times(activity, file_name)
+    start = _start(activity, lap_nodes, file_name, times)
     laps = _with_active_runs([_lap(node, start, file_name) for node in lap_nodes])
-    track = _track(activity, start)
+    track = _track(points, times, start)
     elapsed = sum(lap.elapsed_s for lap in laps)
     if track.offsets:
         elapsed = max(elapsed, track.offsets[-1])
@@ -93,22 +95,28 @@ def _summarize(activity: Element, file_name: str) -> ParsedFile:
     )
 
 
-def _start(activity: Element, laps: list[Element], file_name: str) -> datetime:
+def _start(activity: Element, laps: list[Element], file_name: str,
+           times: dict[int, datetime]) -> datetime:
+    """The activity's ``Id`` (its start), else its first lap's start, else its first point's
+    time; GPSBabel's "no time" (1901-12-13) is no start."""
     text = activity.findtext("tcx:Id", default="", namespaces=_NS).strip()
-    if not text and laps:
-        text = laps[0].get("StartTime", "")
-    try:
-        return _time(text)
-    except ValueError as err:
-        raise InvalidFile(f"{file_name}: TCX activity has no valid start time ({text!r})",
-                          hint="export the activity again") from err
+    candidates = [text, laps[0].get("StartTime", "") if laps else ""]
+    for candidate in candidates:
+        moment = _moment(candidate)
+        if moment is not None:
+            return moment
+    if times:
+        return min(times.values())
+    raise InvalidFile(f"{file_name}: TCX activity has no valid start time ({text!r})",
+                      hint="export the activity again")
 
 
 def _lap(node: Element, start: datetime, file_name: str) -> Lap:
     lap_start = start
     if node.get("StartTime"):
         try:
-            lap_start = _time(node.get("StartTime", ""))
+            # GPSBabel's "no time" is no start: the lap then starts with the activity.
+            lap_start = usable_time(_time(node.get("StartTime", ""))) or start
         except ValueError as err:
             raise InvalidFile(f"{file_name}: a TCX lap has an unreadable start time "
                               f"({node.get('StartTime')!r})",
@@ -133,16 +141,26 @@ def _with_active_runs(laps: list[Lap]) -> list[Lap]:
     return [lap if lap.kind else replace(lap, kind="run") for lap in laps]
 
 
-def _track(activity: Element, start: datetime) -> SpeedTrack:
+def _track_times(activity: Element, file_name: str
+                 ) -> tuple[list[Element], dict[int, datetime]]:
+    """The trackpoints, and the times of those whose time can be trusted (connectors.files.
+    times): a track where fewer than half the points have one is refused."""
+    points = list(activity.iterfind("tcx:Lap/tcx:Track/tcx:Trackpoint", _NS))
+    times = [_moment(point.findtext("tcx:Time", default="", namespaces=_NS)) for point in points]
+    kept = in_time_order(times)
+    if kept:  # without any time, the laps alone tell the activity
+        timed = sum(moment is not None for moment in times)
+        check_timed("TCX track", timed, len(kept), len(points), file_name)
+    return points, {i: moment for i in kept if (moment := times[i]) is not None}
+
+
+def _track(points: list[Element], times: dict[int, datetime], start: datetime) -> SpeedTrack:
     offsets: list[float] = []
     speeds: list[float] = []
     distances: list[float | None] = []
-    for point in activity.iterfind("tcx:Lap/tcx:Track/tcx:Trackpoint", _NS):
-        text = point.findtext("tcx:Time", default="", namespaces=_NS)
-        try:
-            offset = (_time(text) - start).total_seconds()
-        except ValueError:  # a damaged point (or none): the others still make the track
-            continue
+    for i, moment in times.items():
+        point = points[i]
+        offset = (moment - start).total_seconds()
         distance = _number(point.findtext("tcx:DistanceMeters", default=None, namespaces=_NS))
         speed = _number(point.findtext("tcx:Extensions/ax:TPX/ax:Speed", default=None,
                                        namespaces=_NS))
@@ -163,6 +181,14 @@ def _speed(
         return 0.0
     step = offset - offsets[-1]
     return (distance - distances[-1]) / step if step > 0 else 0.0
+
+
+def _moment(text: str | None) -> datetime | None:
+    """A readable, real time, or ``None`` (a damaged point, or GPSBabel's "no time")."""
+    try:
+        return usable_time(_time(text or ""))
+    except ValueError:
+        return None
 
 
 def _time(text: str) -> datetime:
