@@ -104,7 +104,8 @@ class StravaEvent:
     @classmethod
     def parse(cls, body: Any, now: datetime | None = None) -> StravaEvent | None:
         """The event in a POST body, or ``None`` when the body is not one: ids that are not
-        positive 64-bit integers, an object or aspect type Strava does not send. A missing
+        positive 64-bit integers, an object or aspect type Strava does not send, an athlete
+        event about someone other than its owner. A missing
         ``event_time`` is ``now`` (when given); ``updates`` keeps only Strava's keys."""
         if not isinstance(body, Mapping):
             return None
@@ -117,6 +118,8 @@ class StravaEvent:
         if not (type(sent) is int and 0 <= sent <= MAX_ID):
             return None
         object_id, owner_id, subscription_id = (int(v) for v in ids if isinstance(v, int))
+        if kinds[0] == "athlete" and object_id != owner_id:
+            return None  # an athlete event is about its owner: one per athlete, no more
         return cls(str(kinds[0]), object_id, str(kinds[1]), owner_id, subscription_id, sent,
                    strava_updates(body.get("updates")))
 

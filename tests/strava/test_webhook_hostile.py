@@ -116,8 +116,17 @@ def test_a_flood_pushes_no_other_athletes_event_out_of_the_inbox(
         for n in range(600):
             client.post(callback, json=forged(victim, 90_000_000 + n))
 
+        for n in range(50):  # athlete events (revokes) about anyone but their owner
+            client.post(callback, json=forged(victim, 1 + n, object_type="athlete",
+                                              aspect_type="update"))
+        client.post(callback, json=forged(victim, victim, object_type="athlete",
+                                          aspect_type="update",
+                                          updates={"authorized": "false"}))
+
     assert [e["object_id"] for e in inbox_of(scenario, "patient-001")] == [GENUINE_ID]
-    assert len(inbox_of(scenario, "patient-000")) == PER_ATHLETE_CAP
+    waiting = inbox_of(scenario, "patient-000")
+    assert len(waiting) == PER_ATHLETE_CAP + 1  # the activity events' cap, and one revoke
+    assert [e["object_id"] for e in waiting if e["object_type"] == "athlete"] == [victim]
 
 
 def test_a_newly_connected_patients_first_sync_runs_during_a_flood(
