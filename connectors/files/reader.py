@@ -71,9 +71,10 @@ def leg_id(file_id: str, leg: int) -> str:
 
     A file's first leg (and so every single-activity file) is the file id itself, as it was
     before files could hold several activities, so existing records keep their ids. Leg
-    ``n`` >= 2 is ``<file id>-<n>``, ``n`` counting the file's legs in order, transitions
-    included (a triathlon's run, after swim, T1, bike and T2, is ``-5``): the number is a
-    fact of the file, so an id never moves when syncd changes what it keeps of a file.
+    ``n`` >= 2 is ``<file id>-<n>``, ``n`` counting the file's own legs in order: a FIT
+    file's sessions, transitions included (a triathlon's run, after swim, T1, bike and T2, is
+    ``-5``), a TCX file's ``Activity`` elements (its transitions are laps, not activities).
+    The number is a fact of the file, so an id never moves when syncd changes what it keeps.
     """
     return file_id if leg == 1 else f"{file_id}-{leg}"
 
