@@ -30,14 +30,13 @@ def checked_seconds(value: float, *, running: bool, measure_s: float | None = No
     evidently is. Raises :class:`ImplausibleDuration` for a negative, infinite or too long one.
     """
     if not math.isfinite(value) or value < 0:
-        raise ImplausibleDuration(f"a duration of {value!r} s")
+        raise ImplausibleDuration(f"{value!r} s, not a duration")
     limit = RUN_MAX_S if running else ACTIVITY_MAX_S
     if _is_milliseconds(value, measure_s, limit):
         value /= MS_PER_S
     if value > limit:
         kind = "any run" if running else "any activity"
-        raise ImplausibleDuration(f"a duration of {describe(value)}, longer than {kind} "
-                                  f"({describe(limit)})")
+        raise ImplausibleDuration(f"{describe(value)}, longer than {kind} ({describe(limit)})")
     return value
 
 
@@ -51,10 +50,11 @@ def _is_milliseconds(value: float, measure_s: float | None, limit: float) -> boo
 
 
 def describe(seconds: float) -> str:
-    """A duration as a person reads it: ``58 min``, ``31 h 12 min``, ``40 days``."""
+    """A duration as a person reads it: ``58 min``, ``31 h 12 min``, ``24 h``, ``40 days``."""
     if seconds >= 2 * 86400:
         return f"{seconds / 86400:.0f} days"
     minutes = round(seconds / 60)
     if minutes < 60:
         return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
+    hours = f"{minutes // 60} h"
+    return f"{hours} {minutes % 60} min" if minutes % 60 else hours

@@ -135,7 +135,7 @@ def check_durations(parsed: ParsedFile, file_name: str, *, running: bool) -> Par
         moving = (None if parsed.moving_s is None else
                   checked_seconds(parsed.moving_s, running=running, measure_s=elapsed))
     except ImplausibleDuration as err:
-        raise InvalidFile(f"{file_name}: {err}; refused",
+        raise InvalidFile(f"{file_name}: lasts {err}; refused",
                           hint="check the recording's times, or split a recording left "
                                "running") from err
     laps = parsed.laps

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors.durations import RUN_MAX_S, ImplausibleDuration, checked_seconds
 from connectors.garmin.parse import (
     RunWalk,
     feel_fields,
@@ -26,6 +27,7 @@ from syncd.errors import InvalidResponse
 from syncd.models import Activity, Segment
 
 SOURCE = "garmin"
+_DURATION_FIELDS = ("elapsedDuration", "duration", "movingDuration")
 
 
 def build_activity(payload: Any, *, athlete: str, athlete_zone: str,
@@ -46,22 +48,50 @@ def build_activity(payload: Any, *, athlete: str, athlete_zone: str,
     segments, run_s, walk_s, method = _bouts(payload, listed.activity_id, listed.start_utc,
                                              totals, run_speed_threshold)
     aid = listed.activity_id
-    elapsed = optional_number(entry.get("elapsedDuration"), aid, "elapsedDuration")
-    if elapsed is None:
-        elapsed = optional_number(entry.get("duration"), aid, "duration")
-    if elapsed is None:
-        raise InvalidResponse(f"Garmin activity {aid} has no duration; skipped")
+    elapsed, moving = _durations(entry, aid, running=listed.sport == "run")
     return Activity(
         source=SOURCE, source_id=aid, sport=listed.sport, sport_type=listed.sport_type,
         start_utc=listed.start_utc, local_start=listed.local_start, elapsed_s=elapsed,
         timezone=_zone(detail, listed.start_utc, listed.local_start, athlete_zone),
-        moving_s=optional_number(entry.get("movingDuration"), aid, "movingDuration"),
+        moving_s=moving,
         distance_m=optional_number(entry.get("distance"), aid, "distance"),
         run_s=run_s, walk_s=walk_s, segments=segments,
         name=entry.get("activityName") if isinstance(entry.get("activityName"), str) else None,
         manual=entry.get("manualActivity") is True, athlete=athlete,
         extra=_extra(entry, summary, totals, method), raw=dict(payload),
     )
+
+
+def _durations(entry: Mapping[str, Any], aid: str, *, running: bool
+               ) -> tuple[float, float | None]:
+    """Elapsed and moving seconds, by the rule every source shares (connectors.durations):
+    older activity lists give ``elapsedDuration`` in milliseconds beside ``duration`` in
+    seconds, and a duration no run can have skips the activity rather than being stored."""
+    given = {name: optional_number(entry.get(name), aid, name) for name in _DURATION_FIELDS}
+    checked: dict[str, float] = {}
+    try:
+        for name, value in given.items():
+            if value is not None:
+                checked[name] = checked_seconds(value, running=running,
+                                                measure_s=_measure(entry, given, name, aid))
+    except ImplausibleDuration as err:
+        raise InvalidResponse(f"Garmin activity {aid}: {name} says {err}; skipped") from err
+    elapsed = checked.get("elapsedDuration", checked.get("duration"))
+    if elapsed is None:
+        raise InvalidResponse(f"Garmin activity {aid} has no duration; skipped")
+    return elapsed, checked.get("movingDuration")
+
+
+def _measure(entry: Mapping[str, Any], given: Mapping[str, float | None], name: str,
+             aid: str) -> float | None:
+    """What a duration can be checked against: distance over average speed, else another
+    duration of the entry that is plausible in seconds."""
+    distance = optional_number(entry.get("distance"), aid, "distance")
+    speed = optional_number(entry.get("averageSpeed"), aid, "averageSpeed")
+    if distance and speed and distance > 0 and speed > 0:
+        return distance / speed
+    others = [v for k, v in given.items() if k != name and v is not None and 0 < v <= RUN_MAX_S]
+    return others[0] if others else None
 
 
 def _bouts(payload: Mapping[str, Any], activity_id: str, start_utc: datetime,

@@ -190,7 +190,7 @@ def test_a_run_over_a_day_is_refused(tmp_path: Path) -> None:
             .replace(b"<number>1</number>", b"<number>1</number><type>running</type>"))
     activities, failures = read(tmp_path, "forgot.gpx", data)
     assert activities == []
-    assert failures == ["forgot.gpx: a duration of 31 h 0 min, longer than any run (24 h 0 min); "
+    assert failures == ["forgot.gpx: lasts 31 h, longer than any run (24 h); "
                         "refused (check the recording's times, or split a recording left "
                         "running)"]
 
