@@ -187,17 +187,41 @@ class _Collected:
         return legs
 
     def _resolve_system_times(self, file_name: str) -> None:
-        """Turn system times into real times with the file's own anchor, or refuse."""
-        if not self.anchors:
+        """Turn system times into real times with the file's own anchor; without one, drop
+        them when the rest of the file has real times, else refuse the file."""
+        if self.anchors:
+            self._shift_system_times(self.anchors[0])
+        elif self._has_real_times():
+            self._drop_system_times()  # a stray value among real ones places nothing
+        else:
             raise InvalidFile(f"{file_name}: {RELATIVE_TIMES}",
                               hint="export the activity from Garmin Connect or the app that "
                                    "synced it, which writes real times")
-        shift = self.anchors[0]
+
+    def _messages(self) -> tuple[dict[str, Any], ...]:
+        return (*self.sessions, *self.laps, self.activity)
+
+    def _shift_system_times(self, shift: float) -> None:
         self.times = [_real_time(t, shift) for t in self.times]
-        for values in (*self.sessions, *self.laps, self.activity):
+        for values in self._messages():
             for key in _TIME_KEYS:
                 if key in values:
                     values[key] = _real_time(values[key], shift)
+
+    def _has_real_times(self) -> bool:
+        return any(isinstance(t, datetime) for t in self.times) or any(
+            isinstance(values.get(key), datetime)
+            for values in (*self.sessions, *self.laps) for key in _TIME_KEYS)
+
+    def _drop_system_times(self) -> None:
+        kept = [i for i, t in enumerate(self.times) if isinstance(t, datetime)]
+        self.times = [self.times[i] for i in kept]
+        self.speeds = [self.speeds[i] for i in kept]
+        self.distances = [self.distances[i] for i in kept]
+        for values in self._messages():
+            for key in _TIME_KEYS:
+                if type(values.get(key)) is int:
+                    del values[key]
 
     def _whole(self, session: dict[str, Any], file_name: str) -> ParsedFile:
         """The file as one activity: the earliest of session, first lap and first record

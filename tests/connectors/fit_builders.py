@@ -133,6 +133,7 @@ def activity_fit(
     power_on: datetime | None = None,
     anchor: str | None = None,
     session_lag_s: int = 0,
+    clockless_records: int = 0,
 ) -> bytes:
     """A FIT activity of ``legs`` starting at ``start`` (UTC).
 
@@ -142,7 +143,9 @@ def activity_fit(
     moment), and ``anchor`` adds the message that ties system time to UTC:
     ``"timestamp_correlation"`` or ``"device_settings"`` (``utc_offset``). ``session_lag_s``
     writes the first session's start that much after its first record, as apps do that
-    start the session at the first GPS fix.
+    start the session at the first GPS fix. ``clockless_records`` writes that many records
+    in system time (seconds since power-on) before the first real one, as a watch does
+    before its clock is set.
     """
     shift = 0 if power_on is None else fit_seconds(power_on)
 
@@ -154,6 +157,11 @@ def activity_fit(
     if anchor is not None:
         builder.add(_anchor(anchor, start, shift))
     builder.add(_timer_event(stamp(start), EventType.START))
+    for index in range(clockless_records):
+        early = RecordMessage()
+        early.timestamp = fit_ms(30 + STEP_S * index)
+        early.distance = 0.0
+        builder.add(early)
     offset, lap_index = 0, 0
     for index, leg in enumerate(legs):
         leg_start = start + timedelta(seconds=offset)

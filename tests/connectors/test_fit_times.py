@@ -99,6 +99,16 @@ def test_device_relative_times_are_resolved_from_the_files_own_anchor(
     assert activity.local_start == datetime(2026, 10, 4, 9, 0)
 
 
+def test_records_written_before_the_clock_was_set_are_left_out(
+        tmp_path: Path, files: FilesConnector) -> None:
+    path = tmp_path / "run.fit"
+    path.write_bytes(activity_fit(START, (run(1800, 5000.0),), clockless_records=3))
+    activity = import_one(files, path)
+    assert (activity.start_utc, activity.elapsed_s, activity.distance_m) == (START, 1800.0,
+                                                                            5000.0)
+    assert activity.run_s == pytest.approx(1800.0, abs=5)
+
+
 def test_a_session_that_starts_after_its_first_record_starts_at_the_record(
         tmp_path: Path, files: FilesConnector) -> None:
     path = tmp_path / "app.fit"
