@@ -317,10 +317,20 @@ def read_gpx(path: Path) -> Reading:
     timed = [p for p in points if _gpx_time(p) is not None]
     if not timed:
         return Reading(refusal="no times", detail=f"{len(points)} points, none timed")
-    if len(timed) < len(points):
-        return Reading(refusal="partly timed", timed_points=len(timed),
+    if len(timed) * 2 < len(points):
+        return Reading(refusal="mostly untimed", timed_points=len(timed),
                        detail=f"{len(timed)} of {len(points)} points have times")
-    return Reading(legs=[_gpx_leg(gpx)])
+    return Reading(legs=[_gpx_leg(_timed_only(gpx))])
+
+
+def _timed_only(gpx: gpxpy.gpx.GPX) -> gpxpy.gpx.GPX:
+    """The recording without its untimed points: an older Garmin handheld saves a copy of its
+    active log without times beside the log itself (korita-zbevnica), and a point whose time
+    was lost says nothing of when the activity ran."""
+    for track in gpx.tracks:
+        for segment in track.segments:
+            segment.points = [p for p in segment.points if _gpx_time(p) is not None]
+    return gpx
 
 
 def _gpx_time(point: gpxpy.gpx.GPXTrackPoint) -> datetime | None:
