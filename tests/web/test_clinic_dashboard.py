@@ -148,8 +148,10 @@ def test_one_athlete_in_a_clinic_gets_their_page_at_the_root(tmp_path: Path,
 def test_an_athlete_with_an_unreadable_plan_leaves_the_others_shown(
         tmp_path: Path, sqlite_url: str) -> None:
     broken = tmp_path / "broken.toml"
-    broken.write_text('name = "Half written"\nweeks = []\n')
+    broken.write_text('name = "Whole"\n[[weeks]]\nsessions = 3\nrun_min = 0\nwalk_min = 15\n')
     clinic = open_clinic(tmp_path, sqlite_url, [Member("bo", plan=str(broken)), Member("ana")])
+    # Start-up refuses a broken plan; this one is half rewritten while syncd runs.
+    broken.write_text('name = "Half written"\nweeks = []\n')
     try:
         with client_for(create_app(clinic.apps()[1])) as http:
             rows = overview_rows(http.get("/").text)
