@@ -330,9 +330,10 @@ def _cut_step(step: _Step, cut: _Cut | None, threshold: float) -> list[_Piece]:
         return [_piece(step, step.speed_mps, step.offset_s, step.duration_s, step.distance_m,
                        threshold)]
     first_m = min(step.distance_m, cut.first_s * cut.before_mps)
-    return [_piece(step, cut.before_mps, step.offset_s, cut.first_s, first_m, threshold),
-            _piece(step, cut.after_mps, step.offset_s + cut.first_s,
-                   step.duration_s - cut.first_s, step.distance_m - first_m, threshold)]
+    pieces = [_piece(step, cut.before_mps, step.offset_s, cut.first_s, first_m, threshold),
+              _piece(step, cut.after_mps, step.offset_s + cut.first_s,
+                     step.duration_s - cut.first_s, step.distance_m - first_m, threshold)]
+    return [piece for piece in pieces if piece.duration_s > 0]
 
 
 def _piece(step: _Step, speed: float, offset_s: float, duration_s: float, distance_m: float,
