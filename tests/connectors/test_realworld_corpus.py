@@ -335,7 +335,7 @@ def summary(request: pytest.FixtureRequest) -> Iterator[None]:
     if reporter is None or capture is None or not SUMMARY:
         return
     with capture.global_and_fixture_disabled():  # to the terminal, not into a test's capture
-        reporter.ensure_newline()
+        reporter.write("\n")  # after the progress dots
         reporter.write_sep("-", "real-world corpus")
         for key in sorted(SUMMARY):
             reporter.write_line(f"{key}: {SUMMARY[key]}")
