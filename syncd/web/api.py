@@ -10,12 +10,14 @@ never blocks the event loop that answers ``/healthz``.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -219,6 +221,28 @@ def pain(context: Context, report: PainIn, athlete: AthleteName = None
     if result.raised and context.scheduler is not None:
         context.scheduler.dispatch_soon()
     return pain_out(stored, [AlertOut(**a.payload_data()) for a in result.raised])
+
+
+async def invalid_request(request: Request, err: Exception) -> JSONResponse:
+    """422 naming what is wrong (FastAPI's answer), with the input echoed only as JSON can
+    carry it: ``1e400``, ``NaN`` or a body that is not UTF-8 made the default answer itself
+    fail (a 500)."""
+    errors = err.errors() if isinstance(err, RequestValidationError) else []
+    return JSONResponse({"detail": jsonable_encoder(_json_safe(errors))}, status_code=422)
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every number JSON cannot hold (infinite, not a number) as its text, and
+    bytes (a body that is not JSON) as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 def _time_problem(at: datetime, now: datetime) -> str | None:

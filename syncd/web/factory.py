@@ -7,6 +7,7 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from syncd.errors import StorageError, SyncdError
@@ -43,6 +44,7 @@ def create_app(app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
         app.settings.server, public_paths=[strava_callback.CALLBACK_PATH, onboarding.LINK_PATH])
     web.state.policy = policy
     web.add_exception_handler(SyncdError, _syncd_error)
+    web.add_exception_handler(RequestValidationError, api.invalid_request)
     web.add_middleware(AccessGuard, policy=policy, login_page=dashboard.login_asgi)
     return web
 
