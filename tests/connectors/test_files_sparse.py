@@ -242,3 +242,74 @@ def test_a_real_sparse_track_counts_every_moving_step(tmp_path: Path) -> None:
     assert activity.elapsed_s == 7190
     assert activity.moving_s == pytest.approx(expected, rel=0.03)
     assert activity.moving_s > 1900
+
+
+def smart_recording_fit(bouts: list[tuple[int, float]], intervals: list[int]) -> bytes:
+    """A run/walk as a Forerunner in "smart recording" writes it: a record only when the pace or
+    direction changes (here every ``intervals`` seconds in turn), each with the distance so far
+    and the speed of that moment; one auto-lap over it all, and the session's totals. Built
+    with fit-tool after the FIT SDK's activity file layout."""
+    from fit_builders import fit_ms, fit_seconds
+    from fit_tool.fit_file_builder import FitFileBuilder
+    from fit_tool.profile.messages.activity_message import ActivityMessage
+    from fit_tool.profile.messages.file_id_message import FileIdMessage
+    from fit_tool.profile.messages.lap_message import LapMessage
+    from fit_tool.profile.messages.record_message import RecordMessage
+    from fit_tool.profile.messages.session_message import SessionMessage
+    from fit_tool.profile.profile_type import FileType, GarminProduct, Manufacturer, Sport
+
+    def at(offset: float) -> int:
+        return fit_ms(fit_seconds(START) + offset)
+
+    def distance_and_speed(offset: float) -> tuple[float, float]:
+        done, metres = 0, 0.0
+        for seconds, speed in bouts:
+            if offset <= done + seconds:
+                return metres + (offset - done) * speed, speed
+            done, metres = done + seconds, metres + seconds * speed
+        return metres, 0.0
+
+    total_s = sum(seconds for seconds, _ in bouts)
+    total_m = distance_and_speed(total_s)[0]
+    builder = FitFileBuilder(auto_define=True, min_string_size=50)
+    file_id = FileIdMessage()
+    file_id.type, file_id.manufacturer = FileType.ACTIVITY, Manufacturer.GARMIN.value
+    file_id.garmin_product, file_id.time_created = GarminProduct.FR245.value, at(0)
+    builder.add(file_id)
+    offset, turn = 0, 0
+    while True:
+        record = RecordMessage()
+        metres, speed = distance_and_speed(offset)
+        record.timestamp, record.distance, record.speed = at(offset), round(metres, 2), speed
+        builder.add(record)
+        if offset == total_s:
+            break
+        offset = min(total_s, offset + intervals[turn % len(intervals)])
+        turn += 1
+    lap, session = LapMessage(), SessionMessage()
+    for message in (lap, session):
+        message.start_time, message.timestamp = at(0), at(total_s)
+        message.total_elapsed_time = message.total_timer_time = total_s
+        message.total_distance, message.sport = round(total_m, 2), Sport.RUNNING
+    session.first_lap_index, session.num_laps = 0, 1
+    builder.add(lap)
+    builder.add(session)
+    activity = ActivityMessage()
+    activity.timestamp, activity.num_sessions = at(total_s), 1
+    activity.local_timestamp = fit_seconds(START) + total_s + 7200
+    builder.add(activity)
+    return bytes(builder.build().to_bytes())
+
+
+def test_a_watch_in_smart_recording_keeps_its_run_walk_split(tmp_path: Path) -> None:
+    """2 min walk, 4 min run, 2 min walk, 4 min run, a record every 20-60 s. Before, every
+    step over 30 s was dropped: the split was lost and all 12 minutes counted as running."""
+    bouts = [(120, 1.4), (240, 2.9), (120, 1.4), (240, 2.9)]
+    data = smart_recording_fit(bouts, [20, 45, 55, 40, 60])
+    activity = import_one(tmp_path, "2026-10-03-07-30-00.fit", data)
+    assert (activity.sport, activity.elapsed_s, activity.moving_s) == ("run", 720, 720)
+    assert activity.extra["segments_from"] == "records"
+    assert activity.run_s == pytest.approx(480, abs=3)
+    assert activity.walk_s == pytest.approx(240, abs=3)
+    runs = [s.duration_s for s in activity.segments if s.kind == "run"]
+    assert runs == [pytest.approx(240, abs=3), pytest.approx(240, abs=3)]
