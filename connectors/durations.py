@@ -2,10 +2,11 @@
 
 A duration is checked against an independent measure when the source gives one (the span of
 a track's times, distance over average speed, another duration of the same record): a value
-about a thousand times that measure is in milliseconds (older Garmin Connect lists give
-``elapsedDuration`` 2,627,379.9 beside ``duration`` 2,627.4) and is converted. Without a
-measure, a value over a week whose thousandth is plausible is taken as milliseconds too. What
-is still longer than any run (24 h) or any activity (a week) is refused, never stored.
+over a day and about a thousand times that measure is in milliseconds (older Garmin Connect
+lists give ``elapsedDuration`` 2,627,379.9 beside ``duration`` 2,627.4) and is converted.
+Without a measure, a value over a week whose thousandth is plausible is taken as milliseconds
+too. What is still longer than any run (24 h) or any activity (a week) is refused, never
+stored.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ ACTIVITY_MAX_S = 7 * 24 * 3600.0
 # A value this many times its measure (within the factor below) is milliseconds.
 MS_PER_S = 1000.0
 MS_RATIO_SLACK = 1.5
-# Below this no value is read as milliseconds: a 3.6-second recording is noise either way.
-MS_MIN_VALUE = 3600.0
+# Up to a day a value is taken as seconds whatever it is compared with: a real run can last
+# that long, and a measure can be wrong (a file whose records stop after a few seconds).
+MS_MIN_VALUE = RUN_MAX_S
 
 
 class ImplausibleDuration(ValueError):

@@ -204,3 +204,13 @@ def test_a_lap_time_in_milliseconds_is_converted(tmp_path: Path) -> None:
     assert failures == []
     assert activity.elapsed_s == 3480
     assert activity.moving_s == 3480
+
+
+def test_a_lap_time_is_not_taken_for_milliseconds_below_a_day(tmp_path: Path) -> None:
+    """Two hours by the lap, a track that stops after 7 s (the GPS gave up): 7,200 s is a
+    thousand times the track, but a real run can last two hours; it stays two hours."""
+    points = [(stamp(START), 0.0), (stamp(START + timedelta(seconds=7)), 20.0)]
+    data = training_center_tcx(points, activity_id=stamp(START), lap_seconds=7200.0)
+    [activity], failures = read(tmp_path, "gps-lost.tcx", data)
+    assert failures == []
+    assert (activity.elapsed_s, activity.moving_s) == (7200, 7200)
