@@ -19,6 +19,7 @@ from connectors.garmin.parse import (
     is_multisport_parent,
     lap_segments,
     optional_number,
+    parse_time,
     read_listed,
     run_walk,
     typed_split_segments,
@@ -84,14 +85,30 @@ def _durations(entry: Mapping[str, Any], aid: str, *, running: bool
 
 def _measure(entry: Mapping[str, Any], given: Mapping[str, float | None], name: str,
              aid: str) -> float | None:
-    """What a duration can be checked against: distance over average speed, else another
-    duration of the entry that is plausible in seconds."""
+    """What a duration can be checked against: the time from ``startTimeGMT`` to
+    ``endTimeGMT``, else distance over average speed, else another duration of the entry that
+    is plausible in seconds."""
+    span = _span(entry, aid)
+    if span is not None and span > 0:
+        return span
     distance = optional_number(entry.get("distance"), aid, "distance")
     speed = optional_number(entry.get("averageSpeed"), aid, "averageSpeed")
     if distance and speed and distance > 0 and speed > 0:
         return distance / speed
     others = [v for k, v in given.items() if k != name and v is not None and 0 < v <= RUN_MAX_S]
     return others[0] if others else None
+
+
+def _span(entry: Mapping[str, Any], aid: str) -> float | None:
+    """Seconds from the entry's start to its end, when the list gives both (newer lists do)."""
+    if not isinstance(entry.get("endTimeGMT"), str):
+        return None
+    try:
+        start = parse_time(entry.get("startTimeGMT"), aid, "startTimeGMT", utc=True)
+        end = parse_time(entry.get("endTimeGMT"), aid, "endTimeGMT", utc=True)
+    except InvalidResponse:
+        return None  # an unreadable end proves nothing; the other measures still can
+    return (end - start).total_seconds()
 
 
 def _bouts(payload: Mapping[str, Any], activity_id: str, start_utc: datetime,

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from fake_garmin import FakeGarmin, load_fixtures, make_entry, make_typed_splits
+from fake_garmin import FakeGarmin, garmin_time, load_fixtures, make_entry, make_typed_splits
 from garmin_support import NOW
 
 TRAIL_ID = "21482825013"
@@ -76,3 +76,17 @@ def test_durations_in_seconds_are_left_alone(fake: FakeGarmin, connector: Any) -
     assert failures == []
     assert (by_id["5004"].elapsed_s, by_id["5004"].moving_s) == (18002.0, 17995.0)
     assert by_id["5004"].start_utc.date() == datetime(2026, 1, 7).date()
+
+
+def test_a_20_minute_run_in_milliseconds_is_read_by_its_start_and_end(
+        fake: FakeGarmin, connector: Any) -> None:
+    """1,200,000 is under a week of seconds, so alone it proves nothing; the entry's
+    ``endTimeGMT`` (newer lists carry it, as the recorded trail run does) shows 20 minutes."""
+    entry = make_entry(5005, LOCAL, duration=1200.0, distance=None, utc_offset_h=-6)
+    entry["averageSpeed"] = None
+    entry["elapsedDuration"] = 1_200_000.0
+    end = LOCAL + timedelta(hours=6, seconds=1200)
+    entry["endTimeGMT"] = garmin_time(end)
+    by_id, failures = fetch(fake, connector, [entry])
+    assert failures == []
+    assert (by_id["5005"].elapsed_s, by_id["5005"].moving_s) == (1200.0, 1195.0)
