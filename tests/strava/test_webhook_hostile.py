@@ -176,8 +176,7 @@ def test_forged_big_events_do_not_grow_the_database(scenario: Scenario, callback
             "title": "\x1b[2J" + "a" * 3000, "type": "Run", "private": True,
             "note": "y" * 300})) for n in range(30)]
 
-    assert {(r.status_code, r.json()["detail"]) for r in refused} == {
-        (413, "the body is longer than 4096 bytes")}
+    assert {r.status_code for r in refused} == {413}
     assert {r.status_code for r in kept} == {200}
     assert db_size(db) - size <= 64 * 1024  # was 20 x 2 MB and more
     stored = inbox_of(scenario, "patient-000")
