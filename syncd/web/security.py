@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from syncd.config import ServerSection
 from syncd.errors import ConfigError
+from syncd.web.bodies import BodyCap
 from syncd.web.logins import logins_of
 from syncd.web.methods import HeadAndOptions
 
@@ -178,8 +179,9 @@ class AccessGuard:
 
     def __init__(self, app: ASGIApp, policy: AccessPolicy,
                  login_page: ASGIApp | None = None) -> None:
-        # What passes the guard may also be asked with HEAD and OPTIONS (:mod:`methods`).
-        self.app: ASGIApp = HeadAndOptions(app)
+        # What passes the guard may also be asked with HEAD and OPTIONS (:mod:`methods`), and
+        # carries a body of a bounded size (:mod:`bodies`).
+        self.app: ASGIApp = HeadAndOptions(BodyCap(app))
         self.policy = policy
         self.login_page = login_page
 
