@@ -13,6 +13,7 @@ session.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sqlite3
@@ -181,12 +182,13 @@ class Stored:
     moving_s: float | None
     distance_m: float | None
     run_s: float | None
+    walk_s: float | None
 
     @classmethod
     def of(cls, activity: Activity) -> Stored:
         """The fields of a normalized activity."""
         return cls(activity.sport, activity.start_utc, activity.local_start, activity.elapsed_s,
-                   activity.moving_s, activity.distance_m, activity.run_s)
+                   activity.moving_s, activity.distance_m, activity.run_s, activity.walk_s)
 
     @property
     def counted_run_s(self) -> float:
@@ -271,6 +273,10 @@ def disagreements(stored: Stored, leg: Leg) -> list[str]:
         base = _session(leg.moving_s, leg.elapsed_s)
         if abs(stored.counted_run_s - leg.run_s) > max(RUN_ABS_S, RUN_REL * base):
             found.append(f"run s: syncd {_show(stored.counted_run_s)} vs {_show(leg.run_s)}")
+    split = (stored.run_s or 0.0) + (stored.walk_s or 0.0)
+    if split > stored.elapsed_s + DURATION_ABS_S:
+        found.append(f"run + walk {split:.1f} s is longer than the activity "
+                     f"({stored.elapsed_s:.1f} s)")
     return found
 
 
@@ -451,15 +457,13 @@ def _import(tmp_path: Path, state: str, folder: Path, capsys: pytest.CaptureFixt
 
 def stored_rows(database: Path) -> dict[str, Stored]:
     """The file activities in the SQLite store, by file name, read with plain sqlite3."""
-    import json
-
     with sqlite3.connect(database) as db:
         rows = db.execute("SELECT sport, start_utc, local_start, elapsed_s, moving_s, "
-                          "distance_m, run_s, raw FROM activities WHERE source = 'file'")
+                          "distance_m, run_s, walk_s, raw FROM activities WHERE source = 'file'")
         return {json.loads(raw)["file_name"]: Stored(
             sport, datetime.fromisoformat(start).replace(tzinfo=UTC),
-            datetime.fromisoformat(local), elapsed, moving, distance, run)
-            for sport, start, local, elapsed, moving, distance, run, raw in rows}
+            datetime.fromisoformat(local), elapsed, moving, distance, run, walk)
+            for sport, start, local, elapsed, moving, distance, run, walk, raw in rows}
 
 
 def test_syncd_import_of_mixed_real_files_refuses_one_line_each_and_stores_the_rest(
