@@ -195,7 +195,7 @@ def _raw_bouts(track: SpeedTrack, threshold: float) -> list[_Bout]:
     return bouts
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Step:
     """The track from one record to the next: ``speed_mps`` classifies it, ``average_mps``
     (distance over time, when the distance is known) places a change of kind inside it."""
@@ -211,7 +211,7 @@ class _Step:
         return self.duration_s > MAX_SAMPLE_GAP_S
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Piece:
     """A step, or the part of one, with one kind; ``paused`` for standing through a long step."""
 
@@ -256,7 +256,12 @@ def _pieces(track: SpeedTrack, threshold: float) -> list[_Piece]:
                 cuts.setdefault(cut.index, cut)
     pieces: list[_Piece] = []
     for k, step in enumerate(steps):
-        pieces.extend(_cut_step(step, cuts.get(k), threshold))
+        if k in cuts:
+            pieces.extend(_cut_step(step, cuts[k], threshold))
+        else:  # most steps: built here, as this loop runs once per record
+            kind = kinds[k]
+            pieces.append(_Piece(kind, step.offset_s, step.duration_s, step.distance_m,
+                                 kind == "stand" and step.duration_s > MAX_SAMPLE_GAP_S))
     return pieces
 
 
@@ -324,11 +329,8 @@ def _share(step: _Step, own: float, other: float) -> float:
     return min(1.0, max(0.0, (own - v) / (own - other)))
 
 
-def _cut_step(step: _Step, cut: _Cut | None, threshold: float) -> list[_Piece]:
-    """The step whole, or in two pieces at the cut."""
-    if cut is None:
-        return [_piece(step, step.speed_mps, step.offset_s, step.duration_s, step.distance_m,
-                       threshold)]
+def _cut_step(step: _Step, cut: _Cut, threshold: float) -> list[_Piece]:
+    """The step in two pieces at the cut (an empty one left out)."""
     first_m = min(step.distance_m, cut.first_s * cut.before_mps)
     pieces = [_piece(step, cut.before_mps, step.offset_s, cut.first_s, first_m, threshold),
               _piece(step, cut.after_mps, step.offset_s + cut.first_s,
