@@ -1,18 +1,28 @@
 """Run/walk bouts from Strava's 1 Hz speed stream, fast.
 
 The same classification as :func:`connectors.files.runwalk.segments_from_speeds` (a sample's
-speed describes the interval that ends at it; a silence longer than 30 s is a pause; a bout
-shorter than 10 s between two bouts of one kind is folded into them), written as one tight
-loop over plain lists: a backfill classifies thousands of streams of thousands of samples,
-and the per-sample objects of the general version cost more than the download. A property
-test holds the two to the same answers.
+speed describes the interval that ends at it; a bout shorter than 10 s between two bouts of
+one kind is folded into them), written as one tight loop over plain lists: a backfill
+classifies thousands of streams of thousands of samples, and the per-sample objects of the
+general version cost more than the download. A stream with steps of 3 s or more (a sparse or
+irregular recording, a pause) is left to the general version, which judges such steps by
+their distance and places a change of kind inside them. A property test holds the two to the
+same answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
-from connectors.files.runwalk import MAX_SAMPLE_GAP_S, SMOOTH_GAP_S, STAND_BELOW_MPS
+from connectors.files.runwalk import (
+    MAX_SAMPLE_GAP_S,
+    SMOOTH_GAP_S,
+    SPLIT_MIN_STEP_S,
+    STAND_BELOW_MPS,
+    SpeedTrack,
+    segments_from_speeds,
+)
 from syncd.models import Segment, SegmentKind
 
 # [kind, start_s, end_s, metres]: mutable, one per bout rather than one per sample.
@@ -25,6 +35,8 @@ def speed_segments(times: Sequence[float], speeds: Sequence[float],
 
     Raises :class:`TypeError` when a sample is not a number.
     """
+    if any(b - a >= SPLIT_MIN_STEP_S for a, b in pairwise(times)):
+        return segments_from_speeds(SpeedTrack(times, speeds, distances), threshold)
     bouts = _smooth(_raw(times, speeds, distances, threshold))
     return [Segment(kind, start, end - start, None if metres is None else round(metres, 1))
             for kind, start, end, metres in bouts]
