@@ -4,6 +4,7 @@ the budget serves."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -116,12 +117,22 @@ def test_backfill_runs_while_the_window_is_more_than_half_free() -> None:
     assert len(chosen) == 3  # 90 left, 36 taken: 54 stay above the half
 
 
-def test_events_may_use_the_last_read_of_the_window() -> None:
+def test_events_leave_the_last_fifth_of_the_window_to_first_syncs() -> None:
+    # Webhook events are unsigned: a flood of them must not spend what a new athlete needs.
+    events = [work(Kind.EVENT, f"e{i}", cost=1) for i in range(10)]
+    first_syncs = [work(Kind.NEW, f"n{i}", cost=4) for i in range(5)]
+
+    chosen = choose(NOON, view(window_used=75), events + first_syncs, athletes=300,
+                    settings=DEFAULTS)
+
+    # 25 left: events stop at 20 (5 taken); first syncs stop at 10 (2 of 4 reads taken).
+    assert [w.kind for w in chosen] == [Kind.EVENT] * 5 + [Kind.NEW] * 2
+
+
+def test_no_event_reads_in_the_last_fifth_of_the_window() -> None:
     events = [work(Kind.EVENT, f"e{i}", cost=1) for i in range(10)]
 
-    chosen = choose(NOON, view(window_used=97), events, athletes=300, settings=DEFAULTS)
-
-    assert len(chosen) == 3
+    assert choose(NOON, view(window_used=97), events, athletes=300, settings=DEFAULTS) == []
 
 
 def test_an_event_too_big_for_the_window_holds_back_polls() -> None:
@@ -189,10 +200,15 @@ def test_chosen_work_never_exceeds_the_window_or_the_day(
             share = 0.25 if kind is Kind.POLL else 0.5
             assert budget.window_left - before >= budget.window_limit * share
             assert budget.day_left - before >= events_reserve(now, athletes, DEFAULTS)
-    refused = [w for w in candidates if w not in chosen]
-    if refused:  # nothing of a later kind went ahead of refused work
+    # Nothing of a later kind went ahead of refused work; events are the exception: what
+    # stops them is the reserve they leave to the others.
+    refused = [w for w in candidates if w not in chosen and w.kind is not Kind.EVENT]
+    if refused:
         first_refused = min(w.kind for w in refused)
         assert all(w.kind <= first_refused for w in chosen)
+    event_reads = sum(w.cost for w in chosen if w.kind is Kind.EVENT)
+    event_floor = math.ceil(budget.window_limit * DEFAULTS.window_reserve[Kind.EVENT])
+    assert event_reads <= max(0, budget.window_left - event_floor)
 
 
 # -- routine polls ----------------------------------------------------------------------------
