@@ -590,10 +590,10 @@ def strava_day(folder: Path, athletes: int, *, webhooks: bool) -> dict[str, Any]
     from fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava, Limits
     from strava_support import RUN_WALK, STEADY, publish
 
-    from syncd.quota import capacity
+    from syncd.sources.strava.coordinator import StravaCoordinator
+    from syncd.sources.strava.planner import capacity
     from syncd.store import DbCredentialStore
     from syncd.store.tables import ActivityRow
-    from syncd.strava_quota import StravaCoordinator
 
     clock = Clock(STRAVA_DAY - timedelta(hours=1))  # connected just before the day
     fake = FakeStrava(clock=clock, limits=Limits(overall=(2000, 20000), read=(1000, 10000)))
@@ -658,8 +658,8 @@ def serve_callback(clinic: Clinic) -> tuple[str, Any]:
     they wait in the athletes' inboxes for the coordinator."""
     import uvicorn
 
+    from syncd.sources.strava.callback import CALLBACK_PATH
     from syncd.web import create_app
-    from syncd.web.strava_callback import CALLBACK_PATH
 
     web = create_app(clinic.apps()[0])
     web.state.on_strava_event = lambda app, event: None

@@ -265,7 +265,7 @@ def run_store(url: str, token_dir: Path, since: date, folder: Path) -> float:
     """The whole ``syncd sync --source garmin --since`` into SQLite (all passes)."""
     from syncd.app import App
     from syncd.config import load_settings
-    from syncd.sync import sync_source
+    from syncd.pipeline.sync import sync_source
 
     config = folder / "syncd.toml"
     config.write_text(f'[database]\nurl = "sqlite:///{folder / "bench.db"}"\n'

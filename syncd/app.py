@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from syncd.config import AthleteSection, Settings, resolve_plan
-from syncd.evaluation import local_midnight, reevaluate
 from syncd.models import Activity, Alert, Gear, PainReport
+from syncd.pipeline.evaluation import local_midnight, reevaluate
 from syncd.plan import Plan, load_plan, week_start
 from syncd.progress import WeekSummary, weeks_overview
 from syncd.rules import Athlete, History

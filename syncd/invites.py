@@ -208,8 +208,8 @@ def connect_garmin(app: App, invite: Invite, staging: Path) -> Outcome:
     The staging folder is removed either way. Raises :class:`~syncd.errors.StorageError` when
     the tokens cannot be written."""
     from connectors.garmin import tokens
-    from syncd.garmin_store import keep_sign_in
-    from syncd.sync import garmin_token_dir
+    from syncd.pipeline.sync import garmin_token_dir
+    from syncd.sources.garmin.tokens import keep_sign_in
 
     try:
         with app.store.write() as tx:

@@ -57,7 +57,8 @@ def records(stream: io.StringIO) -> list[dict[str, Any]]:
                                  "Authorization"])
 def test_secret_keys_are_redacted_in_structlog_calls(configure: Configure, key: str) -> None:
     stream = configure()
-    structlog.get_logger("syncd.sync").info("token refreshed", athlete="ana", **{key: TOKEN})
+    structlog.get_logger("syncd.pipeline.sync").info("token refreshed", athlete="ana",
+                                                     **{key: TOKEN})
     assert TOKEN not in stream.getvalue()
     (record,) = records(stream)
     assert record[key] == "[redacted]"
@@ -162,7 +163,7 @@ def test_json_under_systemd_even_on_a_terminal(configure: Configure,
 
 def test_levels_and_garminconnect_kept_at_info(configure: Configure) -> None:
     stream = configure(level="debug")
-    structlog.get_logger("syncd.scheduler").debug("next run computed")
+    structlog.get_logger("syncd.runtime.scheduler").debug("next run computed")
     logging.getLogger("garminconnect").debug("oauth exchange %s", "details")
     logging.getLogger("garminconnect").info("logged in")
     assert [r["event"] for r in records(stream)] == ["next run computed", "logged in"]

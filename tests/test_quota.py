@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.strava.budget import RateBudget
-from syncd.quota import (
+from syncd.sources.strava.planner import (
     INTERVAL_LADDER,
     Kind,
     QuotaSettings,

@@ -14,9 +14,9 @@ from connectors.memory import MemoryConnector
 from syncd.app import App
 from syncd.config import load_settings
 from syncd.errors import RateLimited, SyncdError, TransientError
+from syncd.pipeline.sync import sync_source
 from syncd.store.state import get_sync_state
 from syncd.store.tables import AlertEventRow
-from syncd.sync import sync_source
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 

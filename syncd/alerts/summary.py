@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from syncd.alerts.channel import EVENT_SUMMARY
 from syncd.alerts.chart import Bar, weekly_chart
 from syncd.alerts.outbox import add_event, event_exists
-from syncd.evaluation import local_midnight
 from syncd.models import Alert, Session, utc_iso
+from syncd.pipeline.evaluation import local_midnight
 from syncd.plan import week_start as plan_week_start
 from syncd.progress import WeekSummary
 from syncd.rules.context import over

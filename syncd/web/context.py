@@ -27,7 +27,7 @@ from syncd.web.overview import clinic_summary
 
 if TYPE_CHECKING:
     from syncd.app import App
-    from syncd.scheduler import Scheduler
+    from syncd.runtime.scheduler import Scheduler
 
 # What a source that never ran shows, so that every source has the same keys.
 _NEVER_SYNCED: dict[str, Any] = {"last_success_at": None, "last_error_at": None,

@@ -11,13 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from syncd.errors import StorageError, SyncdError
-from syncd.web import api, dashboard, onboarding, strava_callback
+from syncd.sources.strava import callback as strava_callback
+from syncd.web import api, dashboard, onboarding
 from syncd.web.context import WebContext
 from syncd.web.security import AccessGuard, AccessPolicy, check_exposure
 
 if TYPE_CHECKING:
     from syncd.app import App
-    from syncd.scheduler import Scheduler
+    from syncd.runtime.scheduler import Scheduler
 
 DESCRIPTION = """The local status endpoint of syncd: the current plan week, prescribed against
 actual, open alerts, pain reports and Prometheus metrics. Every route but `/healthz` (and the

@@ -16,12 +16,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from syncd.alerts.metrics import by_label
-from syncd.scheduler import SourceStats
+from syncd.runtime.scheduler import SourceStats
 from syncd.web import queries
 
 if TYPE_CHECKING:
     from syncd.app import App
-    from syncd.scheduler import Scheduler
+    from syncd.runtime.scheduler import Scheduler
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

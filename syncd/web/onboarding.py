@@ -248,7 +248,7 @@ def _exchange(app: App, code: str, redirect_scope: str) -> Tokens:
     not always done so)."""
     from connectors.strava import StravaConnector
     from connectors.strava.tokens import Tokens
-    from syncd.sync import make_connector
+    from syncd.pipeline.sync import make_connector
 
     connector = make_connector(app, "strava")
     assert isinstance(connector, StravaConnector)
@@ -484,7 +484,7 @@ def _sync_soon(request: Request, app: App, source: str) -> None:
     if context.scheduler is None:
         return
     try:
-        from syncd.scheduler import pass_key
+        from syncd.runtime.scheduler import pass_key
 
         context.scheduler.sync_soon(pass_key(app, source))
     except Exception:  # the connection is made; only the first pass comes later

@@ -24,8 +24,8 @@ from sqlalchemy import BindParameter, bindparam, case, func, null, select
 from sqlalchemy.orm import Session as DbSession
 
 from syncd.errors import SyncdError
-from syncd.evaluation import local_midnight
 from syncd.models import AlertStatus, Session, utc_iso
+from syncd.pipeline.evaluation import local_midnight
 from syncd.plan import week_start
 from syncd.progress import weeks_overview
 from syncd.rules import History

@@ -19,7 +19,7 @@ import pytest
 import trustme
 
 from syncd.alerts.messages import message_id
-from syncd.cli import main
+from syncd.cli.main import main
 
 from .support import SECRET, SMTP_PASSWORD, SMTP_USER, Receiver, SmtpServer
 

@@ -19,9 +19,9 @@ from syncd.alerts.messages import message_id
 from syncd.alerts.schedule import RETRY_DELAYS
 from syncd.app import App
 from syncd.errors import AuthError
-from syncd.source_notices import notify_source_failure
+from syncd.pipeline.notices import notify_source_failure
+from syncd.pipeline.sync import SourceResult
 from syncd.store.alerts import add_operator_notice, new_event_id
-from syncd.sync import SourceResult
 from syncd.web.factory import create_app
 
 from .support import (

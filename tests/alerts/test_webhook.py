@@ -168,7 +168,7 @@ def test_an_event_written_before_the_channel_existed_is_delivered_to_it(
 
 def test_webhook_test_command_prints_the_receivers_answer(
         tmp_path: Path, receiver: Receiver, capsys: object) -> None:
-    from syncd.cli import main
+    from syncd.cli.main import main
 
     config = tmp_path / "syncd.toml"
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "db.sqlite"}"\n'

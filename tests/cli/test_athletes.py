@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from syncd.cli import main
+from syncd.cli.main import main
 from syncd.store import Store
 from syncd.store.athletes import athlete_rows
 from syncd.store.export_file import read_export

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.cli import main
+from syncd.cli.main import main
 
 
 @pytest.fixture

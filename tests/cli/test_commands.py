@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.cli import main
+from syncd.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

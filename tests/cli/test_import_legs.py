@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from connectors.files.reader import content_id
-from syncd.cli import main
+from syncd.cli.main import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connectors"))
 from fit_builders import TRIATHLON, activity_fit, run

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.cli import main
+from syncd.cli.main import main
 
 START = datetime(2026, 10, 5, 6, 45, tzinfo=UTC)
 CONFIG = """

@@ -29,7 +29,7 @@ from e2e.support.servers import FakeStrava
 from sqlalchemy import func, select
 from sqlalchemy.sql import ColumnElement
 
-from syncd.cli import main
+from syncd.cli.main import main
 from syncd.clinic import Clinic
 from syncd.config import load_settings
 from syncd.store import DbCredentialStore, Store

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alerts.support import OTHER_SECRET, SECRET, Receiver
 
-from syncd.cli import main
+from syncd.cli.main import main
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from strava_export_support import gz, strava_gpx, utc
 
 from connectors.files import FilesConnector
 from connectors.files.reader import content_id
-from syncd.cli import main
+from syncd.cli.main import main
 
 RUN_FIT = HISTORY / "2026-10-05-run.fit"
 WALK_GPX = HISTORY / "2026-09-07-walk.gpx"

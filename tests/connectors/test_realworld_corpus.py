@@ -45,7 +45,7 @@ from connectors.base import RawRecord
 from connectors.files import FilesConnector
 from connectors.garmin import GarminConnector
 from connectors.strava import StravaConnector
-from syncd.cli import main
+from syncd.cli.main import main
 from syncd.errors import SyncdError
 from syncd.models import Activity, Session
 

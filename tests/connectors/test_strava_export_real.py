@@ -22,7 +22,7 @@ from strava_export_support import (
 
 from connectors.files import FilesConnector
 from connectors.files.strava_types import csv_type_name, gpx_type_name
-from syncd.cli import main
+from syncd.cli.main import main
 
 RUN_FIT = HISTORY / "2026-09-15-run.fit"  # a run/walk session, FIT sport "running"
 RUN_TCX = HISTORY / "2026-09-21-run.tcx"

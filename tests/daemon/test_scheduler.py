@@ -13,8 +13,8 @@ import pytest
 
 from syncd.app import App
 from syncd.config import load_settings
-from syncd.scheduler import Scheduler
-from syncd.sync import SourceResult
+from syncd.pipeline.sync import SourceResult
+from syncd.runtime.scheduler import Scheduler
 
 from .support import wait_until, write_config
 

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from syncd.app import App
 from syncd.clinic import Clinic
 from syncd.config import load_settings
-from syncd.scheduler import Scheduler
+from syncd.pipeline.sync import SourceResult
+from syncd.runtime.scheduler import Scheduler
 from syncd.store.leases import fetch_claim
 from syncd.store.tables import AthleteRow
-from syncd.sync import SourceResult
 
 from .support import wait_until
 

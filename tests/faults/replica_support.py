@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 from strava_support import publish
 
 from connectors.garmin.tokens import save_profile
-from syncd.web.strava_callback import CALLBACK_PATH
+from syncd.sources.strava.callback import CALLBACK_PATH
 
 from .support import RUN_WALK, SECRET, PlainSmtp, Receiver, Zygote, free_port, log_events
 

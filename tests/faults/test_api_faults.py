@@ -21,8 +21,8 @@ from connectors.garmin import GarminConnector
 from connectors.garmin.tokens import save_profile
 from syncd.app import App
 from syncd.config import load_settings
+from syncd.pipeline.sync import sync_source
 from syncd.store import DbCredentialStore
-from syncd.sync import sync_source
 
 from .faulty_servers import FaultyGarmin, FaultyStrava
 from .support import PROFILE, RUN_WALK, ZONE, Limits, make_entry, publish, query

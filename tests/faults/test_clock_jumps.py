@@ -14,8 +14,8 @@ from syncd.alerts import outbox
 from syncd.alerts.dispatcher import Dispatcher
 from syncd.app import App
 from syncd.config import load_settings
+from syncd.pipeline.sync import sync_source
 from syncd.store.tables import AlertRow
-from syncd.sync import sync_source
 
 from .support import World, check_invariants
 

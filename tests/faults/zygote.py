@@ -27,16 +27,16 @@ def preload() -> None:
     import connectors.garmin
     import connectors.strava  # noqa: F401
     import syncd.alerts.summary
-    import syncd.cli
-    import syncd.daemon
+    import syncd.cli.main
+    import syncd.runtime.daemon
     import syncd.store.schema
 
-    syncd.cli.build_parser()
+    syncd.cli.main.build_parser()
 
 
 def child(request: dict[str, Any]) -> None:
     """Become ``syncd run``: the log file as stdout and stderr, no stdin."""
-    import syncd.cli
+    import syncd.cli.main
 
     code = 70
     try:

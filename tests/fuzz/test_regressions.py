@@ -21,7 +21,7 @@ from connectors.files.tcx import parse_tcx
 from syncd.app import App
 from syncd.config import load_settings
 from syncd.errors import ConfigError, InvalidFile
-from syncd.web.strava_callback import CALLBACK_PATH
+from syncd.sources.strava.callback import CALLBACK_PATH
 
 from .support import ATHLETE_ID, HISTORY, SUBSCRIPTION_ID, fit_examples, fix_fit, inbox
 from .test_activity_files import NOW, read_file

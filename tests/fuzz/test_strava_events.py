@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syncd.app import App
-from syncd.web.strava_callback import CALLBACK_PATH, StravaEvent
+from syncd.sources.strava.callback import CALLBACK_PATH, StravaEvent
 
 from .support import ATHLETE_ID, FUZZ, SUBSCRIPTION_ID, inbox
 

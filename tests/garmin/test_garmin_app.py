@@ -18,9 +18,9 @@ from connectors.memory import MemoryConnector
 from syncd.app import App
 from syncd.config import Settings, load_settings
 from syncd.models import Activity
-from syncd.source_notices import notify_source_failure
+from syncd.pipeline.notices import notify_source_failure
+from syncd.pipeline.sync import sync_source
 from syncd.store.tables import AlertEventRow
-from syncd.sync import sync_source
 
 TRAIL_ID = "21482825013"
 

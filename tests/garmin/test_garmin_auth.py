@@ -19,7 +19,7 @@ from garmin_support import FAST_RETRY, ZONE, Clock
 
 from connectors.base import ConnectorContext
 from connectors.garmin import GarminConnector, auth
-from syncd.cli import main
+from syncd.cli.main import main
 from syncd.config import GarminSection
 from syncd.errors import AuthError
 

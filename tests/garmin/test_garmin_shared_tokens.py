@@ -30,15 +30,15 @@ from sqlalchemy import select
 from connectors.base import ConnectorContext
 from connectors.garmin import GarminConnector
 from connectors.garmin.tokens import save_profile
-from syncd.cli import main
+from syncd.cli.main import main
 from syncd.clinic import Clinic
 from syncd.config import GarminSection, load_settings
-from syncd.garmin_store import CREDENTIAL, agreement_file
 from syncd.invites import connect_garmin, create_invite, garmin_staging
 from syncd.logs import NOISY, configure_logging
+from syncd.pipeline.sync import SourceResult, sync_source
+from syncd.sources.garmin.tokens import CREDENTIAL, agreement_file
 from syncd.store import Store
 from syncd.store.tables import CredentialRow
-from syncd.sync import SourceResult, sync_source
 
 PASSWORD = "correct horse"
 TOKEN_PATH = "/di-oauth2-service/oauth/token"

@@ -23,13 +23,13 @@ from strava_support import RUN_WALK, STEADY, Clock, publish
 
 from syncd.clinic import Clinic
 from syncd.config import load_settings
-from syncd.quota import Kind, window_start
+from syncd.sources.strava.callback import CALLBACK_PATH
+from syncd.sources.strava.coordinator import StravaCoordinator
+from syncd.sources.strava.planner import Kind, window_start
 from syncd.store import DbCredentialStore
 from syncd.store.leases import fetch_claim
 from syncd.store.tables import ActivityRow
-from syncd.strava_quota import StravaCoordinator
 from syncd.web.factory import create_app
-from syncd.web.strava_callback import CALLBACK_PATH
 
 START = datetime(2026, 11, 3, tzinfo=UTC)  # a Tuesday, UTC midnight
 SUBSCRIPTION_ID = 7001

@@ -13,9 +13,9 @@ from strava_support import NOW, RUN_WALK, Clock, app_settings, publish
 
 from syncd.app import App
 from syncd.errors import RateLimited
+from syncd.pipeline.sync import SourceResult, sync_source
 from syncd.store import DbCredentialStore
 from syncd.store.tables import ActivityRow
-from syncd.sync import SourceResult, sync_source
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_a_429_in_the_middle_of_a_1000_activity_backfill(app: App, fake: FakeStr
 
 def test_a_pass_reports_the_quota_left_and_the_backfill_progress(app: App,
                                                                   fake: FakeStrava) -> None:
-    from syncd.sync import make_connector
+    from syncd.pipeline.sync import make_connector
 
     for n in range(300):
         publish(fake, 20_000 + n, NOW - timedelta(days=40) + timedelta(hours=2 * n),

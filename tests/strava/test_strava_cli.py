@@ -17,10 +17,10 @@ from fastapi import FastAPI
 from strava_support import app_settings
 
 from syncd.app import App
-from syncd.cli import main
+from syncd.cli.main import main
+from syncd.sources.strava.callback import CALLBACK_PATH, router
 from syncd.store import DbCredentialStore
 from syncd.web.context import WebContext
-from syncd.web.strava_callback import CALLBACK_PATH, router
 
 VERIFY = "verify-me-7f3a"
 

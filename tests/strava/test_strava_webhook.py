@@ -17,16 +17,16 @@ from sqlalchemy import select
 from strava_support import NOW, Clock, app_settings, publish
 
 from syncd.app import App
-from syncd.store import DbCredentialStore
-from syncd.store.tables import ActivityRow, AlertEventRow
-from syncd.web.context import WebContext
-from syncd.web.strava_callback import (
+from syncd.sources.strava.callback import (
     CALLBACK_PATH,
     StravaEvent,
     challenge_answer,
     drain_inbox,
     router,
 )
+from syncd.store import DbCredentialStore
+from syncd.store.tables import ActivityRow, AlertEventRow
+from syncd.web.context import WebContext
 
 VERIFY = "verify-me-7f3a"
 SUBSCRIPTION_ID = 120475

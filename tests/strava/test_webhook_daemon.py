@@ -23,8 +23,8 @@ from strava_support import RUN_WALK, publish
 
 from syncd.app import App
 from syncd.config import load_settings
+from syncd.sources.strava.callback import CALLBACK_PATH
 from syncd.store import DbCredentialStore
-from syncd.web.strava_callback import CALLBACK_PATH
 
 SUBSCRIPTION_ID = 66001
 VERIFY = "verify-daemon-5e1b"

@@ -22,12 +22,19 @@ from sqlalchemy import delete, select
 from strava_support import RUN_WALK, publish
 from test_quota_clinic import START, SUBSCRIPTION_ID, Scenario, open_scenario, serve_callback
 
-from syncd.quota import DEFAULT_LIMITS, BudgetView, Kind, QuotaSettings, Work, choose
+from syncd.sources.strava.callback import inbox_events
+from syncd.sources.strava.coordinator import StravaCoordinator
+from syncd.sources.strava.planner import (
+    DEFAULT_LIMITS,
+    BudgetView,
+    Kind,
+    QuotaSettings,
+    Work,
+    choose,
+)
 from syncd.store import DbCredentialStore
 from syncd.store.strava_inbox import PER_ATHLETE_CAP
 from syncd.store.tables import ActivityRow, SyncStateRow
-from syncd.strava_quota import StravaCoordinator
-from syncd.web.strava_callback import inbox_events
 
 TICK = timedelta(seconds=30)
 GENUINE_ID = 7_700_001

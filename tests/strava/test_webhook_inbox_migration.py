@@ -9,9 +9,9 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import text
 
+from syncd.sources.strava.callback import inbox_events
 from syncd.store import Store
 from syncd.store.schema import alembic_config
-from syncd.web.strava_callback import inbox_events
 
 GOOD = {"object_type": "activity", "object_id": 81, "aspect_type": "create", "owner_id": 7,
         "subscription_id": 3, "event_time": 1793000000, "updates": {"title": "x" * 5000}}

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from syncd.app import App
 from syncd.config import load_settings
-from syncd.sync import sync_source
+from syncd.pipeline.sync import sync_source
 from syncd.web import create_app
 
 from .support import NOW, MakeApp, client_for, write_config

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from syncd.app import App
-from syncd.scheduler import Scheduler
+from syncd.pipeline.sync import SourceResult
+from syncd.runtime.scheduler import Scheduler
 from syncd.store.state import record_sync_success
 from syncd.store.tables import PainReportRow
-from syncd.sync import SourceResult
 from syncd.web import create_app
 
 from .support import NOW, MakeApp, client_for

@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 
 from syncd.app import App
 from syncd.clinic import Clinic
+from syncd.sources.strava.callback import CALLBACK_PATH, StravaEvent, inbox_events
 from syncd.store import DbCredentialStore
 from syncd.store.queries import ensure_athlete
 from syncd.web import create_app
-from syncd.web.strava_callback import CALLBACK_PATH, StravaEvent, inbox_events
 
 from .clinic_support import ANA, BEN, CHIKA, NOW, SERVER, STRAVA, open_clinic
 from .support import client_for

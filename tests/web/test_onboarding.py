@@ -30,11 +30,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from syncd.app import App
-from syncd.cli import main
+from syncd.cli.main import main
 from syncd.clinic import Clinic
 from syncd.config import load_settings
 from syncd.invites import consume_invite, create_invite, pending_invites
-from syncd.scheduler import Scheduler
+from syncd.runtime.scheduler import Scheduler
 from syncd.store import Store, ensure_athlete, record_sync_error
 from syncd.store.tables import CredentialRow, InviteRow, SyncStateRow
 from syncd.web import create_app
@@ -231,7 +231,7 @@ def test_the_tokens_work_for_a_sync_of_that_athlete(site: Site) -> None:
     link = site.invite("Ben")
     site.client.get(authorize_on_strava(site, link, 5002))
 
-    from syncd.sync import sync_source
+    from syncd.pipeline.sync import sync_source
 
     result = sync_source(site.app("Ben"), "strava")
 

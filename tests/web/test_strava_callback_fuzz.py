@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syncd.app import App
+from syncd.sources.strava.callback import CALLBACK_PATH
 from syncd.store import DbCredentialStore
 from syncd.web import create_app
-from syncd.web.strava_callback import CALLBACK_PATH
 
 from .support import MakeApp
 

@@ -5,13 +5,15 @@ One Strava application serves every athlete, and Strava limits the application: 
 poll jobs in clinic mode. On each :meth:`~StravaCoordinator.tick` (every few seconds, on the
 leading replica) it gathers what could be done — webhook events waiting in the athletes'
 inboxes, first syncs of athletes who just connected, laps owed, routine polls whose slot has
-come, unfinished backfills — asks :func:`syncd.quota.choose` what fits now, and runs it one
+come, unfinished backfills — asks :func:`syncd.sources.strava.planner.choose` what fits now,
+and runs it one
 piece at a time, checking the budget Strava last reported before each piece (a first sync can
 cost more than estimated). Each athlete's Strava fetch is claimed for the duration, so that a
 replica never fetches it at the same time.
 
-Webhook events are served as :func:`syncd.web.strava_callback.plan_inbox` says (many
-events of one athlete by one listing), while the athlete's :class:`~syncd.quota.EventAllowance`
+Webhook events are served as :func:`syncd.sources.strava.callback.plan_inbox` says (many
+events of one athlete by one listing), while the athlete's
+:class:`~syncd.sources.strava.planner.EventAllowance`
 lasts: a flood of forged events naming one athlete costs a few reads, and the others' events,
 first syncs and polls go on.
 
@@ -33,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy import select
 
-from syncd.quota import (
+from syncd.pipeline.sync import SourceResult, make_connector, sync_source
+from syncd.sources.strava.planner import (
     DAY,
     DEFAULT_LIMITS,
     BudgetView,
@@ -55,16 +58,15 @@ from syncd.store.state import STRAVA_SUBSCRIPTION as SUBSCRIPTION
 from syncd.store.state import STRAVA_TOKENS as TOKENS
 from syncd.store.strava_inbox import StoredEvent, waiting_events
 from syncd.store.tables import CredentialRow, SyncStateRow
-from syncd.sync import SourceResult, make_connector, sync_source
 
 if TYPE_CHECKING:
     from connectors.strava.budget import RateBudget
     from syncd.app import App
     from syncd.clinic import Clinic
+    from syncd.sources.strava.callback import InboxWork, StravaEvent
     from syncd.store import Store
-    from syncd.web.strava_callback import InboxWork, StravaEvent
 
-log = structlog.get_logger("syncd.strava_quota")
+log = structlog.get_logger("syncd.sources.strava.coordinator")
 
 SOURCE = "strava"
 # A tick stops starting work after this long; the rest waits for the next tick (the leader's
@@ -234,7 +236,7 @@ class StravaCoordinator:
 
     def _event(self, app: App, work: InboxWork, now: datetime, report: TickReport) -> str:
         """Serve waiting events: one, or many by one listing (a sync pass)."""
-        from syncd.web.strava_callback import StravaEvent, listing_pass, process_event
+        from syncd.sources.strava.callback import StravaEvent, listing_pass, process_event
 
         if work.listing:
             outcome, result = listing_pass(app, work.events)
@@ -279,7 +281,7 @@ class StravaCoordinator:
                     interval: timedelta) -> list[Work]:
         """Waiting events of athletes whose allowance lasts, and at most one sync pass per
         athlete (at its most urgent kind; none when a listing serves its events)."""
-        from syncd.web.strava_callback import plan_inbox
+        from syncd.sources.strava.callback import plan_inbox
 
         costs = settings.costs
         slots = self._slots_of(tuple(app.athlete.name for app in apps.values()), interval)

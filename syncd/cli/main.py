@@ -13,16 +13,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from syncd.app import App, plan_json
+from syncd.cli.terminal import safe_output
 from syncd.config import Settings, load_settings
 from syncd.errors import ConfigError, SyncdError
-from syncd.terminal import safe_output
 
 Command = Callable[[App, argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code. No escape sequence or
-    control character from the data reaches the terminal (:mod:`syncd.terminal`)."""
+    control character from the data reaches the terminal (:mod:`syncd.cli.terminal`)."""
     with safe_output():
         return _main(argv)
 
@@ -119,16 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_later_commands(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
     """Commands whose implementation lives in other modules."""
-    from syncd import cli_alerts, cli_athletes, cli_daemon, cli_sync
+    from syncd.cli import alerts as cli_alerts
+    from syncd.cli import athletes as cli_athletes
+    from syncd.cli import daemon as cli_daemon
+    from syncd.cli import sync as cli_sync
 
     cli_sync.register(add)
     cli_athletes.register(add)
     cli_daemon.register(add)
     cli_alerts.register(add)
-    from syncd import cli_garmin
+    from syncd.sources.garmin import cli as cli_garmin
 
     cli_garmin.register(add)
-    from syncd import cli_strava
+    from syncd.sources.strava import cli as cli_strava
 
     cli_strava.register(add)
 

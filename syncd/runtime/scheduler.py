@@ -25,12 +25,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from syncd.errors import StorageError
-from syncd.sync import SourceResult, sync_source
+from syncd.pipeline.sync import SourceResult, sync_source
 
 if TYPE_CHECKING:
     from syncd.app import App
 
-log = structlog.get_logger("syncd.scheduler")
+log = structlog.get_logger("syncd.runtime.scheduler")
 
 DISPATCH_INTERVAL = timedelta(seconds=5)
 HEARTBEAT_INTERVAL = timedelta(seconds=5)
@@ -101,7 +101,7 @@ def _quiet_executor_logs() -> None:
 
 def _log_pass(result: SourceResult) -> None:
     """One line for a pass that changed something; a quiet pass only at debug level (failures
-    are logged once by :mod:`syncd.sync`)."""
+    are logged once by :mod:`syncd.pipeline.sync`)."""
     changed = (result.inserted, result.updated, result.deleted, result.raised, result.resolved)
     emit = log.info if any(changed) else log.debug
     if result.error is None and result.skipped_until is None:

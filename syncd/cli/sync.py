@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from connectors.base import FetchResult
 from syncd.errors import ConfigError
-from syncd.sync import SourceResult, store_fetched, sync_source
+from syncd.pipeline.sync import SourceResult, store_fetched, sync_source
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -53,7 +53,7 @@ def _unknown_source(name: str, enabled: Sequence[str]) -> None:
 
 
 def _sync_athlete(app: App, args: argparse.Namespace, *, deliver: bool) -> int:
-    from syncd.scheduler import claimed, pass_key
+    from syncd.runtime.scheduler import claimed, pass_key
 
     names = canonical_first(app.enabled_sources(), app.settings.sources.canonical_order)
     if args.source:
@@ -122,7 +122,7 @@ def cmd_import(app: App, args: argparse.Namespace) -> int:
     """Import files once and print a summary, then one line per refused file (and a note per
     activity imported from less than its file); exit 1 when any file was refused."""
     from connectors.files import FilesConnector
-    from syncd.sync import make_connector
+    from syncd.pipeline.sync import make_connector
 
     connector = make_connector(app, "files")
     assert isinstance(connector, FilesConnector)

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from syncd.app import App, own_email_channel
-from syncd.cli_athletes import (
+from syncd.cli.athletes import (
     ADDED,
     NAME_RULE,
     athlete_problems,
@@ -43,7 +43,7 @@ from syncd.store.tables import (
 )
 
 if TYPE_CHECKING:
-    from syncd.cli import Command
+    from syncd.cli.main import Command
 
 
 def add_commands(command: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
@@ -219,8 +219,8 @@ def _folders_of(clinic: Clinic, row: AthleteRow, tx: Session) -> list[Path]:
     """The athlete's folders that exist: their Garmin token folder, and Garmin sign-ins of
     their invites still waiting in the onboarding folder."""
     from connectors.garmin import tokens
-    from syncd.garmin_store import agreement_file
-    from syncd.sync import garmin_token_dir
+    from syncd.pipeline.sync import garmin_token_dir
+    from syncd.sources.garmin.tokens import agreement_file
 
     settings = clinic.settings
     folders = []

@@ -33,18 +33,18 @@ from syncd.app import App
 from syncd.clinic import Clinic
 from syncd.config import load_settings
 from syncd.errors import ConfigError, SyncdError
-from syncd.quota import EventAllowance
-from syncd.scheduler import Coordinator, Deliverer, Scheduler
+from syncd.runtime.scheduler import Coordinator, Deliverer, Scheduler
+from syncd.sources.strava.callback import StravaEvent, drain_inbox
+from syncd.sources.strava.planner import EventAllowance
 from syncd.store import leases
 from syncd.web import create_app
 from syncd.web.security import check_exposure
 from syncd.web.server import BACKLOG, AcceptErrorLog, OncePerMinute, server_config
-from syncd.web.strava_callback import StravaEvent, drain_inbox
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-log = structlog.get_logger("syncd.daemon")
+log = structlog.get_logger("syncd.runtime.daemon")
 
 STOP_TIMEOUT_S = 20.0
 READY_TIMEOUT_S = 30.0
@@ -424,14 +424,14 @@ def coordinators_for(clinic: Clinic) -> list[Coordinator]:
     all the athletes share."""
     if not clinic.settings.clinic or clinic.settings.strava is None:
         return []
-    from syncd.strava_quota import StravaCoordinator
+    from syncd.sources.strava.coordinator import StravaCoordinator
 
     return [StravaCoordinator(clinic)]
 
 
 def inbox_waiting(app: App) -> bool:
     """True when ``app``'s athlete has Strava events waiting in the inbox."""
-    from syncd.web.strava_callback import inbox_events
+    from syncd.sources.strava.callback import inbox_events
 
     with app.store.read() as tx:
         return bool(inbox_events(tx, app.athlete_id))

@@ -6,8 +6,8 @@
   their settings are kept in the database, checked as an ``[[athletes]]`` entry is.
 - ``remove NAME``: stop watching an athlete added that way; their data stays.
 - ``export NAME`` / ``import FILE``: everything stored about one athlete as a zip of JSON,
-  and ``delete NAME --yes``: erase it all (:mod:`syncd.cli_athlete_records`).
-- ``invite NAME``: a one-time link to connect Strava or Garmin (:mod:`syncd.cli_invites`).
+  and ``delete NAME --yes``: erase it all (:mod:`syncd.cli.athlete_records`).
+- ``invite NAME``: a one-time link to connect Strava or Garmin (:mod:`syncd.cli.invites`).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from syncd.app import App
-from syncd.cli_invites import add_invite_command
+from syncd.cli.invites import add_invite_command
 from syncd.clinic import Clinic, UnknownAthlete, stored_profile
 from syncd.config import AthleteSection, Settings, resolve_plan
 from syncd.errors import ConfigError, SyncdError
-from syncd.garmin_store import CREDENTIAL as GARMIN_TOKENS
 from syncd.invites import CONNECTABLE
 from syncd.plan import load_plan
+from syncd.sources.garmin.tokens import CREDENTIAL as GARMIN_TOKENS
 from syncd.store.state import STRAVA_TOKENS
 from syncd.store.tables import (
     ActivityRow,
@@ -41,7 +41,7 @@ from syncd.store.tables import (
 )
 
 if TYPE_CHECKING:
-    from syncd.cli import Command
+    from syncd.cli.main import Command
 
 Add = Callable[..., argparse.ArgumentParser]
 ADDED = "cli"  # athletes.origin of an athlete added from the command line
@@ -67,7 +67,7 @@ def register(add: Add) -> None:
     _add_arguments(command("add", cmd_add, "watch an athlete (settings kept in the database)"))
     remove = command("remove", cmd_remove, "stop watching an added athlete; the data stays")
     remove.add_argument("name", metavar="NAME")
-    from syncd.cli_athlete_records import add_commands  # it imports this module's helpers
+    from syncd.cli.athlete_records import add_commands  # it imports this module's helpers
 
     add_commands(command)
     add_invite_command(sub)
@@ -173,7 +173,7 @@ def _counts(tx: Session) -> dict[str, dict[int, Any]]:
 def _entry(app: App, row: AthleteRow | None, counts: dict[str, dict[int, Any]], origin: str,
            state: str) -> dict[str, Any]:
     from connectors.garmin import tokens
-    from syncd.sync import garmin_token_dir
+    from syncd.pipeline.sync import garmin_token_dir
 
     profile = app.profile
     athlete_id = row.id if row is not None else -1

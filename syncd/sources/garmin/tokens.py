@@ -45,7 +45,7 @@ from syncd.store.tables import CredentialRow
 if TYPE_CHECKING:
     from syncd.app import App
 
-log = structlog.get_logger("syncd.garmin_store")
+log = structlog.get_logger("syncd.sources.garmin.tokens")
 
 CREDENTIAL = "garmin.token_store"
 # The folder's files the database holds; a pending MFA sign-in is not among them.

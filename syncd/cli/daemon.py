@@ -25,7 +25,7 @@ def register(add: Add) -> None:
 def cmd_run(app: App, args: argparse.Namespace) -> int:
     """Run the daemon until SIGTERM or Ctrl-C."""
     # Imported here: FastAPI and uvicorn would slow every other command's start.
-    from syncd.daemon import STOP_TIMEOUT_S, Daemon
+    from syncd.runtime.daemon import STOP_TIMEOUT_S, Daemon
 
     timeout = STOP_TIMEOUT_S if args.stop_timeout is None else args.stop_timeout
     return Daemon(app, stop_timeout=timeout).run()

@@ -8,7 +8,7 @@
 
 The token store is ``[garmin] token_store``, else ``garmin/`` in the state directory: a 0700
 folder of 0600 files. In a clinic the tokens are also saved to the database at once, where the
-other replica finds them (:mod:`syncd.garmin_store`). The password is never stored.
+other replica finds them (:mod:`syncd.sources.garmin.tokens`). The password is never stored.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from syncd.cli_auth import Add, auth_subcommand
+from syncd.cli.auth import Add, auth_subcommand
 from syncd.errors import AuthError
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def register(add: Add) -> None:
 
 def token_dir(app: App) -> Path:
     """Where the Garmin tokens of ``app``'s athlete live."""
-    from syncd.sync import garmin_token_dir
+    from syncd.pipeline.sync import garmin_token_dir
 
     return garmin_token_dir(app)
 
@@ -49,7 +49,7 @@ def cmd_auth_garmin(app: App, args: argparse.Namespace) -> int:
     """Sign in, finish a sign-in, or adopt a token store; print where the tokens went."""
     # Imported here: garminconnect would slow every other command's start.
     from connectors.garmin import auth
-    from syncd.garmin_store import keep_sign_in
+    from syncd.sources.garmin.tokens import keep_sign_in
 
     settings = app.settings
     folder = token_dir(app)

@@ -19,7 +19,7 @@ from syncd.store.alerts import add_operator_notice
 
 if TYPE_CHECKING:
     from syncd.app import App
-    from syncd.sync import SourceResult
+    from syncd.pipeline.sync import SourceResult
 
 NEEDS_ATTENTION = frozenset({Action.REAUTH, Action.BACKOFF})
 SHORT_THROTTLE = timedelta(hours=1)

@@ -15,7 +15,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from syncd.cli_auth import Add, auth_subcommand
+from syncd.cli.auth import Add, auth_subcommand
 from syncd.errors import AuthError, ConfigError
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def strava_connector(app: App) -> StravaConnector:
                            "client_secret_file) from https://www.strava.com/settings/api"])
     # Imported here: stravalib takes seconds to load, and most commands never need it.
     from connectors.strava import StravaConnector
-    from syncd.sync import make_connector
+    from syncd.pipeline.sync import make_connector
 
     connector = make_connector(app, "strava")
     assert isinstance(connector, StravaConnector)

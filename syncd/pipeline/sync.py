@@ -18,14 +18,14 @@ import structlog
 
 from connectors.base import Connector, ConnectorContext, FetchResult, connector_class
 from syncd.errors import Action, RateLimited, StorageError, SyncdError
-from syncd.source_notices import notify_source_failure
+from syncd.pipeline.notices import notify_source_failure
 from syncd.store import state as sync_state
 from syncd.store.state import DbCredentialStore
 
 if TYPE_CHECKING:
     from syncd.app import App
 
-log = structlog.get_logger("syncd.sync")
+log = structlog.get_logger("syncd.pipeline.sync")
 MAX_RETRY_BACKOFF = timedelta(hours=2)
 
 # After an error, wait this long before the next attempt (the scheduler's poll interval
@@ -127,10 +127,10 @@ def sync_source(app: App, name: str, *, since: date | None = None, force: bool =
 
 def _shared_tokens(app: App, name: str) -> AbstractContextManager[None]:
     """In a clinic, a Garmin pass takes its tokens from the database and saves a refreshed
-    one there (:mod:`syncd.garmin_store`), so that every replica holds the live one."""
+    one there (:mod:`syncd.sources.garmin.tokens`), so that every replica holds the live one."""
     if name != "garmin" or not app.settings.clinic:
         return nullcontext()
-    from syncd.garmin_store import shared_tokens  # garminconnect loads only for Garmin
+    from syncd.sources.garmin.tokens import shared_tokens  # garminconnect loads only for Garmin
 
     return shared_tokens(app, garmin_token_dir(app))
 

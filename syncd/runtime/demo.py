@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from syncd.cli import main as syncd_main
+from syncd.cli.main import main as syncd_main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "examples" / "syncd.toml"
 
 

@@ -15,7 +15,8 @@ and ``update`` re-read the activity with the athlete's token, a ``delete`` is be
 when Strava no longer serves the activity, and a revoke only when Strava refuses the tokens.
 An inbox holding more than :data:`COALESCE_ABOVE` activity events is served by one listing of
 the athlete's recent activities (a sync pass) instead of one read per event, and what one
-athlete's events may spend is bounded by :class:`syncd.quota.EventAllowance`. Events that could
+athlete's events may spend is bounded by
+:class:`syncd.sources.strava.planner.EventAllowance`. Events that could
 not be processed (rate limit, Strava down, allowance spent) stay in the inbox for
 :func:`drain_inbox`; the periodic poll catches anything lost on the way.
 
@@ -43,7 +44,7 @@ from sqlalchemy import delete, select
 
 from connectors.base import FetchResult, RawRecord
 from syncd.errors import RateLimited, SyncdError, TransientError
-from syncd.quota import EventAllowance
+from syncd.sources.strava.planner import EventAllowance
 from syncd.store.activities import find_activity
 from syncd.store.alerts import add_operator_notice
 from syncd.store.state import STRAVA_SUBSCRIPTION as SUBSCRIPTION
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
 
     from connectors.strava import StravaConnector
     from syncd.app import App
-    from syncd.sync import SourceResult
+    from syncd.pipeline.sync import SourceResult
 
 CALLBACK_PATH = "/strava/webhook"
 REVOKED_NOTICE = "strava.revoked"
@@ -420,7 +421,7 @@ def listing_pass(app: App, events: Sequence[StoredEvent]) -> tuple[str, SourceRe
     activities finds the new, changed and deleted ones), then the events leave the inbox;
     the caller holds the athlete's fetch claim. Returns ``"listed"`` or ``"postponed"``
     (a rate limit, Strava down, the source backing off: the events stay), and the pass."""
-    from syncd.sync import sync_source
+    from syncd.pipeline.sync import sync_source
 
     result = sync_source(app, "strava")
     if result.skipped_until is not None or isinstance(result.error,
@@ -483,7 +484,7 @@ def drain_inbox(app: App, allowance: EventAllowance | None = None) -> list[str]:
 def _requests(app: App) -> int:
     """Requests made so far through the Strava application's budget (the process's)."""
     from connectors.strava import StravaConnector
-    from syncd.sync import make_connector
+    from syncd.pipeline.sync import make_connector
 
     connector = make_connector(app, "strava")
     return connector.api.budget.requests if isinstance(connector, StravaConnector) else 0
@@ -499,7 +500,7 @@ def inbox_events(tx: Session, athlete_id: int) -> list[dict[str, Any]]:
 
 def _act(app: App, event: StravaEvent) -> str:
     from connectors.strava import StravaConnector
-    from syncd.sync import make_connector
+    from syncd.pipeline.sync import make_connector
 
     connector = make_connector(app, "strava")
     assert isinstance(connector, StravaConnector)
@@ -528,7 +529,7 @@ def _mark_deleted(app: App, connector: StravaConnector, activity_id: int) -> str
 
 
 def _store(app: App, connector: StravaConnector, record: RawRecord) -> None:
-    from syncd.sync import SourceResult, store_fetched
+    from syncd.pipeline.sync import SourceResult, store_fetched
 
     result = SourceResult("strava")
     store_fetched(app, connector, FetchResult(records=[record]), result)

@@ -1,0 +1,1 @@
+"""Sync, ingest and evaluation: what happens to activities between a source and the alerts."""

@@ -1,0 +1,1 @@
+"""Garmin's glue: token folders kept in the database, and its commands."""
