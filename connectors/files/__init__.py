@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Connector, ConnectorContext, FetchResult, RawRecord
-from connectors.files.export import ArchiveLimits
-from connectors.files.limits import read_limited
+from connectors.files.limits import ArchiveLimits, read_limited
 from connectors.files.reader import FileReader, ImportBatch, content_id, walk
 from connectors.files.runwalk import RUN_THRESHOLD_MPS
 from connectors.files.summary import activity_from_payload

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from connectors.files.limits import check_activity_size
+from connectors.files.limits import ArchiveLimits, check_activity_size
 from connectors.files.strava_csv import CsvRow, is_activity_path, read_activities_csv
 from connectors.files.summary import FileExtras, ParsedFile
 from syncd.errors import InvalidFile
@@ -25,23 +25,6 @@ from syncd.errors import InvalidFile
 _CHUNK = 1 << 20
 # Below this size a high ratio is harmless (and normal for short XML files).
 _RATIO_FLOOR_BYTES = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveLimits:
-    """How much an archive or a gzipped file may inflate to, and how large one activity file
-    may be (``[files] max_file_mb`` and ``max_points``).
-
-    A 47 MB GPX took 28 s and 876 MB to read: 32 MB and 100,000 track points (27 hours at one
-    point a second) hold any real recording and keep one file's cost near 5 s and 350 MB.
-    """
-
-    max_total_bytes: int = 1 << 30
-    max_member_bytes: int = 256 << 20
-    max_ratio: float = 100.0
-    max_members: int = 50_000
-    max_activity_bytes: int = 32 << 20
-    max_activity_points: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)

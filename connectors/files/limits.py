@@ -10,13 +10,10 @@ from __future__ import annotations
 import os
 import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from syncd.errors import InvalidFile
-
-if TYPE_CHECKING:
-    from connectors.files.export import ArchiveLimits
 
 _MAX_MB_HINT = "raise [files] max_file_mb if it is a real recording"
 # Every point gpxpy or the TCX reader builds an object for, namespaced or not.
@@ -24,6 +21,23 @@ _POINT_TAGS = {
     ".gpx": re.compile(rb"<(?:[\w.-]+:)?(?:trkpt|rtept|wpt)[\s/>]"),
     ".tcx": re.compile(rb"<(?:[\w.-]+:)?Trackpoint[\s/>]"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveLimits:
+    """How much an archive or a gzipped file may inflate to, and how large one activity file
+    may be (``[files] max_file_mb`` and ``max_points``).
+
+    A 47 MB GPX took 28 s and 876 MB to read: 32 MB and 100,000 track points (27 hours at one
+    point a second) hold any real recording and keep one file's cost near 5 s and 350 MB.
+    """
+
+    max_total_bytes: int = 1 << 30
+    max_member_bytes: int = 256 << 20
+    max_ratio: float = 100.0
+    max_members: int = 50_000
+    max_activity_bytes: int = 32 << 20
+    max_activity_points: int = 100_000
 
 
 def check_activity_size(size: int, name: str, limits: ArchiveLimits, *,

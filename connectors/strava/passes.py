@@ -15,14 +15,14 @@ of throwing it away; the next pass raises at once, without a request, until the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 import pydantic
 import structlog
 from stravalib.model import SummaryActivity
 
-from connectors.base import FetchResult, RawRecord
+from connectors.base import ConnectorContext, FetchResult, RawRecord
 from connectors.strava.api import PER_PAGE, NotFound, StravaApi
 from connectors.strava.budget import Priority
 from connectors.strava.cursor import Seen, SyncCursor, epoch
@@ -39,9 +39,6 @@ from connectors.strava.normalize import (
 from syncd.errors import InvalidResponse, RateLimited, TransientError
 from syncd.models import Gear
 
-if TYPE_CHECKING:
-    from connectors.strava.connector import StravaConnector
-
 log = structlog.get_logger("connectors.strava")
 
 GEAR_EVERY_S = 86400
@@ -52,10 +49,23 @@ MAX_RETRIES = 3
 MAX_BACKFILL_PAGES = 5
 
 
+class PassConnector(Protocol):
+    """What a pass reads from :class:`connectors.strava.connector.StravaConnector`."""
+
+    api: StravaApi
+    lookback: timedelta
+    threshold: float
+    context: ConnectorContext
+
+    def fetch_activity(self, activity_id: int) -> RawRecord | None:
+        """One activity read again with what it needs; ``None`` when Strava no longer has
+        it."""
+
+
 class SyncPass:
     """The state of one fetch: records gathered so far and the cursor being advanced."""
 
-    def __init__(self, connector: StravaConnector, state: SyncCursor) -> None:
+    def __init__(self, connector: PassConnector, state: SyncCursor) -> None:
         self.connector = connector
         self.api = connector.api
         self.state = state

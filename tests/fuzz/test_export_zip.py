@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.base import RawRecord
-from connectors.files.export import ArchiveLimits
+from connectors.files.limits import ArchiveLimits
 from connectors.files.reader import FileReader, ImportBatch
 from connectors.files.summary import activity_from_payload
 from syncd.models import Activity

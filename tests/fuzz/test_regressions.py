@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from connectors.files.export import ArchiveLimits
 from connectors.files.fit import parse_fit
 from connectors.files.gpx import parse_gpx
+from connectors.files.limits import ArchiveLimits
 from connectors.files.reader import FileReader, ImportBatch
 from connectors.files.tcx import parse_tcx
 from syncd.app import App
