@@ -41,7 +41,7 @@ from syncd.logs import configure_logging
 from syncd.models import Finding, Subject, SubjectKind
 from syncd.store import queries
 from syncd.store.alerts import apply_findings
-from syncd.store.engine import Store
+from syncd.store.database import Store
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

@@ -40,7 +40,7 @@ from syncd.app import athlete_channels, own_email_channel
 from syncd.config import AthleteSection, Settings
 from syncd.errors import SyncdError
 from syncd.store.alerts import add_operator_notice
-from syncd.store.engine import Store
+from syncd.store.database import Store
 
 if TYPE_CHECKING:
     import ssl

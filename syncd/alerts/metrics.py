@@ -21,7 +21,7 @@ from syncd.alerts.outbox import DISABLED, FAILED, PENDING, status_counts
 from syncd.errors import SyncdError
 
 if TYPE_CHECKING:
-    from syncd.store.engine import Store
+    from syncd.store.database import Store
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)
 

@@ -17,7 +17,8 @@ from syncd.store.alerts import (
     list_alerts,
     open_alert_count,
 )
-from syncd.store.engine import Store, display_url, open_engine
+from syncd.store.database import Store
+from syncd.store.engine import display_url, open_engine
 from syncd.store.identity import DEFAULT_CANONICAL_ORDER
 from syncd.store.queries import (
     add_pain,

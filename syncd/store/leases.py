@@ -43,7 +43,8 @@ from sqlalchemy.orm import Session
 
 from syncd.errors import StorageError
 from syncd.models import utc_iso
-from syncd.store.engine import Store, translate_error
+from syncd.store.database import Store
+from syncd.store.engine import translate_error
 from syncd.store.tables import ReplicaRow
 
 if TYPE_CHECKING:

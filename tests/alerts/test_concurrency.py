@@ -13,7 +13,7 @@ from sqlalchemy import select
 from syncd.alerts import Dispatcher
 from syncd.alerts.outbox import DELIVERED
 from syncd.app import App
-from syncd.store.engine import Store
+from syncd.store.database import Store
 from syncd.store.tables import AlertDeliveryRow
 
 from .support import FakeClock, Receiver, finding, raise_alerts, settings, webhook

@@ -39,7 +39,7 @@ from sqlalchemy import select
 
 from connectors.garmin import tokens
 from syncd.errors import SyncdError
-from syncd.store.engine import Store
+from syncd.store.database import Store
 from syncd.store.tables import CredentialRow
 
 if TYPE_CHECKING:
