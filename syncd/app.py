@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from syncd.config import AthleteSection, Settings, resolve_plan
@@ -21,8 +22,42 @@ from syncd.store.activities import UpsertResult, upsert_activities
 from syncd.store.alerts import ApplyResult, list_alerts, open_alert_count
 from syncd.store.state import sync_states
 
-if TYPE_CHECKING:
-    from syncd.clinic import Clinic
+
+class Roster(Protocol):
+    """The athletes an App is one of: what :class:`syncd.clinic.Clinic` offers each App (the
+    clinic builds the Apps, so an App knows it by this face only)."""
+
+    settings: Settings
+    clock: Callable[[], datetime]
+
+    @property
+    def store(self) -> Store:
+        """The database every athlete's App shares."""
+
+    def plan_at(self, path: Path) -> Plan:
+        """The plan in ``path``, read once for every athlete who follows it."""
+
+    def roster(self) -> list[AthleteSection]:
+        """Every athlete's section."""
+
+    def refresh(self) -> bool:
+        """Read the athletes added from the command line again; True when that changed."""
+
+    def names(self) -> list[str]:
+        """The athletes' names."""
+
+    def apps(self) -> list[App]:
+        """One App per athlete."""
+
+    def app(self, name: str | None = None) -> App:
+        """The App of athlete ``name`` (without a name, the only athlete's)."""
+
+    def app_for_id(self, athlete_id: int) -> App | None:
+        """The App of the athlete stored under ``athlete_id``, if watched."""
+
+    def close(self) -> None:
+        """Release the shared database."""
+
 
 
 def utcnow() -> datetime:
@@ -47,7 +82,7 @@ class App:
 
     def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow, *,
                  profile: AthleteSection | None = None, store: Store | None = None,
-                 clinic: Clinic | None = None) -> None:
+                 clinic: Roster | None = None) -> None:
         self.settings = settings
         self.clock = clock
         self.profile = profile if profile is not None else settings.roster()[0]
@@ -237,6 +272,12 @@ def athlete_channels(settings: Settings, profile: AthleteSection) -> list[str]:
 def own_email_channel(athlete_name: str) -> str:
     """The channel of an athlete's own mail."""
     return f"email:{athlete_name}"
+
+
+def own_mail(channel: str) -> bool:
+    """True for an athlete's own mail channel (``email:<athlete>``): a patient's mailbox, not
+    the operator's."""
+    return channel.startswith("email:")
 
 
 def plan_json(plan: Plan, start: date | None) -> list[dict[str, Any]]:

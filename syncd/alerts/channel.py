@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from syncd.app import own_mail as own_mail
 from syncd.models import SEVERITY_ORDER
 from syncd.store.alerts import EVENT_NOTICE as EVENT_NOTICE
 from syncd.store.alerts import EVENT_RAISED, EVENT_RESOLVED
@@ -82,12 +83,6 @@ class Rendered:
 
     event: OutboxEvent
     message: Any
-
-
-def own_mail(channel: str) -> bool:
-    """True for an athlete's own mail channel (``email:<athlete>``): a patient's mailbox, not
-    the operator's."""
-    return channel.startswith("email:")
 
 
 #: The metrics label of every athlete's own mail: one label, so that no patient is named.

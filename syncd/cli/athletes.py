@@ -372,7 +372,7 @@ def cmd_remove(app: App, args: argparse.Namespace) -> int:
 
 def clinic_of(app: App) -> Clinic:
     """The clinic of ``app`` (``syncd`` always runs these commands with one)."""
-    if app.clinic is None:
+    if not isinstance(app.clinic, Clinic):
         raise SyncdError("syncd athletes needs the clinic's roster",
                          hint="run it through the syncd command")
     return app.clinic

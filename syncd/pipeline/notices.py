@@ -11,15 +11,11 @@ repeats: a notice of the same kind written within the last day, or still being d
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from syncd.alerts.channel import own_mail
-from syncd.errors import Action, RateLimited
+from syncd.app import App, own_mail
+from syncd.errors import Action, RateLimited, SyncdError
 from syncd.store.alerts import add_operator_notice
-
-if TYPE_CHECKING:
-    from syncd.app import App
-    from syncd.pipeline.sync import SourceResult
 
 NEEDS_ATTENTION = frozenset({Action.REAUTH, Action.BACKOFF})
 SHORT_THROTTLE = timedelta(hours=1)
@@ -40,7 +36,19 @@ def notice_message(source: str, reason: str) -> str:
     return f"{head}: run `syncd auth {source}` ({reason})"
 
 
-def notify_source_failure(app: App, result: SourceResult) -> bool:
+class SourcePass(Protocol):
+    """How a pass ended, as :class:`syncd.pipeline.sync.SourceResult` tells it."""
+
+    @property
+    def source(self) -> str:
+        """The source's config name."""
+
+    @property
+    def error(self) -> SyncdError | None:
+        """What made the pass fail, if it did."""
+
+
+def notify_source_failure(app: App, result: SourcePass) -> bool:
     """Queue the operator notice for a pass that ended in a refused login or a throttle.
     Returns whether a notice was written (False for other outcomes and for repeats)."""
     err = result.error

@@ -159,7 +159,7 @@ class Daemon:
         """The athletes served (a single athlete is a clinic of one)."""
         if self.app.clinic is None:
             self.app = Clinic(self.app.settings, self.app.clock).apps()[0]
-        assert self.app.clinic is not None
+        assert isinstance(self.app.clinic, Clinic)  # only a Clinic builds Apps that know one
         return self.app.clinic
 
     def run(self) -> int:
