@@ -17,14 +17,13 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from syncd.app import App, utcnow
 from syncd.config import AthleteSection, Settings
 from syncd.errors import ConfigError
 from syncd.plan import Plan, load_plan
 from syncd.store import Store
-from syncd.store.tables import AthleteRow
+from syncd.store.roster import added_profiles
 
 log = structlog.get_logger("syncd.clinic")
 
@@ -76,9 +75,7 @@ class Clinic:
 
     def _load_added(self) -> list[AthleteSection]:
         with self.store.read() as tx:
-            rows = tx.execute(select(AthleteRow.name, AthleteRow.profile).where(
-                AthleteRow.origin == "cli", AthleteRow.removed_at.is_(None))
-                .order_by(AthleteRow.id)).all()
+            rows = added_profiles(tx)
         added = []
         for name, profile in rows:
             section = stored_profile(self.settings, name, profile)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -12,43 +12,13 @@ from syncd.app import own_mail as own_mail
 from syncd.models import SEVERITY_ORDER
 from syncd.store.alerts import EVENT_NOTICE as EVENT_NOTICE
 from syncd.store.alerts import EVENT_RAISED, EVENT_RESOLVED
+from syncd.store.outbox import OutboxEvent
 
 EVENT_SUMMARY = "summary.weekly"
 EVENT_TEST = "test"
 ALERT_EVENTS = (EVENT_RAISED, EVENT_RESOLVED)
-# Notices have no severity of their own; a channel that only wants critical alerts skips them.
-NOTICE_SEVERITY = "warning"
 # The notice saying a webhook endpoint answered 410 Gone, keyed by the endpoint's fingerprint.
 GONE_NOTICE_PREFIX = "webhook_gone:"
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxEvent:
-    """One message to deliver, as stored in the outbox; ``id`` is the webhook-id."""
-
-    id: str
-    type: str
-    payload: dict[str, Any]
-    created_at: datetime
-    alert_id: str | None = None
-    notice_kind: str | None = None
-
-    @property
-    def data(self) -> dict[str, Any]:
-        """The payload's ``data`` object."""
-        data = self.payload.get("data")
-        return data if isinstance(data, dict) else {}
-
-    @property
-    def severity(self) -> str:
-        """The alert's severity (``warning`` for notices and summaries)."""
-        return str(self.data.get("severity") or NOTICE_SEVERITY)
-
-    @property
-    def rule(self) -> str | None:
-        """The rule id of an alert event, else ``None``."""
-        rule = self.data.get("rule")
-        return str(rule) if rule else None
 
 
 class Result(StrEnum):

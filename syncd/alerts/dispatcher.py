@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy.orm import Session
 
-from syncd.alerts import outbox, record
+from syncd.alerts import record
 from syncd.alerts.channel import (
     EVENT_NOTICE,
     GONE_NOTICE_PREFIX,
     Channel,
-    OutboxEvent,
     Outcome,
     Rendered,
     Result,
@@ -39,8 +38,10 @@ from syncd.alerts.webhook import WebhookChannel
 from syncd.app import athlete_channels, own_email_channel
 from syncd.config import AthleteSection, Settings
 from syncd.errors import SyncdError
+from syncd.store import outbox
 from syncd.store.alerts import add_operator_notice
 from syncd.store.database import Store
+from syncd.store.outbox import OutboxEvent
 
 if TYPE_CHECKING:
     import ssl
@@ -164,8 +165,9 @@ class Dispatcher:
         names = [c.name for c in self.channels]
         try:
             with self.store.write() as tx:
-                report.added = outbox.ensure_deliveries(tx, names, now, self._audience())
-                gone = outbox.gone_endpoints(tx)
+                report.added = outbox.ensure_deliveries(tx, names, now, self._audience(),
+                                                         own_mail=own_mail)
+                gone = outbox.gone_endpoints(tx, GONE_NOTICE_PREFIX)
         except SyncdError as err:
             report.errors.append(str(err))
             log.error("outbox unavailable", error=str(err))
@@ -322,7 +324,7 @@ class Dispatcher:
             return [], None
         decided: list[tuple[int, Outcome, record.Decision]] = []
         lines: list[tuple[outbox.Claim, Outcome, record.Decision]] = []
-        states = record.load_states(tx, [claim.delivery_id for claim, _ in results])
+        states = outbox.load_states(tx, [claim.delivery_id for claim, _ in results])
         for claim, outcome in results:
             state = states.get(claim.delivery_id)
             if state is None:  # the event was deleted meanwhile (athlete erased)

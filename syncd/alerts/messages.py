@@ -14,13 +14,9 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from syncd.alerts.channel import (
-    EVENT_NOTICE,
-    EVENT_RESOLVED,
-    EVENT_SUMMARY,
-    OutboxEvent,
-)
+from syncd.alerts.channel import EVENT_NOTICE, EVENT_RESOLVED, EVENT_SUMMARY
 from syncd.alerts.summary import summary_chart, summary_html, summary_subject, summary_text
+from syncd.store.outbox import OutboxEvent
 from syncd.text import clean_line
 
 MESSAGE_DOMAIN = "syncd"

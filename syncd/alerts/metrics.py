@@ -17,8 +17,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from syncd.alerts.channel import metric_label
-from syncd.alerts.outbox import DISABLED, FAILED, PENDING, status_counts
 from syncd.errors import SyncdError
+from syncd.store.outbox import DISABLED, FAILED, PENDING, status_counts
 
 if TYPE_CHECKING:
     from syncd.store.database import Store

@@ -13,23 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from syncd.alerts import outbox
 from syncd.alerts.channel import Outcome, Result
 from syncd.alerts.schedule import retry_delay
-from syncd.store.tables import AlertDeliveryRow, DeliveryAttemptRow
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryState:
-    """The columns of a delivery that the decision reads."""
-
-    id: int
-    status: str
-    attempts: int
-    next_attempt_at: datetime | None
+from syncd.store import outbox
+from syncd.store.outbox import DeliveryState
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +31,6 @@ class Decision:
     attempted: bool
     attempts: int
     next_attempt_at: datetime | None
-
-
-def load_states(session: Session, ids: list[int]) -> dict[int, DeliveryState]:
-    """The claimed deliveries' current state, locked for update on PostgreSQL."""
-    query = select(AlertDeliveryRow.id, AlertDeliveryRow.status, AlertDeliveryRow.attempts,
-                   AlertDeliveryRow.next_attempt_at).where(AlertDeliveryRow.id.in_(ids))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return {row.id: DeliveryState(*row) for row in session.execute(query)}
 
 
 def decide(state: DeliveryState, lease_until: datetime, outcome: Outcome, now: datetime, *,
@@ -95,27 +75,11 @@ def _next(attempts: int, outcome: Outcome, now: datetime, jitter: float,
 
 def write(session: Session, decided: list[tuple[int, Outcome, Decision]],
           now: datetime) -> None:
-    """Apply a batch's decisions: attempt rows in one insert, then the deliveries' changes
-    grouped by the columns they touch (one UPDATE ... executemany per group)."""
-    # Core statements, not the ORM's bulk paths: this runs once per batch on the hot path.
-    connection = session.connection()
+    """Apply a batch's decisions: an attempt row for each delivery attempted, and each
+    delivery's changes (see :func:`syncd.store.outbox.record_outcomes`)."""
     attempts = [{"delivery_id": delivery_id, "at": now, "status_code": outcome.status_code,
                  "error": outcome.error, "duration_ms": round(outcome.duration_s * 1000, 3)}
                 for delivery_id, outcome, decision in decided if decision.attempted]
-    if attempts:
-        connection.execute(insert(_table(DeliveryAttemptRow)), attempts)
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for delivery_id, _, decision in decided:
-        if decision.changes:
-            groups.setdefault(tuple(sorted(decision.changes)), []).append(
-                {"delivery_id": delivery_id, **decision.changes})
-    table = _table(AlertDeliveryRow)
-    for columns, rows in groups.items():
-        statement = (update(table).where(table.c.id == bindparam("delivery_id"))
-                     .values({name: bindparam(name) for name in columns}))
-        connection.execute(statement, rows)
-
-
-def _table(model: type[AlertDeliveryRow] | type[DeliveryAttemptRow]) -> Table:
-    """The Core table behind a mapped class."""
-    return model.metadata.tables[model.__tablename__]
+    changes = [(delivery_id, decision.changes) for delivery_id, _, decision in decided
+               if decision.changes]
+    outbox.record_outcomes(session, attempts, changes)

@@ -14,7 +14,6 @@ from syncd.alerts.channel import (
     EVENT_NOTICE,
     EVENT_SUMMARY,
     Channel,
-    OutboxEvent,
     Outcome,
     Rendered,
     Result,
@@ -23,6 +22,7 @@ from syncd.alerts.channel import (
 )
 from syncd.alerts.messages import DigestPart, alert_mail, digest_mail, digest_part
 from syncd.config import AlertsSection, EmailSection
+from syncd.store.outbox import OutboxEvent
 
 DIGEST_BATCH = 500
 EACH_BATCH = 20

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from syncd.alerts.channel import EVENT_SUMMARY
 from syncd.alerts.chart import Bar, weekly_chart
-from syncd.alerts.outbox import add_event, event_exists
 from syncd.models import Alert, Session, utc_iso
 from syncd.pipeline.evaluation import local_midnight
 from syncd.plan import week_start as plan_week_start
@@ -23,6 +22,7 @@ from syncd.progress import WeekSummary
 from syncd.rules.context import over
 from syncd.store import queries
 from syncd.store.alerts import list_alerts
+from syncd.store.outbox import add_event, event_exists
 
 if TYPE_CHECKING:
     from syncd.app import App

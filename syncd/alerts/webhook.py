@@ -27,7 +27,6 @@ from syncd.alerts.channel import (
     EVENT_TEST,
     GONE_NOTICE_PREFIX,
     Channel,
-    OutboxEvent,
     Outcome,
     Rendered,
     Result,
@@ -38,6 +37,7 @@ from syncd.config import WebhookSection
 from syncd.errors import ConfigError
 from syncd.logs import redact_text
 from syncd.models import utc_iso
+from syncd.store.outbox import OutboxEvent
 
 
 def _version() -> str:

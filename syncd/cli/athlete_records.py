@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from syncd.app import App, own_email_channel
@@ -32,15 +31,11 @@ from syncd.cli.athletes import (
 from syncd.clinic import Clinic
 from syncd.config import AthleteSection, Settings
 from syncd.errors import ConfigError, SyncdError
-from syncd.store.athletes import REACH, athlete_rows, erase_athlete, export_athlete, import_athlete
+from syncd.store.athletes import erase_athlete, export_athlete, import_athlete
 from syncd.store.export_file import KINDS, read_export, write_export
-from syncd.store.tables import (
-    AlertDeliveryRow,
-    AlertEventRow,
-    AthleteRow,
-    Base,
-    InviteRow,
-)
+from syncd.store.invites import invite_ids
+from syncd.store.outbox import move_channel
+from syncd.store.roster import CONFIGURED, StoredAthlete, row_counts, set_origin
 
 if TYPE_CHECKING:
     from syncd.cli.main import Command
@@ -118,13 +113,10 @@ def cmd_import(app: App, args: argparse.Namespace) -> int:
     profile, note = _imported_profile(settings, name, exported)
     with clinic.store.write() as tx:
         athlete_id = import_athlete(tx, data, name=name, now=clinic.clock())
-        row = tx.get_one(AthleteRow, athlete_id)
-        row.removed_at = None
         if configured:
-            row.origin, row.profile = "config", None
+            set_origin(tx, athlete_id, CONFIGURED, None)
         else:
-            row.origin, row.profile = ADDED, profile
-            row.timezone = str(profile["timezone"])
+            set_origin(tx, athlete_id, ADDED, profile, str(profile["timezone"]))
         _rename_own_mail(tx, athlete_id, exported["name"], name)
     print(f"imported {name} from {args.file} "
           f"({'in the configuration' if configured else 'added'})")
@@ -142,11 +134,7 @@ def _rename_own_mail(tx: Session, athlete_id: int, old: str, new: str) -> None:
     those still waiting go to the renamed athlete's mail."""
     if old == new:
         return
-    events = select(AlertEventRow.id).where(AlertEventRow.athlete_id == athlete_id)
-    tx.execute(update(AlertDeliveryRow)
-               .where(AlertDeliveryRow.channel == own_email_channel(old),
-                      AlertDeliveryRow.event_id.in_(events))
-               .values(channel=own_email_channel(new)))
+    move_channel(tx, athlete_id, own_email_channel(old), own_email_channel(new))
 
 
 def _imported_profile(settings: Settings, name: str, exported: dict[str, Any]
@@ -203,23 +191,11 @@ def cmd_delete(app: App, args: argparse.Namespace) -> int:
     return 0
 
 
-def row_counts(tx: Session, athlete_id: int) -> dict[str, int]:
-    """How many rows of each table reach athlete ``athlete_id``, in the order an erasure
-    deletes them."""
-    counts = {}
-    for table in reversed(Base.metadata.sorted_tables):
-        if table.name in REACH:
-            query = select(func.count()).select_from(table).where(athlete_rows(table,
-                                                                              athlete_id))
-            counts[table.name] = int(tx.execute(query).scalar_one())
-    return counts
-
-
-def _folders_of(clinic: Clinic, row: AthleteRow, tx: Session) -> list[Path]:
+def _folders_of(clinic: Clinic, row: StoredAthlete, tx: Session) -> list[Path]:
     """The athlete's folders that exist: their Garmin token folder, and Garmin sign-ins of
     their invites still waiting in the onboarding folder."""
     from connectors.garmin import tokens
-    from syncd.pipeline.sync import garmin_token_dir
+    from syncd.sources.garmin.folders import token_dir as garmin_token_dir
     from syncd.sources.garmin.tokens import agreement_file
 
     settings = clinic.settings
@@ -235,7 +211,7 @@ def _folders_of(clinic: Clinic, row: AthleteRow, tx: Session) -> list[Path]:
         folders += [garmin / file for file in (tokens.TOKEN_FILE, tokens.PROFILE_FILE,
                                                tokens.PENDING_FILE)
                     if not settings.clinic and (garmin / file).is_file()]
-    invites = tx.scalars(select(InviteRow.id).where(InviteRow.athlete_id == row.id))
+    invites = invite_ids(tx, row.id)
     staging = settings.state_dir / "onboarding"
     folders += [staging / f"garmin-{invite}" for invite in invites
                 if (staging / f"garmin-{invite}").is_dir()]

@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from syncd.app import App
 from syncd.cli.invites import add_invite_command
@@ -31,20 +29,21 @@ from syncd.errors import ConfigError, SyncdError
 from syncd.invites import CONNECTABLE
 from syncd.plan import load_plan
 from syncd.sources.garmin.tokens import CREDENTIAL as GARMIN_TOKENS
-from syncd.store.state import STRAVA_TOKENS
-from syncd.store.tables import (
-    ActivityRow,
-    AlertRow,
-    AthleteRow,
-    CredentialRow,
-    SyncStateRow,
+from syncd.store.credentials import STRAVA_TOKENS
+from syncd.store.roster import (
+    ADDED,
+    StoredAthlete,
+    athlete_counts,
+    find_athlete,
+    mark_removed,
+    store_added,
+    stored_athletes,
 )
 
 if TYPE_CHECKING:
     from syncd.cli.main import Command
 
 Add = Callable[..., argparse.ArgumentParser]
-ADDED = "cli"  # athletes.origin of an athlete added from the command line
 NAME_RULE = "a name has 1 to 100 characters, none of them / or \\ or a control character"
 
 
@@ -131,8 +130,9 @@ def athlete_overview(clinic: Clinic, *, include_unwatched: bool = False) -> list
     only whether they are present."""
     settings = clinic.settings
     with clinic.store.read() as tx:
-        rows = {row.name: row for row in tx.scalars(select(AthleteRow).order_by(AthleteRow.id))}
-        counts = _counts(tx)
+        rows = {row.name: row for row in stored_athletes(tx)}
+        # A clinic keeps Garmin tokens in the database too: connected on every replica.
+        counts = athlete_counts(tx, {"strava": STRAVA_TOKENS, "garmin": GARMIN_TOKENS})
     configured = {a.name for a in settings.roster()}
     entries = []
     for athlete_app in clinic.apps():
@@ -150,30 +150,10 @@ def athlete_overview(clinic: Clinic, *, include_unwatched: bool = False) -> list
     return entries
 
 
-def _counts(tx: Session) -> dict[str, dict[int, Any]]:
-    """Per athlete id: activities (one per session), open alerts, last sync, Strava tokens."""
-    activities = (select(ActivityRow.athlete_id, func.count())
-                  .where(ActivityRow.canonical_id.is_(None), ActivityRow.deleted.is_(False))
-                  .group_by(ActivityRow.athlete_id))
-    alerts = (select(AlertRow.athlete_id, func.count()).where(AlertRow.status == "open")
-              .group_by(AlertRow.athlete_id))
-    synced = (select(SyncStateRow.athlete_id, func.max(SyncStateRow.last_success_at))
-              .group_by(SyncStateRow.athlete_id))
-    strava = select(CredentialRow.athlete_id, func.count()).where(
-        CredentialRow.name == STRAVA_TOKENS).group_by(CredentialRow.athlete_id)
-    # A clinic keeps Garmin tokens in the database too: connected on every replica.
-    garmin = select(CredentialRow.athlete_id, func.count()).where(
-        CredentialRow.name == GARMIN_TOKENS).group_by(CredentialRow.athlete_id)
-    return {name: {athlete: value for athlete, value in tx.execute(query).all()}
-            for name, query in (("activities", activities), ("open_alerts", alerts),
-                                ("last_sync", synced), ("strava", strava),
-                                ("garmin", garmin))}
-
-
-def _entry(app: App, row: AthleteRow | None, counts: dict[str, dict[int, Any]], origin: str,
+def _entry(app: App, row: StoredAthlete | None, counts: dict[str, dict[int, Any]], origin: str,
            state: str) -> dict[str, Any]:
     from connectors.garmin import tokens
-    from syncd.pipeline.sync import garmin_token_dir
+    from syncd.sources.garmin.folders import token_dir as garmin_token_dir
 
     profile = app.profile
     athlete_id = row.id if row is not None else -1
@@ -198,7 +178,7 @@ def _entry(app: App, row: AthleteRow | None, counts: dict[str, dict[int, Any]], 
     }
 
 
-def _section_of(settings: Settings, row: AthleteRow) -> AthleteSection:
+def _section_of(settings: Settings, row: StoredAthlete) -> AthleteSection:
     """A stored athlete's settings, or their name and time zone when there are none that
     fit (an athlete no longer in the configuration file)."""
     section = stored_profile(settings, row.name, row.profile) if row.profile else None
@@ -232,18 +212,15 @@ def cmd_add(app: App, args: argparse.Namespace) -> int:
     _refuse_configured(settings, section.name, "change their settings there")
     profile = section.model_dump(mode="json", exclude={"name"}, exclude_unset=True)
     with clinic.store.write() as tx:
-        row = athlete_row(tx, section.name)
+        row = find_athlete(tx, section.name)
         if row is None:
-            row = AthleteRow(name=section.name, created_at=clinic.clock())
-            tx.add(row)
             again = False
         elif row.origin == ADDED and row.removed_at is None and not args.replace:
             raise ConfigError([f"athlete {section.name!r} was added already; give --replace "
                                "to replace their settings"])
         else:
             again = row.origin != ADDED or row.removed_at is not None
-        row.origin, row.profile, row.removed_at = ADDED, profile, None
-        row.timezone = section.timezone
+        store_added(tx, section.name, section.timezone, profile, clinic.clock())
     clinic.refresh()
     added = clinic.app(section.name)
     _print_added(added, replaced=args.replace and not again, again=again,
@@ -353,14 +330,14 @@ def cmd_remove(app: App, args: argparse.Namespace) -> int:
                        "remove their entry there (their data stays until `syncd athletes "
                        "delete`)")
     with clinic.store.write() as tx:
-        row = athlete_row(tx, name)
+        row = find_athlete(tx, name)
         if row is None or row.origin != ADDED:
             raise UnknownAthlete([f"athlete {name!r} was not added with `syncd athletes add`; "
                                   "`syncd athletes list` shows who was"])
         if row.removed_at is not None:
             print(f"{name} was removed already ({_utc(row.removed_at)})")
             return 0
-        row.removed_at = clinic.clock()
+        mark_removed(tx, row.id, clinic.clock())
     print(f"removed {name}: syncd no longer watches them; their data stays "
           f"(`syncd athletes export {quoted(name)}` writes it out, `syncd athletes delete "
           f"{quoted(name)} --yes` erases it, `syncd athletes add` watches them again)")
@@ -378,14 +355,10 @@ def clinic_of(app: App) -> Clinic:
     return app.clinic
 
 
-def athlete_row(tx: Session, name: str) -> AthleteRow | None:
-    return tx.scalars(select(AthleteRow).where(AthleteRow.name == name)).one_or_none()
-
-
-def stored_athlete(clinic: Clinic, name: str) -> AthleteRow:
+def stored_athlete(clinic: Clinic, name: str) -> StoredAthlete:
     """The stored athlete called ``name``; :class:`UnknownAthlete` when there is none."""
     with clinic.store.read() as tx:
-        row = athlete_row(tx, name)
+        row = find_athlete(tx, name)
     if row is None:
         known = "configured" if name in clinic.names() else "known"
         raise UnknownAthlete([f"nothing is stored about {known} athlete {name!r}"

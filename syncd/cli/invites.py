@@ -20,15 +20,8 @@ import structlog
 
 from syncd.config import parse_duration
 from syncd.errors import ConfigError
-from syncd.invites import (
-    CONNECTABLE,
-    DEFAULT_VALIDITY,
-    connectable_sources,
-    create_invite,
-    invite_link,
-    pending_invites,
-    revoke_invites,
-)
+from syncd.invites import CONNECTABLE, connectable_sources, invite_link
+from syncd.store.invites import DEFAULT_VALIDITY, create_invite, pending_invites, revoke_invites
 
 if TYPE_CHECKING:
     from syncd.app import App

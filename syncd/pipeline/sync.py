@@ -20,7 +20,7 @@ from connectors.base import Connector, ConnectorContext, FetchResult, connector_
 from syncd.errors import Action, RateLimited, StorageError, SyncdError
 from syncd.pipeline.notices import notify_source_failure
 from syncd.store import state as sync_state
-from syncd.store.state import DbCredentialStore
+from syncd.store.credentials import DbCredentialStore
 
 if TYPE_CHECKING:
     from syncd.app import App

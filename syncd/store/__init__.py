@@ -17,6 +17,7 @@ from syncd.store.alerts import (
     list_alerts,
     open_alert_count,
 )
+from syncd.store.credentials import DbCredentialStore
 from syncd.store.database import Store
 from syncd.store.engine import display_url, open_engine
 from syncd.store.identity import DEFAULT_CANONICAL_ORDER
@@ -34,7 +35,6 @@ from syncd.store.queries import (
 )
 from syncd.store.schema import current_revision, head_revision, migrate
 from syncd.store.state import (
-    DbCredentialStore,
     SyncStatus,
     get_cursor,
     get_sync_state,

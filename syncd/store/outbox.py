@@ -1,4 +1,4 @@
-"""Queries over the outbox tables (events, deliveries, attempts) that the dispatcher needs.
+"""The outbox tables (events, deliveries, attempts): what the dispatcher reads and writes.
 
 A delivery is claimed by pushing its ``next_attempt_at`` forward by a lease, in a short
 transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that several dispatchers take
@@ -9,16 +9,16 @@ pending: once the lease runs out it is sent again, with the same event id.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from syncd.alerts.channel import EVENT_NOTICE, GONE_NOTICE_PREFIX, OutboxEvent, own_mail
+from syncd.store.alerts import EVENT_NOTICE
 from syncd.store.tables import AlertDeliveryRow, AlertEventRow, AthleteRow, DeliveryAttemptRow
 
 PENDING = "pending"
@@ -31,6 +31,37 @@ STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED, DISABLED)
 FAILED_RECENTLY = timedelta(days=7)
 # A pending delivery no attempt reached for this long (beyond a digest's wait) is stalled.
 STALL_AFTER = timedelta(hours=1)
+# Notices have no severity of their own; a channel that only wants critical alerts skips them.
+NOTICE_SEVERITY = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One message to deliver, as stored in the outbox; ``id`` is the webhook-id."""
+
+    id: str
+    type: str
+    payload: dict[str, Any]
+    created_at: datetime
+    alert_id: str | None = None
+    notice_kind: str | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The payload's ``data`` object."""
+        data = self.payload.get("data")
+        return data if isinstance(data, dict) else {}
+
+    @property
+    def severity(self) -> str:
+        """The alert's severity (``warning`` for notices and summaries)."""
+        return str(self.data.get("severity") or NOTICE_SEVERITY)
+
+    @property
+    def rule(self) -> str | None:
+        """The rule id of an alert event, else ``None``."""
+        rule = self.data.get("rule")
+        return str(rule) if rule else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +82,8 @@ def _insert(session: Session, table: Any) -> Any:
 
 
 def ensure_deliveries(session: Session, channels: Sequence[str], now: datetime,
-                      audience: Mapping[str, Collection[str]] | None = None) -> int:
+                      audience: Mapping[str, Collection[str]] | None = None, *,
+                      own_mail: Callable[[str], bool]) -> int:
     """Give every event a delivery row on every channel in ``channels``; rows that already
     exist are left alone. An event written before a channel was configured gets it too (the
     dispatcher then sends it, or marks it skipped when the channel's filter refuses it).
@@ -59,7 +91,8 @@ def ensure_deliveries(session: Session, channels: Sequence[str], now: datetime,
     ``audience`` (channel -> athlete names) keeps a channel to the events of the athletes
     routed to it and the events about no athlete: one patient's alert must never reach
     another patient's mailbox, nor a webhook the patient is not routed to. An athlete's own
-    mail never gets operator notices. Returns how many rows were added."""
+    mail (a channel for which ``own_mail`` is true) never gets operator notices. Returns how
+    many rows were added."""
     added = 0
     for channel in channels:
         missing = select(AlertEventRow.id).where(~exists().where(
@@ -151,12 +184,20 @@ def claim_due(session: Session, channel: str, now: datetime, limit: int,
             for delivery_id, attempts, *columns in rows]
 
 
-def gone_endpoints(session: Session) -> set[str]:
-    """Fingerprints of the webhook endpoints that answered 410 Gone."""
+def gone_endpoints(session: Session, prefix: str) -> set[str]:
+    """What follows ``prefix`` in the kinds of the operator notices that start with it (the
+    fingerprints of the webhook endpoints that answered 410 Gone)."""
     query = select(AlertEventRow.notice_kind).where(
-        AlertEventRow.type == EVENT_NOTICE,
-        AlertEventRow.notice_kind.startswith(GONE_NOTICE_PREFIX))
-    return {kind.removeprefix(GONE_NOTICE_PREFIX) for kind in session.scalars(query) if kind}
+        AlertEventRow.type == EVENT_NOTICE, AlertEventRow.notice_kind.startswith(prefix))
+    return {kind.removeprefix(prefix) for kind in session.scalars(query) if kind}
+
+
+def move_channel(session: Session, athlete_id: int, old: str, new: str) -> None:
+    """Deliveries of athlete ``athlete_id``'s events on channel ``old`` go to ``new``."""
+    events = select(AlertEventRow.id).where(AlertEventRow.athlete_id == athlete_id)
+    session.execute(update(AlertDeliveryRow)
+                    .where(AlertDeliveryRow.channel == old, AlertDeliveryRow.event_id.in_(events))
+                    .values(channel=new))
 
 
 def disable_pending(session: Session, channel: str, now: datetime) -> int:
@@ -167,6 +208,53 @@ def disable_pending(session: Session, channel: str, now: datetime) -> int:
         .values(status=DISABLED, next_attempt_at=None, last_error="endpoint gone (410)")
         .execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- recording outcomes -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryState:
+    """The columns of a delivery that deciding an outcome reads."""
+
+    id: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+
+
+def load_states(session: Session, ids: list[int]) -> dict[int, DeliveryState]:
+    """The deliveries' current state by id, locked for update on PostgreSQL."""
+    query = select(AlertDeliveryRow.id, AlertDeliveryRow.status, AlertDeliveryRow.attempts,
+                   AlertDeliveryRow.next_attempt_at).where(AlertDeliveryRow.id.in_(ids))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.id: DeliveryState(*row) for row in session.execute(query)}
+
+
+def record_outcomes(session: Session, attempts: list[dict[str, Any]],
+                    changes: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """Write a batch's attempt rows (``delivery_id``, ``at``, ``status_code``, ``error``,
+    ``duration_ms``) in one insert, then each delivery's changed columns, grouped by the
+    columns they touch (one UPDATE ... executemany per group)."""
+    # Core statements, not the ORM's bulk paths: this runs once per batch on the hot path.
+    connection = session.connection()
+    if attempts:
+        connection.execute(insert(_table(DeliveryAttemptRow)), attempts)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for delivery_id, columns in changes:
+        groups.setdefault(tuple(sorted(columns)), []).append(
+            {"delivery_id": delivery_id, **columns})
+    table = _table(AlertDeliveryRow)
+    for names, rows in groups.items():
+        statement = (update(table).where(table.c.id == bindparam("delivery_id"))
+                     .values({name: bindparam(name) for name in names}))
+        connection.execute(statement, rows)
+
+
+def _table(model: type[AlertDeliveryRow] | type[DeliveryAttemptRow]) -> Table:
+    """The Core table behind a mapped class."""
+    return model.metadata.tables[model.__tablename__]
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, delete, func, select, text
 from sqlalchemy.orm import Session as DbSession
 
 from syncd.models import Gear, PainReport, Session
@@ -197,3 +197,24 @@ def load_gear(session: DbSession, athlete_id: int) -> list[Gear]:
         gear[gear_id] = Gear(gear_id, known.name, max(known.distance_m, total or 0.0),
                              known.retired)
     return [gear[key] for key in sorted(gear)]
+
+
+def source_records(session: DbSession, athlete_id: int, source: str) -> list[tuple[str, Any]]:
+    """(source id, raw record) of every stored activity of ``athlete_id`` from ``source``,
+    deleted ones included."""
+    rows = session.execute(select(ActivityRow.source_id, ActivityRow.raw).where(
+        ActivityRow.athlete_id == athlete_id, ActivityRow.source == source)).all()
+    return [(source_id, raw) for source_id, raw in rows]
+
+
+def delete_source_data(session: DbSession, athlete_id: int, source: str) -> None:
+    """Delete for good every activity and pair of shoes of ``athlete_id`` from ``source``."""
+    session.execute(delete(ActivityRow).where(ActivityRow.athlete_id == athlete_id,
+                                              ActivityRow.source == source))
+    session.execute(delete(GearRow).where(GearRow.athlete_id == athlete_id,
+                                          GearRow.source == source))
+
+
+def ping(session: DbSession) -> None:
+    """Ask the database a trivial question; raises when it does not answer."""
+    session.execute(text("SELECT 1"))

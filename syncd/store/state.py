@@ -1,4 +1,4 @@
-"""Per-source sync state (cursor, last success, failing streak, backoff) and credentials.
+"""Per-source sync state (cursor, last success, failing streak, backoff).
 
 The scheduler logs once when a source starts failing and once when it recovers:
 :func:`record_sync_error` returns the streak length (1 = just started failing) and
@@ -11,22 +11,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from syncd.models import utc_iso
-from syncd.store.engine import Store
-from syncd.store.tables import CredentialRow, SyncStateRow
+from syncd.store.tables import SyncStateRow
 from syncd.text import clean_line
 
 # Long enough for any real error message, short enough that a runaway one stays harmless.
 _MAX_ERROR_CHARS = 2000
 
-# Names of the credential rows syncd itself reads (a connector's own rows are
-# ``<source>.<name>`` through :class:`DbCredentialStore`).
-STRAVA_TOKENS = "strava.tokens"
-STRAVA_INBOX = "strava.webhook_inbox"  # webhook events waiting to be processed
-STRAVA_SUBSCRIPTION = "strava.subscription"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,48 +161,45 @@ def record_sync_error(
     return row.error_count
 
 
-class DbCredentialStore:
-    """A connector's :class:`connectors.base.CredentialStore`, kept in the database.
+def lift_backoff(session: Session, athlete_id: int, source: str) -> None:
+    """Clear the back-off of ``source`` for ``athlete_id``, so that its next pass is due now
+    (its state row, if any, is otherwise unchanged)."""
+    session.execute(update(SyncStateRow).where(SyncStateRow.athlete_id == athlete_id,
+                                               SyncStateRow.source == source)
+                    .values(backoff_until=None))
 
-    ``save`` commits in its own write transaction before returning, so a rotated refresh
-    token is durable before the connector uses it. Do not call it while holding a write
-    transaction on the same SQLite database: the two would wait for each other.
-    """
 
-    def __init__(self, store: Store, athlete_id: int, *, prefix: str = "") -> None:
-        self._store = store
-        self._athlete_id = athlete_id
-        # One connector's names cannot clash with another's: "strava." + "token".
-        self._prefix = prefix
+def stored_cursors(session: Session, source: str) -> list[str]:
+    """Every athlete's stored cursor of ``source`` (athletes without one are left out)."""
+    query = select(SyncStateRow.cursor).where(SyncStateRow.source == source,
+                                              SyncStateRow.cursor.is_not(None))
+    return [cursor for cursor in session.scalars(query) if cursor is not None]
 
-    def _query(self, name: str) -> Any:
-        """The query for credential ``name`` of this athlete."""
-        return select(CredentialRow).where(CredentialRow.athlete_id == self._athlete_id,
-                                           CredentialRow.name == self._prefix + name)
 
-    def load(self, name: str) -> dict[str, Any] | None:
-        """Return the stored credential called ``name``, or ``None``."""
-        with self._store.read() as session:
-            row = session.scalars(self._query(name)).one_or_none()
-            return dict(row.value) if row else None
+@dataclass(frozen=True, slots=True)
+class PassFacts:
+    """What scheduling a Strava pass reads from a sync state: the last success, the back-off,
+    and three figures of its details (laps still to read, more to back-fill, since when)."""
 
-    def save(self, name: str, value: dict[str, Any]) -> None:
-        """Store ``value`` under ``name``, committed before returning."""
-        now = datetime.now(UTC)
-        with self._store.write() as session:
-            row = session.scalars(self._query(name)).one_or_none()
-            if row is None:
-                row = CredentialRow(athlete_id=self._athlete_id, name=self._prefix + name)
-                session.add(row)
-            row.value = dict(value)
-            row.updated_at = now
+    athlete_id: int
+    last_success_at: datetime | None
+    backoff_until: datetime | None
+    laps_pending: int | None
+    more: bool | None
+    backfill_since: str | None
 
-    def delete(self, name: str) -> None:
-        """Forget the credential called ``name``."""
-        with self._store.write() as session:
-            session.execute(delete(CredentialRow).where(
-                CredentialRow.athlete_id == self._athlete_id,
-                CredentialRow.name == self._prefix + name))
 
-    def __repr__(self) -> str:
-        return f"DbCredentialStore(athlete_id={self._athlete_id}, prefix={self._prefix!r})"
+def strava_pass_facts(session: Session, source: str,
+                      athlete_ids: list[int] | None) -> list[PassFacts]:
+    """The :class:`PassFacts` of ``source`` for these athletes (all when ``None``), in one
+    query."""
+    # Neither the cursors (the largest column) nor the whole details: the three facts
+    # needed are read inside the JSON.
+    details = SyncStateRow.details
+    query = select(SyncStateRow.athlete_id, SyncStateRow.last_success_at,
+                   SyncStateRow.backoff_until, details["laps_pending"].as_integer(),
+                   details["more"].as_boolean(), details[("backfill", "since")].as_string()
+                   ).where(SyncStateRow.source == source)
+    if athlete_ids is not None:
+        query = query.where(SyncStateRow.athlete_id.in_(athlete_ids))
+    return [PassFacts(*row) for row in session.execute(query)]

@@ -21,9 +21,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from syncd.alerts.outbox import STALL_AFTER, delivery_health
 from syncd.models import PainReport
 from syncd.store.alerts import list_alerts
+from syncd.store.outbox import STALL_AFTER, delivery_health
 from syncd.web.context import WebContext, web_context
 from syncd.web.metrics import CONTENT_TYPE, render_metrics
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import structlog
 from fastapi import HTTPException, Request
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from syncd.logs import redact_text
+from syncd.store.queries import ping
 from syncd.web.overview import clinic_summary
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class WebContext:
         """True when the database answers a trivial query."""
         try:
             with self.app.store.read() as tx:
-                tx.execute(text("SELECT 1"))
+                ping(tx)
         except Exception:  # any failure means "unreachable" to a health check
             return False
         return True

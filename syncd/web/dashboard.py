@@ -20,11 +20,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from syncd.errors import SyncdError
+from syncd.store.dashboard import SessionSplit, recent_sessions
 from syncd.web.chart import weekly_chart
 from syncd.web.clinic_page import athlete_path, pain_action, render_overview
 from syncd.web.context import WebContext, context_of, scrub
 from syncd.web.logins import logins_of
-from syncd.web.queries import SessionSplit, recent_sessions
 from syncd.web.security import COOKIE, AccessPolicy, client_of, session_of
 from syncd.web.style import CSS
 

@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 
 from syncd.alerts.metrics import by_label
 from syncd.runtime.scheduler import SourceStats
-from syncd.web import queries
+from syncd.store import dashboard as queries
 
 if TYPE_CHECKING:
     from syncd.app import App

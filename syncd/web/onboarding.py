@@ -43,15 +43,13 @@ from starlette.concurrency import run_in_threadpool
 from syncd.errors import AuthError, RateLimited, SyncdError
 from syncd.invites import (
     LINK_PATH,
-    Invite,
     connect_garmin,
     connect_strava,
     connectable_sources,
     garmin_staging,
-    pending_invite,
-    pending_invite_by_id,
     sweep_staging,
 )
+from syncd.store.invites import Invite, pending_invite, pending_invite_by_id
 from syncd.web.context import context_of
 from syncd.web.dashboard import page, read_form
 

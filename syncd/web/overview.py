@@ -13,25 +13,28 @@ athlete's week is then summarised by :func:`syncd.progress.weeks_overview`, as t
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BindParameter, bindparam, case, func, null, select
-from sqlalchemy.orm import Session as DbSession
-
 from syncd.errors import SyncdError
-from syncd.models import AlertStatus, Session, utc_iso
+from syncd.models import Session, utc_iso
 from syncd.pipeline.evaluation import local_midnight
 from syncd.plan import week_start
 from syncd.progress import weeks_overview
 from syncd.rules import History
-from syncd.store.tables import ActivityRow, AlertRow, AthleteRow, SegmentRow, SyncStateRow
+from syncd.store.overview import (
+    athlete_ids,
+    open_alerts_by_severity,
+    sessions_in_windows,
+    sync_times,
+)
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session as DbSession
+
     from syncd.app import App
     from syncd.clinic import Clinic
     from syncd.store import Store
@@ -39,10 +42,6 @@ if TYPE_CHECKING:
 SEVERITIES = ("critical", "warning", "info")  # most severe first
 DAY = timedelta(days=1)
 
-# The longest run bout of an activity, read with the activity (the rules' session needs it).
-_LONGEST_RUN = (select(func.max(SegmentRow.duration_s))
-                .where(SegmentRow.activity_id == ActivityRow.id, SegmentRow.kind == "run")
-                .correlate(ActivityRow).scalar_subquery().label("longest_run_s"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +78,12 @@ def athletes_overview(apps: Sequence[App], store: Store, now: datetime
         except SyncdError as err:  # a broken plan file: the row says so, the rest is shown
             rows.append({**_empty_row(app, now), "problem": str(err)})
     with store.read() as tx:
-        ids = _athlete_ids(tx, [a.app.profile.name for a in athletes])
+        ids = athlete_ids(tx, [a.app.profile.name for a in athletes])
         known = [ids[a.app.profile.name] for a in athletes if a.app.profile.name in ids]
         sessions = _sessions(tx, ids, [a for a in athletes if not a.gated])
         sessions.update(_sessions(tx, ids, [a for a in athletes if a.gated], replay=True))
-        alerts = _open_alerts(tx, known)
-        states = _sync_states(tx, known)
+        alerts = open_alerts_by_severity(tx, known)
+        states = sync_times(tx, known)
     for athlete in athletes:
         athlete_id = ids.get(athlete.app.profile.name, 0)  # 0: never stored, no figures
         rows.append(_row(athlete, sessions.get(athlete_id, []), alerts.get(athlete_id, {}),
@@ -111,88 +110,16 @@ def _athlete(app: App, now: datetime) -> _Athlete:
     return _Athlete(app, today, first, gated)
 
 
-# -- the queries ------------------------------------------------------------------------------
-
-
-def _athlete_ids(tx: DbSession, names: list[str]) -> dict[str, int]:
-    """Stored athletes by name (one who never synced has no row yet, and nothing to show)."""
-    if not names:
-        return {}
-    wanted = set(names)
-    return {name: athlete_id for athlete_id, name in tx.execute(
-        select(AthleteRow.id, AthleteRow.name)) if name in wanted}
+# -- the windows --------------------------------------------------------------------------------
 
 
 def _sessions(tx: DbSession, ids: dict[str, int], athletes: list[_Athlete], *,
               replay: bool = False) -> dict[int, list[Session]]:
-    """The sessions of ``athletes`` in the widest of their windows, by athlete id, each
-    athlete's cut to their own window. ``replay``: for a replay of gated progression, whose
-    rules also read each session's longest run bout."""
+    """The sessions of ``athletes`` in their windows, by athlete id (see
+    :func:`syncd.store.overview.sessions_in_windows`)."""
     windows = {ids[a.app.profile.name]: (local_midnight(a.first), local_midnight(a.today + DAY))
                for a in athletes if a.app.profile.name in ids}
-    if not windows:
-        return {}
-    first = min(lo for lo, _ in windows.values())
-    last = max(hi for _, hi in windows.values())
-    columns: list[Any] = [
-        ActivityRow.athlete_id, ActivityRow.source, ActivityRow.source_id, ActivityRow.start_utc,
-        ActivityRow.local_start, ActivityRow.moving_s, ActivityRow.elapsed_s, ActivityRow.run_s,
-        ActivityRow.distance_m, ActivityRow.gear_id]
-    conditions = [ActivityRow.athlete_id.in_(_ids(windows)), ActivityRow.canonical_id.is_(None),
-                  ActivityRow.deleted.is_(False), ActivityRow.sport == "run",
-                  ActivityRow.local_start >= first, ActivityRow.local_start < last]
-    if replay:
-        # Plan starts lie months apart: each athlete's own first day, in the database.
-        conditions.append(ActivityRow.local_start >= case(
-            {athlete_id: lo for athlete_id, (lo, _) in windows.items()},
-            value=ActivityRow.athlete_id))
-    # A week's figures read no bout: the longest is looked up for a replay only.
-    query = select(*columns, _LONGEST_RUN if replay else null().label("longest_run_s")
-                   ).where(*conditions)
-    out: dict[int, list[Session]] = defaultdict(list)
-    for (athlete_id, source, source_id, start_utc, local_start, moving_s, elapsed_s, run_s,
-         distance_m, gear_id, longest_run_s) in tx.execute(query):
-        lo, hi = windows[athlete_id]
-        if lo <= local_start < hi:
-            out[athlete_id].append(Session.conservative(
-                f"{source}:{source_id}", start_utc, local_start, elapsed_s, moving_s, run_s,
-                longest_run_s, distance_m, gear_id))
-    return out
-
-
-def _ids(athlete_ids: Iterable[int]) -> BindParameter[int]:
-    """Athlete ids for ``IN``, written into the statement: ints from our own rows, and a
-    thousand placeholders cost more to send than the numbers."""
-    return bindparam("athlete_ids", list(athlete_ids), expanding=True, literal_execute=True)
-
-
-def _open_alerts(tx: DbSession, athlete_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Open alerts counted by athlete and severity."""
-    if not athlete_ids:
-        return {}
-    query = (select(AlertRow.athlete_id, AlertRow.severity, func.count())
-             .where(AlertRow.athlete_id.in_(_ids(athlete_ids)),
-                    AlertRow.status == AlertStatus.OPEN.value)
-             .group_by(AlertRow.athlete_id, AlertRow.severity))
-    out: dict[int, dict[str, int]] = defaultdict(dict)
-    for athlete_id, severity, count in tx.execute(query):
-        out[athlete_id][severity] = count
-    return out
-
-
-def _sync_states(tx: DbSession, athlete_ids: list[int]
-                 ) -> dict[int, dict[str, dict[str, Any]]]:
-    """Each athlete's sources: last success, last error and consecutive errors."""
-    if not athlete_ids:
-        return {}
-    query = select(SyncStateRow.athlete_id, SyncStateRow.source, SyncStateRow.last_success_at,
-                   SyncStateRow.last_error_at, SyncStateRow.error_count
-                   ).where(SyncStateRow.athlete_id.in_(_ids(athlete_ids)))
-    out: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for athlete_id, source, success, error, errors in tx.execute(query):
-        out[athlete_id][source] = {"last_success_at": success, "last_error_at": error,
-                                   "error_count": errors}
-    return out
+    return sessions_in_windows(tx, windows, replay=replay)
 
 
 # -- the rows ---------------------------------------------------------------------------------

@@ -11,9 +11,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from syncd.alerts import Dispatcher
-from syncd.alerts.outbox import DELIVERED
 from syncd.app import App
 from syncd.store.database import Store
+from syncd.store.outbox import DELIVERED
 from syncd.store.tables import AlertDeliveryRow
 
 from .support import FakeClock, Receiver, finding, raise_alerts, settings, webhook

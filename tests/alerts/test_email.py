@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from syncd.alerts import Dispatcher
 from syncd.alerts.messages import digest_message_id, message_id
-from syncd.alerts.outbox import DELIVERED, PENDING, SKIPPED
 from syncd.app import App
+from syncd.store.outbox import DELIVERED, PENDING, SKIPPED
 from syncd.store.tables import AlertDeliveryRow
 
 from .support import (

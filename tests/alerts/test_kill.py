@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from syncd.alerts.outbox import DELIVERED, PENDING
 from syncd.app import App
+from syncd.store.outbox import DELIVERED, PENDING
 from syncd.store.tables import AlertDeliveryRow, DeliveryAttemptRow
 
 from .support import SECRET, Receiver, event_ids, finding, raise_alerts, settings, wait_for

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from syncd.alerts.channel import Outcome, Result
-from syncd.alerts.outbox import DELIVERED, DISABLED, FAILED, PENDING, SKIPPED
-from syncd.alerts.record import DeliveryState, decide
+from syncd.alerts.record import decide
+from syncd.store.outbox import DELIVERED, DISABLED, FAILED, PENDING, SKIPPED, DeliveryState
 
 NOW = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
 LEASE = NOW + timedelta(seconds=65)

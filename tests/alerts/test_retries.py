@@ -11,10 +11,10 @@ import trustme
 from sqlalchemy import select
 
 from syncd.alerts import DeliveryMetrics, Dispatcher
-from syncd.alerts.outbox import DISABLED, FAILED, PENDING, attempts_of, list_deliveries, next_due
 from syncd.alerts.schedule import MAX_ATTEMPTS, RETRY_DELAYS, parse_retry_after, retry_delay
 from syncd.app import App
 from syncd.cli.main import main
+from syncd.store.outbox import DISABLED, FAILED, PENDING, attempts_of, list_deliveries, next_due
 from syncd.store.tables import AlertDeliveryRow, AlertEventRow
 
 from .support import (

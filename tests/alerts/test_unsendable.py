@@ -13,7 +13,7 @@ import trustme
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from syncd.alerts import DeliveryMetrics, Dispatcher, outbox
+from syncd.alerts import DeliveryMetrics, Dispatcher
 from syncd.alerts.channel import EVENT_SUMMARY
 from syncd.alerts.messages import message_id
 from syncd.alerts.schedule import RETRY_DELAYS
@@ -21,6 +21,7 @@ from syncd.app import App
 from syncd.errors import AuthError
 from syncd.pipeline.notices import notify_source_failure
 from syncd.pipeline.sync import SourceResult
+from syncd.store import outbox
 from syncd.store.alerts import add_operator_notice, new_event_id
 from syncd.web.factory import create_app
 

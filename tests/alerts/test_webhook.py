@@ -10,9 +10,9 @@ import httpx
 from sqlalchemy import select
 
 from syncd.alerts import Dispatcher
-from syncd.alerts.outbox import DELIVERED, PENDING, SKIPPED, attempts_of
 from syncd.alerts.webhook import render_body, signed_headers, signer
 from syncd.app import App
+from syncd.store.outbox import DELIVERED, PENDING, SKIPPED, attempts_of
 from syncd.store.tables import AlertDeliveryRow
 
 from .support import (

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from syncd.alerts import outbox
 from syncd.alerts.dispatcher import Dispatcher
 from syncd.app import App
 from syncd.config import load_settings
 from syncd.pipeline.sync import sync_source
+from syncd.store import outbox
 from syncd.store.tables import AlertRow
 
 from .support import World, check_invariants

@@ -12,9 +12,9 @@ from pathlib import Path
 from alerts.support import SECRET, T0, FakeClock, Receiver, finding, raise_alerts, settings
 from sqlalchemy import select
 
-from syncd.alerts import outbox
 from syncd.alerts.dispatcher import Dispatcher
 from syncd.alerts.messages import message_id
+from syncd.store import outbox
 from syncd.app import App
 from syncd.store.tables import AlertDeliveryRow, AlertEventRow, DeliveryAttemptRow
 

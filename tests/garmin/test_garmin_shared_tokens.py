@@ -33,9 +33,10 @@ from connectors.garmin.tokens import save_profile
 from syncd.cli.main import main
 from syncd.clinic import Clinic
 from syncd.config import GarminSection, load_settings
-from syncd.invites import connect_garmin, create_invite, garmin_staging
+from syncd.invites import connect_garmin, garmin_staging
 from syncd.logs import NOISY, configure_logging
 from syncd.pipeline.sync import SourceResult, sync_source
+from syncd.store.invites import create_invite
 from syncd.sources.garmin.tokens import CREDENTIAL, agreement_file
 from syncd.store import Store
 from syncd.store.tables import CredentialRow

@@ -36,8 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
-from syncd.alerts import outbox, record
-from syncd.alerts.channel import OutboxEvent, Outcome, Result
+from syncd.alerts import record
+from syncd.alerts.channel import Outcome, Result
 from syncd.errors import SyncdError
 from syncd.models import Finding, Gear, Subject, utc_iso
 from syncd.store import (
@@ -48,6 +48,7 @@ from syncd.store import (
     apply_findings,
     ensure_athlete,
     find_activity,
+    outbox,
     record_sync_error,
     record_sync_success,
     upsert_activities,
@@ -67,6 +68,7 @@ from syncd.store.export_file import (
     read_export,
     write_export,
 )
+from syncd.store.outbox import OutboxEvent
 from syncd.store.tables import Base, CredentialRow, InviteRow, ReplicaRow, StravaEventRow
 
 from .conftest import NOW, T0, intervals, run
@@ -105,7 +107,7 @@ def deliver(store: Store, channel: str, now: datetime,
     """One dispatcher pass on ``channel`` through the real outbox and record code."""
     with store.write() as tx:
         claims = outbox.claim_due(tx, channel, now, 100, now + timedelta(minutes=5))
-        states = record.load_states(tx, [claim.delivery_id for claim in claims])
+        states = outbox.load_states(tx, [claim.delivery_id for claim in claims])
         decided = []
         for claim in claims:
             outcome = outcome_of(claim.event)

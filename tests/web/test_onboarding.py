@@ -33,8 +33,8 @@ from syncd.app import App
 from syncd.cli.main import main
 from syncd.clinic import Clinic
 from syncd.config import load_settings
-from syncd.invites import consume_invite, create_invite, pending_invites
 from syncd.runtime.scheduler import Scheduler
+from syncd.store.invites import consume_invite, create_invite, pending_invites
 from syncd.store import Store, ensure_athlete, record_sync_error
 from syncd.store.tables import CredentialRow, InviteRow, SyncStateRow
 from syncd.web import create_app

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncd.invites import create_invite
+from syncd.store.invites import create_invite
 from syncd.web import create_app
 from syncd.web.security import COOKIE
 

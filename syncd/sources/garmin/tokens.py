@@ -35,12 +35,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
-from sqlalchemy import select
 
 from connectors.garmin import tokens
 from syncd.errors import SyncdError
+from syncd.store.credentials import put_credential, read_credential
 from syncd.store.database import Store
-from syncd.store.tables import CredentialRow
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -85,8 +84,8 @@ def read_folder(folder: Path) -> TokenFiles:
 def load_copy(store: Store, athlete_id: int) -> TokenFiles | None:
     """The athlete's tokens as the database holds them, or ``None``."""
     with store.read() as tx:
-        row = tx.scalars(_row_query(athlete_id)).one_or_none()
-        return _copy_of(row.value) if row is not None else None
+        value = read_credential(tx, athlete_id, CREDENTIAL)
+    return _copy_of(value) if value is not None else None
 
 
 def reconcile(store: Store, athlete_id: int, folder: Path, *, now: datetime,
@@ -169,11 +168,6 @@ def agreement_file(folder: Path) -> Path:
 # -- the database -------------------------------------------------------------------------------
 
 
-def _row_query(athlete_id: int) -> Any:
-    return select(CredentialRow).where(CredentialRow.athlete_id == athlete_id,
-                                       CredentialRow.name == CREDENTIAL)
-
-
 def _copy_of(value: Any) -> TokenFiles:
     """The files of a credential value; what is not a shared file's text is left out."""
     files = value.get("files") if isinstance(value, dict) else None
@@ -190,16 +184,14 @@ def _save(store: Store, athlete_id: int, folder: Path, local: TokenFiles, *,
     the agreement beside ``folder``. False, with nothing written, when another save came
     first."""
     with store.write() as tx:
-        row = tx.scalars(_row_query(athlete_id).with_for_update()).one_or_none()
-        current = _copy_of(row.value) if row is not None else None
+        value = read_credential(tx, athlete_id, CREDENTIAL, for_update=True)
+        current = _copy_of(value) if value is not None else None
         if expected != _ANY and (current.sha256 if current else None) != expected:
             return False
-        if row is None:
-            row = CredentialRow(athlete_id=athlete_id, name=CREDENTIAL)
-            tx.add(row)
         version = (current.version if current else 0) + 1
-        row.value = {"files": dict(local.files), "sha256": local.sha256, "version": version}
-        row.updated_at = now
+        put_credential(tx, athlete_id, CREDENTIAL,
+                       {"files": dict(local.files), "sha256": local.sha256, "version": version},
+                       now)
     _remember(folder, local.sha256)
     return True
 

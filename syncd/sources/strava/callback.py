@@ -40,17 +40,16 @@ import structlog
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import delete, select
 
 from connectors.base import FetchResult, RawRecord
 from syncd.errors import RateLimited, SyncdError, TransientError
 from syncd.sources.strava.planner import EventAllowance
 from syncd.store.activities import find_activity
 from syncd.store.alerts import add_operator_notice
-from syncd.store.state import STRAVA_SUBSCRIPTION as SUBSCRIPTION
-from syncd.store.state import STRAVA_TOKENS as TOKENS
+from syncd.store.credentials import STRAVA_SUBSCRIPTION as SUBSCRIPTION
+from syncd.store.credentials import strava_token_owners, values_named
+from syncd.store.queries import delete_source_data, source_records
 from syncd.store.strava_inbox import StoredEvent, add_event, inbox, remove_events
-from syncd.store.tables import ActivityRow, AthleteRow, CredentialRow, GearRow
 from syncd.web.context import context_of
 
 if TYPE_CHECKING:
@@ -333,7 +332,7 @@ def accept_event(apps: Sequence[App], event: StravaEvent) -> tuple[list[App], st
         if not _our_subscription(tx, event.subscription_id):
             return [], "not our subscription"
         owners = [(athlete_id, by_name[name]) for athlete_id, name
-                  in _token_owners(tx, event.owner_id) if name in by_name]
+                  in strava_token_owners(tx, event.owner_id) if name in by_name]
         if not owners:
             return [], "unknown athlete"
         kept = [add_event(tx, athlete_id, event.fields(), now) for athlete_id, _ in owners]
@@ -345,21 +344,8 @@ def accept_event(apps: Sequence[App], event: StravaEvent) -> tuple[list[App], st
 
 def _our_subscription(tx: Session, subscription_id: int) -> bool:
     """True when a subscription stored under any athlete has this id."""
-    stored = tx.scalars(select(CredentialRow.value).where(CredentialRow.name == SUBSCRIPTION))
     return any(isinstance(value, Mapping) and value.get("id") == subscription_id
-               for value in stored)
-
-
-def _token_owners(tx: Session, owner_id: int) -> list[tuple[int, str]]:
-    """(athlete id, name) of the athletes whose stored Strava tokens are ``owner_id``'s."""
-    # Read inside the JSON: neither the other athletes' tokens nor their ids leave the database.
-    # Compared as text: a cast to a number could fail on another credential's value.
-    strava_athlete = CredentialRow.value["athlete_id"].as_string()
-    query = (select(CredentialRow.athlete_id, AthleteRow.name)
-             .join(AthleteRow, AthleteRow.id == CredentialRow.athlete_id)
-             .where(CredentialRow.name == TOKENS, strava_athlete == str(owner_id))
-             .order_by(CredentialRow.athlete_id))
-    return [(athlete_id, name) for athlete_id, name in tx.execute(query)]
+               for value in values_named(tx, SUBSCRIPTION))
 
 
 # -- serving an inbox -------------------------------------------------------------------------
@@ -563,13 +549,9 @@ def _remove_strava_data(app: App, connector: StravaConnector) -> None:
     """Mark every Strava activity deleted (so alerts are re-evaluated), then delete them and
     the Strava gear for good."""
     with app.store.read() as tx:
-        rows = tx.execute(select(ActivityRow.source_id, ActivityRow.raw).where(
-            ActivityRow.athlete_id == app.athlete_id, ActivityRow.source == "strava")).all()
+        rows = source_records(tx, app.athlete_id, "strava")
     records = [RawRecord(source_id, raw, deleted=True) for source_id, raw in rows]
     activities, _ = connector.normalize_all(records)
     app.ingest(activities, source="strava")
     with app.store.write() as tx:
-        tx.execute(delete(ActivityRow).where(ActivityRow.athlete_id == app.athlete_id,
-                                             ActivityRow.source == "strava"))
-        tx.execute(delete(GearRow).where(GearRow.athlete_id == app.athlete_id,
-                                         GearRow.source == "strava"))
+        delete_source_data(tx, app.athlete_id, "strava")

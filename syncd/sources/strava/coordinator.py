@@ -33,7 +33,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import select
 
 from syncd.pipeline.sync import SourceResult, make_connector, sync_source
 from syncd.sources.strava.planner import (
@@ -54,10 +53,11 @@ from syncd.sources.strava.planner import (
     poll_interval,
     poll_slots,
 )
-from syncd.store.state import STRAVA_SUBSCRIPTION as SUBSCRIPTION
-from syncd.store.state import STRAVA_TOKENS as TOKENS
+from syncd.store.credentials import STRAVA_SUBSCRIPTION as SUBSCRIPTION
+from syncd.store.credentials import STRAVA_TOKENS as TOKENS
+from syncd.store.credentials import any_stored, athletes_holding
+from syncd.store.state import stored_cursors, strava_pass_facts
 from syncd.store.strava_inbox import StoredEvent, waiting_events
-from syncd.store.tables import CredentialRow, SyncStateRow
 
 if TYPE_CHECKING:
     from connectors.strava.budget import RateBudget
@@ -266,8 +266,7 @@ class StravaCoordinator:
                     or now - self._scanned[0] >= RESCAN or now < self._scanned[0]):
                 store = self.clinic.store
                 with store.read() as tx:
-                    connected = set(tx.scalars(select(CredentialRow.athlete_id).where(
-                        CredentialRow.name == TOKENS))) & roster
+                    connected = athletes_holding(tx, TOKENS) & roster
                 states = {k: v for k, v in _read_states(store, None).items() if k in connected}
                 states.update({k: _State() for k in connected - set(states)})
                 self._states = states
@@ -340,8 +339,7 @@ class StravaCoordinator:
                 self._webhooks = False
             else:
                 with self.clinic.store.read() as tx:
-                    self._webhooks = tx.scalars(select(CredentialRow.id).where(
-                        CredentialRow.name == SUBSCRIPTION).limit(1)).first() is not None
+                    self._webhooks = any_stored(tx, SUBSCRIPTION)
         return self._webhooks
 
     def budget(self, app: App) -> RateBudget:
@@ -355,8 +353,7 @@ class StravaCoordinator:
             assert isinstance(connector, StravaConnector)
             self._budget = connector.api.budget
             with app.store.read() as tx:
-                cursors = tx.scalars(select(SyncStateRow.cursor).where(
-                    SyncStateRow.source == SOURCE, SyncStateRow.cursor.is_not(None))).all()
+                cursors = stored_cursors(tx, SOURCE)
             for cursor in cursors:
                 self._budget.load(SyncCursor.decode(cursor).budget)
         return self._budget
@@ -424,19 +421,10 @@ def _sync_kind(now: datetime, state: _State, offset: timedelta,
 
 def _read_states(store: Store, athlete_ids: list[int] | None) -> dict[int, _State]:
     """The Strava sync states of these athletes (all when ``None``), in one query."""
-    # Neither the cursors (the largest column, and the connector's business) nor the whole
-    # details: the three facts needed are read inside the JSON.
-    details = SyncStateRow.details
-    query = select(SyncStateRow.athlete_id, SyncStateRow.last_success_at,
-                   SyncStateRow.backoff_until, details["laps_pending"].as_integer(),
-                   details["more"].as_boolean(), details[("backfill", "since")].as_string()
-                   ).where(SyncStateRow.source == SOURCE)
-    if athlete_ids is not None:
-        query = query.where(SyncStateRow.athlete_id.in_(athlete_ids))
     with store.read() as tx:
-        return {athlete_id: _State(last_success, backoff, bool(pending), bool(more and since))
-                for athlete_id, last_success, backoff, pending, more, since
-                in tx.execute(query)}
+        facts = strava_pass_facts(tx, SOURCE, athlete_ids)
+    return {f.athlete_id: _State(f.last_success_at, f.backoff_until, bool(f.laps_pending),
+                                 bool(f.more and f.backfill_since)) for f in facts}
 
 
 def _inboxes(store: Store, apps: Mapping[int, App]) -> dict[int, list[StoredEvent]]:
