@@ -5,7 +5,6 @@ per refused file, and nothing changed by a second import."""
 from __future__ import annotations
 
 import sqlite3
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,9 +12,7 @@ import pytest
 
 from connectors.files.reader import content_id
 from syncd.cli.main import main
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connectors"))
-from fit_builders import TRIATHLON, activity_fit, run
+from tests.connectors.fit_builders import TRIATHLON, activity_fit, run
 
 START = datetime(2026, 10, 4, 7, 0, tzinfo=UTC)  # 09:00 in Berlin
 CONFIG = """

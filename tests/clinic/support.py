@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from e2e.support.activity_files import activity_file
-from e2e.support.servers import (
+from tests.e2e.support.activity_files import activity_file
+from tests.e2e.support.servers import (
     CLIENT_ID,
     CLIENT_SECRET,
     SMTP_PASSWORD,
@@ -28,7 +28,7 @@ from e2e.support.servers import (
     make_typed_splits,
     summary,
 )
-from e2e.support.spec import RUN_MPS, WALK_MPS, ActivitySpec, Bout, parse_bouts
+from tests.e2e.support.spec import RUN_MPS, WALK_MPS, ActivitySpec, Bout, parse_bouts
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/London")

@@ -24,8 +24,6 @@ from typing import Any
 
 import pytest
 import trustme
-from alerts.support import OTHER_SECRET, SECRET, Receiver, SmtpServer
-from e2e.support.servers import FakeStrava
 from sqlalchemy import func, select
 from sqlalchemy.sql import ColumnElement
 
@@ -36,6 +34,8 @@ from syncd.store import DbCredentialStore, Store
 from syncd.store.athletes import athlete_rows
 from syncd.store.export_file import read_export
 from syncd.store.tables import AthleteRow, Base
+from tests.alerts.support import OTHER_SECRET, SECRET, Receiver, SmtpServer
+from tests.e2e.support.servers import FakeStrava
 
 from .support import (
     CLINIC_ADDRESS,

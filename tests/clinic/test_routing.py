@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerts.support import OTHER_SECRET, SECRET, Receiver
 
 from syncd.cli.main import main
+from tests.alerts.support import OTHER_SECRET, SECRET, Receiver
 
 
 @pytest.fixture

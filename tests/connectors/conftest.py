@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from files_support import FIXTURES, make_context
 
 from connectors.files import FilesConnector
+from tests.connectors.files_support import FIXTURES, make_context
 
 
 @pytest.fixture

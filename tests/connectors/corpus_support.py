@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 import fitparse
 import gpxpy
 import gpxpy.gpx
-from files_support import FIXTURES
+
+from tests.connectors.files_support import FIXTURES
 
 ATHLETE_ZONE = "Europe/Berlin"
 # DESIGN section 3: above this speed a step is running, below it walking.

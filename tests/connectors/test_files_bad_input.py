@@ -9,10 +9,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from files_support import HISTORY, make_context
 
 from connectors.files import ArchiveLimits, FilesConnector
 from connectors.files.reader import content_id
+from tests.connectors.files_support import HISTORY, make_context
 
 GOOD_FIT = HISTORY / "2026-10-05-run.fit"
 GOOD_GPX = HISTORY / "2026-09-07-walk.gpx"

@@ -7,11 +7,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from contract import ConnectorContract
-from files_support import HISTORY, make_context
 
 from connectors.base import Connector
 from connectors.files import FilesConnector
+from tests.connectors.contract import ConnectorContract
+from tests.connectors.files_support import HISTORY, make_context
 
 
 class TestFilesContract(ConnectorContract):

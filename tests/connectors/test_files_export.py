@@ -8,10 +8,9 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
-from files_support import HISTORY
-
 from connectors.files import FilesConnector
 from connectors.files.reader import content_id
+from tests.connectors.files_support import HISTORY
 
 # The real export repeats column names: the first Distance is in km, the second in metres.
 HEADER = ("Activity ID,Activity Date,Activity Name,Activity Type,Activity Description,"

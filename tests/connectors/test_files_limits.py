@@ -12,12 +12,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from files_support import HISTORY, make_context
-from strava_export_support import gz, strava_gpx, utc
 
 from connectors.files import FilesConnector
 from connectors.files.reader import content_id
 from syncd.cli.main import main
+from tests.connectors.files_support import HISTORY, make_context
+from tests.connectors.strava_export_support import gz, strava_gpx, utc
 
 RUN_FIT = HISTORY / "2026-10-05-run.fit"
 WALK_GPX = HISTORY / "2026-09-07-walk.gpx"

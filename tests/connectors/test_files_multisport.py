@@ -13,12 +13,12 @@ from types import SimpleNamespace
 from xml.etree import ElementTree as ET
 
 import pytest
-from files_support import make_context
-from fit_builders import RUN_WALK_RUN, TRIATHLON, activity_fit, run
 
 from connectors.files import FilesConnector
 from connectors.files.reader import content_id
 from syncd.models import Activity
+from tests.connectors.files_support import make_context
+from tests.connectors.fit_builders import RUN_WALK_RUN, TRIATHLON, activity_fit, run
 
 START = datetime(2026, 10, 4, 7, 0, tzinfo=UTC)  # a Sunday morning, 09:00 in Berlin
 TCX_NS = "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2"

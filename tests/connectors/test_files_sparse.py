@@ -10,7 +10,6 @@ from pathlib import Path
 
 import gpxpy
 import pytest
-from files_support import FIXTURES, make_context
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from connectors.files.runwalk import (
     segments_from_speeds,
 )
 from syncd.models import Activity
+from tests.connectors.files_support import FIXTURES, make_context
 
 SPEEDS = {"run": (2.5, 3.5), "walk": (1.2, 1.6), "stand": (0.0, 0.3)}
 INTERVALS = (5, 30, 60, 120)
@@ -249,7 +249,6 @@ def smart_recording_fit(bouts: list[tuple[int, float]], intervals: list[int]) ->
     direction changes (here every ``intervals`` seconds in turn), each with the distance so far
     and the speed of that moment; one auto-lap over it all, and the session's totals. Built
     with fit-tool after the FIT SDK's activity file layout."""
-    from fit_builders import fit_ms, fit_seconds
     from fit_tool.fit_file_builder import FitFileBuilder
     from fit_tool.profile.messages.activity_message import ActivityMessage
     from fit_tool.profile.messages.file_id_message import FileIdMessage
@@ -257,6 +256,8 @@ def smart_recording_fit(bouts: list[tuple[int, float]], intervals: list[int]) ->
     from fit_tool.profile.messages.record_message import RecordMessage
     from fit_tool.profile.messages.session_message import SessionMessage
     from fit_tool.profile.profile_type import FileType, GarminProduct, Manufacturer, Sport
+
+    from tests.connectors.fit_builders import fit_ms, fit_seconds
 
     def at(offset: float) -> int:
         return fit_ms(fit_seconds(START) + offset)

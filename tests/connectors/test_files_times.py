@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from files_support import make_context
 
 from connectors.files import FilesConnector
 from syncd.models import Activity
+from tests.connectors.files_support import make_context
 
 START = datetime(2026, 10, 3, 7, 30, tzinfo=UTC)
 NO_TIME = "1901-12-13T20:45:52Z"

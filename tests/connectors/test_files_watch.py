@@ -10,10 +10,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from files_support import HISTORY, make_context
 
 from connectors.files import FilesConnector
 from connectors.files.reader import content_id
+from tests.connectors.files_support import HISTORY, make_context
 
 RUN_A = HISTORY / "2026-10-05-run.fit"
 RUN_B = HISTORY / "2026-10-07-run.fit"

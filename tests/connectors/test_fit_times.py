@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from files_support import FIXTURES
-from fit_builders import RUN_WALK_RUN, activity_fit, fit_seconds, run
 
 from connectors.files import FilesConnector
 from connectors.files.summary import activity_from_payload
 from syncd.models import Activity
+from tests.connectors.files_support import FIXTURES
+from tests.connectors.fit_builders import RUN_WALK_RUN, activity_fit, fit_seconds, run
 
 START = datetime(2026, 10, 4, 7, 0, tzinfo=UTC)  # 09:00 in Berlin (summer time)
 POWER_ON = START - timedelta(minutes=25)  # the watch was switched on 25 minutes before

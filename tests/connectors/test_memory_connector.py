@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from contract import ConnectorContract
 
 from connectors.base import Connector
 from connectors.memory import MemoryConnector
 from syncd.models import Activity
+from tests.connectors.contract import ConnectorContract
 
 
 class TestMemoryContract(ConnectorContract):

@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus_support import (
+
+from connectors.base import RawRecord
+from connectors.files import FilesConnector
+from connectors.garmin import GarminConnector
+from connectors.strava import StravaConnector
+from syncd.cli.main import main
+from syncd.errors import SyncdError
+from syncd.models import Activity, Session
+from tests.connectors.corpus_support import (
     ATHLETE_ZONE,
     Leg,
     Reading,
@@ -39,15 +47,7 @@ from corpus_support import (
     sdk_messages,
     strava_leg,
 )
-from files_support import FIXTURES, make_context
-
-from connectors.base import RawRecord
-from connectors.files import FilesConnector
-from connectors.garmin import GarminConnector
-from connectors.strava import StravaConnector
-from syncd.cli.main import main
-from syncd.errors import SyncdError
-from syncd.models import Activity, Session
+from tests.connectors.files_support import FIXTURES, make_context
 
 pytestmark = [
     pytest.mark.skipif(not FIXTURES.is_dir(),

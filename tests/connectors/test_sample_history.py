@@ -10,10 +10,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from files_support import EXAMPLES, HISTORY, REPO, make_context
 
 from connectors.files import FilesConnector
 from syncd.models import Activity
+from tests.connectors.files_support import EXAMPLES, HISTORY, REPO, make_context
 
 PLAN_START = date(2026, 9, 7)
 SCRIPT = REPO / "scripts" / "make_sample_history.py"

@@ -9,8 +9,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from files_support import HISTORY
-from strava_export_support import (
+
+from connectors.files import FilesConnector
+from connectors.files.strava_types import csv_type_name, gpx_type_name
+from syncd.cli.main import main
+from tests.connectors.files_support import HISTORY
+from tests.connectors.strava_export_support import (
     RUN_WORD,
     WALK_WORD,
     Export,
@@ -19,10 +23,6 @@ from strava_export_support import (
     strava_gpx,
     utc,
 )
-
-from connectors.files import FilesConnector
-from connectors.files.strava_types import csv_type_name, gpx_type_name
-from syncd.cli.main import main
 
 RUN_FIT = HISTORY / "2026-09-15-run.fit"  # a run/walk session, FIT sport "running"
 RUN_TCX = HISTORY / "2026-09-21-run.tcx"

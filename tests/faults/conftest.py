@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_garmin import FakeGarmin
+
+from tests.garmin.fake_garmin import FakeGarmin
 
 from .support import PlainSmtp, Receiver, World, Zygote, make_strava
 

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from fake_garmin import FakeGarmin
-from fake_strava import FakeStrava, _Handler
+from tests.garmin.fake_garmin import FakeGarmin
+from tests.strava.fake_strava import FakeStrava, _Handler
 
 KINDS = ("500", "429", "429 Retry-After", "truncated JSON", "hang")
 

@@ -28,14 +28,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiosmtpd.controller import Controller
-from fake_garmin import PROFILE, FakeGarmin, make_entry, make_typed_splits
-from fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava, Limits
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
-from strava_support import publish
 
 from connectors.garmin.tokens import save_profile
 from syncd.sources.strava.callback import CALLBACK_PATH
+from tests.garmin.fake_garmin import PROFILE, FakeGarmin, make_entry, make_typed_splits
+from tests.strava.fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava, Limits
+from tests.strava.strava_support import publish
 
 from .support import RUN_WALK, SECRET, PlainSmtp, Receiver, Zygote, free_port, log_events
 

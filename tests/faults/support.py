@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from alerts.support import SECRET, Receiver, free_port
-from fake_garmin import PROFILE, FakeGarmin, make_entry
-from fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava, Limits
-from strava_support import publish
 
 from connectors.garmin.tokens import save_profile
 from syncd.alerts.messages import message_id
+from tests.alerts.support import SECRET, Receiver, free_port
+from tests.garmin.fake_garmin import PROFILE, FakeGarmin, make_entry
+from tests.strava.fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava, Limits
+from tests.strava.strava_support import publish
 
 REPO = Path(__file__).resolve().parents[2]
 

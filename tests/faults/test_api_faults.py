@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from garmin_support import FAST_RETRY
 
 from connectors.base import ConnectorContext
 from connectors.garmin import GarminConnector
@@ -23,6 +22,7 @@ from syncd.app import App
 from syncd.config import load_settings
 from syncd.pipeline.sync import sync_source
 from syncd.store import DbCredentialStore
+from tests.garmin.garmin_support import FAST_RETRY
 
 from .faulty_servers import FaultyGarmin, FaultyStrava
 from .support import PROFILE, RUN_WALK, ZONE, Limits, make_entry, publish, query

@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from alerts.support import SECRET, T0, FakeClock, Receiver, finding, raise_alerts, settings
 from sqlalchemy import select
 
 from syncd.alerts.dispatcher import Dispatcher
 from syncd.alerts.messages import message_id
-from syncd.store import outbox
 from syncd.app import App
+from syncd.store import outbox
 from syncd.store.tables import AlertDeliveryRow, AlertEventRow, DeliveryAttemptRow
+from tests.alerts.support import SECRET, T0, FakeClock, Receiver, finding, raise_alerts, settings
 
 from .support import PlainSmtp, query
 

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_garmin import PROFILE, FakeGarmin
-from garmin_support import FAST_RETRY, ZONE, Clock
 
 from connectors.base import ConnectorContext
 from connectors.garmin import GarminConnector, Policy
 from connectors.garmin.tokens import save_profile
 from syncd.config import GarminSection
+from tests.garmin.fake_garmin import PROFILE, FakeGarmin
+from tests.garmin.garmin_support import FAST_RETRY, ZONE, Clock
 
 
 @pytest.fixture

@@ -8,8 +8,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from fake_garmin import FakeGarmin, garmin_time, load_fixtures, make_entry, make_typed_splits
-from garmin_support import NOW
+
+from tests.garmin.fake_garmin import (
+    FakeGarmin,
+    garmin_time,
+    load_fixtures,
+    make_entry,
+    make_typed_splits,
+)
+from tests.garmin.garmin_support import NOW
 
 TRAIL_ID = "21482825013"
 LOCAL = (NOW - timedelta(days=3)).replace(tzinfo=None)

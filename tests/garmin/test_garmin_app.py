@@ -8,8 +8,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_garmin import FakeGarmin, load_fixtures, make_typed_splits
-from garmin_support import FAST_RETRY, NOW, ZONE, Clock
 from sqlalchemy import select
 
 from connectors.base import ConnectorContext
@@ -21,6 +19,8 @@ from syncd.models import Activity
 from syncd.pipeline.notices import notify_source_failure
 from syncd.pipeline.sync import sync_source
 from syncd.store.tables import AlertEventRow
+from tests.garmin.fake_garmin import FakeGarmin, load_fixtures, make_typed_splits
+from tests.garmin.garmin_support import FAST_RETRY, NOW, ZONE, Clock
 
 TRAIL_ID = "21482825013"
 

@@ -14,14 +14,14 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from fake_garmin import PROFILE, FakeGarmin, make_entry
-from garmin_support import FAST_RETRY, ZONE, Clock
 
 from connectors.base import ConnectorContext
 from connectors.garmin import GarminConnector, auth
 from syncd.cli.main import main
 from syncd.config import GarminSection
 from syncd.errors import AuthError
+from tests.garmin.fake_garmin import PROFILE, FakeGarmin, make_entry
+from tests.garmin.garmin_support import FAST_RETRY, ZONE, Clock
 
 PASSWORD = "correct horse"
 TOKEN_PATH = "/di-oauth2-service/oauth/token"

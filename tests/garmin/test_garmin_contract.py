@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from fake_garmin import FakeGarmin, make_entry
-from garmin_support import NOW
 
 from connectors.base import Connector
 from connectors.garmin import GarminConnector
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connectors"))
-from contract import ConnectorContract
+from tests.connectors.contract import ConnectorContract
+from tests.garmin.fake_garmin import FakeGarmin, make_entry
+from tests.garmin.garmin_support import NOW
 
 
 class TestGarminContract(ConnectorContract):

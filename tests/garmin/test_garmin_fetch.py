@@ -8,7 +8,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_garmin import (
+
+from connectors.garmin import Policy
+from syncd.errors import AuthError, InvalidResponse, RateLimited, TransientError
+from tests.garmin.fake_garmin import (
     FakeGarmin,
     load_fixtures,
     make_entry,
@@ -16,10 +19,7 @@ from fake_garmin import (
     make_laps,
     make_typed_splits,
 )
-from garmin_support import NOW, Clock
-
-from connectors.garmin import Policy
-from syncd.errors import AuthError, InvalidResponse, RateLimited, TransientError
+from tests.garmin.garmin_support import NOW, Clock
 
 TRAIL_ID = "21482825013"
 # The synthetic bouts behind the recorded summaries: 27 runs (1,563.026 s), 28 walks (660.109).

@@ -6,22 +6,19 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_garmin import FakeGarmin, garmin_time, make_entry, make_typed_splits
-from garmin_support import NOW, ZONE
 
 from connectors.base import ConnectorContext
 from connectors.files import FilesConnector
 from syncd.models import Activity
 from syncd.store import Store, ensure_athlete, load_sessions, upsert_activities
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connectors"))
-from fit_builders import RUN_WALK_RUN, activity_fit
+from tests.connectors.fit_builders import RUN_WALK_RUN, activity_fit
+from tests.garmin.fake_garmin import FakeGarmin, garmin_time, make_entry, make_typed_splits
+from tests.garmin.garmin_support import NOW, ZONE
 
 LIST = "/activitylist-service/activities/search/activities"
 DETAIL = "/activity-service/activity/"

@@ -23,8 +23,6 @@ from typing import Any
 import pytest
 import requests
 import structlog
-from fake_garmin import PROFILE, FakeGarmin, make_entry
-from garmin_support import ZONE
 from sqlalchemy import select
 
 from connectors.base import ConnectorContext
@@ -36,10 +34,12 @@ from syncd.config import GarminSection, load_settings
 from syncd.invites import connect_garmin, garmin_staging
 from syncd.logs import NOISY, configure_logging
 from syncd.pipeline.sync import SourceResult, sync_source
-from syncd.store.invites import create_invite
 from syncd.sources.garmin.tokens import CREDENTIAL, agreement_file
 from syncd.store import Store
+from syncd.store.invites import create_invite
 from syncd.store.tables import CredentialRow
+from tests.garmin.fake_garmin import PROFILE, FakeGarmin, make_entry
+from tests.garmin.garmin_support import ZONE
 
 PASSWORD = "correct horse"
 TOKEN_PATH = "/di-oauth2-service/oauth/token"

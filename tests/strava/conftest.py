@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_strava import FakeStrava
-from strava_support import Clock, make_connector, strava_settings
 
 from connectors.strava import StravaConnector
 from syncd.config import StravaSection
 from syncd.store import DbCredentialStore, Store, ensure_athlete
+from tests.strava.fake_strava import FakeStrava
+from tests.strava.strava_support import Clock, make_connector, strava_settings
 
 
 @pytest.fixture

@@ -6,11 +6,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava, bouts_laps, bouts_streams, summary
-
 from connectors.base import ConnectorContext, CredentialStore
 from connectors.strava import StravaConnector
 from syncd.config import Settings, StravaSection, load_settings
+from tests.strava.fake_strava import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeStrava,
+    bouts_laps,
+    bouts_streams,
+    summary,
+)
 
 # A Monday morning in the athlete's autumn; the fake's activities lie before it.
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)

@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava
 from sqlalchemy import select
-from strava_support import RUN_WALK, STEADY, Clock, publish
 
 from syncd.clinic import Clinic
 from syncd.config import load_settings
@@ -30,6 +28,8 @@ from syncd.store import DbCredentialStore
 from syncd.store.leases import fetch_claim
 from syncd.store.tables import ActivityRow
 from syncd.web.factory import create_app
+from tests.strava.fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava
+from tests.strava.strava_support import RUN_WALK, STEADY, Clock, publish
 
 START = datetime(2026, 11, 3, tzinfo=UTC)  # a Tuesday, UTC midnight
 SUBSCRIPTION_ID = 7001

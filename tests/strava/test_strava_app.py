@@ -7,15 +7,15 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from fake_strava import FakeStrava
 from sqlalchemy import func, select
-from strava_support import NOW, RUN_WALK, Clock, app_settings, publish
 
 from syncd.app import App
 from syncd.errors import RateLimited
 from syncd.pipeline.sync import SourceResult, sync_source
 from syncd.store import DbCredentialStore
 from syncd.store.tables import ActivityRow
+from tests.strava.fake_strava import FakeStrava
+from tests.strava.strava_support import NOW, RUN_WALK, Clock, app_settings, publish
 
 
 @pytest.fixture

@@ -12,15 +12,15 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from fake_strava import ATHLETE_ID, FakeStrava
 from fastapi import FastAPI
-from strava_support import app_settings
 
 from syncd.app import App
 from syncd.cli.main import main
 from syncd.sources.strava.callback import CALLBACK_PATH, router
 from syncd.store import DbCredentialStore
 from syncd.web.context import WebContext
+from tests.strava.fake_strava import ATHLETE_ID, FakeStrava
+from tests.strava.strava_support import app_settings
 
 VERIFY = "verify-me-7f3a"
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from fake_strava import FakeStrava, bouts_laps, summary
-from strava_support import NOW
 
 from connectors.base import Connector
 from connectors.strava import StravaConnector
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connectors"))
-from contract import ConnectorContract
+from tests.connectors.contract import ConnectorContract
+from tests.strava.fake_strava import FakeStrava, bouts_laps, summary
+from tests.strava.strava_support import NOW
 
 
 class TestStravaContract(ConnectorContract):

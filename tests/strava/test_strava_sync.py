@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_strava import FakeStrava
-from strava_support import NOW, RUN_WALK, STEADY, Clock, publish
 
 from connectors.base import RawRecord
 from connectors.strava import StravaConnector
 from syncd.errors import TransientError
 from syncd.models import Activity
+from tests.strava.fake_strava import FakeStrava
+from tests.strava.strava_support import NOW, RUN_WALK, STEADY, Clock, publish
 
 
 def paths(fake: FakeStrava) -> list[str]:
@@ -85,7 +85,7 @@ def test_a_new_threshold_reclassifies_stored_laps_without_a_download(
         credentials: Any, clock: Clock) -> None:
     publish(fake, 9, NOW - timedelta(days=2), laps=RUN_WALK)
     record = connector.fetch(None).records[0]
-    from strava_support import make_connector
+    from tests.strava.strava_support import make_connector
 
     slower = make_connector(settings.model_copy(update={"run_speed_threshold": 1.35}),
                             credentials, clock)

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_strava import FakeStrava, summary
-from strava_support import NOW, Clock, make_connector, strava_settings
 
 from connectors.strava import StravaConnector
 from connectors.strava.tokens import TokenKeeper, Tokens
 from syncd.config import StravaSection
 from syncd.errors import AuthError, TransientError
 from syncd.store import DbCredentialStore, Store
+from tests.strava.fake_strava import FakeStrava, summary
+from tests.strava.strava_support import NOW, Clock, make_connector, strava_settings
 
 REVOKED = "Strava access revoked or expired: run `syncd auth strava`"
 
@@ -211,7 +211,7 @@ StravaConnector(settings, context).fetch(None)
 
 
 def _child(fake: FakeStrava, db_path: Path) -> subprocess.Popen[bytes]:
-    from fake_strava import CLIENT_ID, CLIENT_SECRET
+    from tests.strava.fake_strava import CLIENT_ID, CLIENT_SECRET
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     return subprocess.Popen([sys.executable, "-c", CHILD, fake.url, str(db_path), CLIENT_ID,

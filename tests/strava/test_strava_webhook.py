@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 import structlog
-from fake_strava import ATHLETE_ID, FakeStrava
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from strava_support import NOW, Clock, app_settings, publish
 
 from syncd.app import App
 from syncd.sources.strava.callback import (
@@ -27,6 +25,8 @@ from syncd.sources.strava.callback import (
 from syncd.store import DbCredentialStore
 from syncd.store.tables import ActivityRow, AlertEventRow
 from syncd.web.context import WebContext
+from tests.strava.fake_strava import ATHLETE_ID, FakeStrava
+from tests.strava.strava_support import NOW, Clock, app_settings, publish
 
 VERIFY = "verify-me-7f3a"
 SUBSCRIPTION_ID = 120475

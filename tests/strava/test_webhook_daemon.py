@@ -18,13 +18,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fake_strava import ATHLETE_ID, CLIENT_ID, CLIENT_SECRET, FakeStrava, Limits
-from strava_support import RUN_WALK, publish
 
 from syncd.app import App
 from syncd.config import load_settings
 from syncd.sources.strava.callback import CALLBACK_PATH
 from syncd.store import DbCredentialStore
+from tests.strava.fake_strava import ATHLETE_ID, CLIENT_ID, CLIENT_SECRET, FakeStrava, Limits
+from tests.strava.strava_support import RUN_WALK, publish
 
 SUBSCRIPTION_ID = 66001
 VERIFY = "verify-daemon-5e1b"

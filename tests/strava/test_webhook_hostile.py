@@ -17,10 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from fake_strava import FakeStrava
 from sqlalchemy import delete, select
-from strava_support import RUN_WALK, publish
-from test_quota_clinic import START, SUBSCRIPTION_ID, Scenario, open_scenario, serve_callback
 
 from syncd.sources.strava.callback import inbox_events
 from syncd.sources.strava.coordinator import StravaCoordinator
@@ -35,6 +32,15 @@ from syncd.sources.strava.planner import (
 from syncd.store import DbCredentialStore
 from syncd.store.strava_inbox import PER_ATHLETE_CAP
 from syncd.store.tables import ActivityRow, SyncStateRow
+from tests.strava.fake_strava import FakeStrava
+from tests.strava.strava_support import RUN_WALK, publish
+from tests.strava.test_quota_clinic import (
+    START,
+    SUBSCRIPTION_ID,
+    Scenario,
+    open_scenario,
+    serve_callback,
+)
 
 TICK = timedelta(seconds=30)
 GENUINE_ID = 7_700_001

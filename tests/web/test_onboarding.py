@@ -12,7 +12,6 @@ import hashlib
 import io
 import logging
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,18 +33,12 @@ from syncd.cli.main import main
 from syncd.clinic import Clinic
 from syncd.config import load_settings
 from syncd.runtime.scheduler import Scheduler
-from syncd.store.invites import consume_invite, create_invite, pending_invites
 from syncd.store import Store, ensure_athlete, record_sync_error
+from syncd.store.invites import consume_invite, create_invite, pending_invites
 from syncd.store.tables import CredentialRow, InviteRow, SyncStateRow
 from syncd.web import create_app
-
-TESTS = Path(__file__).resolve().parents[1]
-for _folder in ("strava", "garmin"):
-    if str(TESTS / _folder) not in sys.path:
-        sys.path.append(str(TESTS / _folder))
-
-from fake_garmin import FakeGarmin  # noqa: E402
-from fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava  # noqa: E402
+from tests.garmin.fake_garmin import FakeGarmin
+from tests.strava.fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava
 
 PUBLIC = "https://clinic.example.org"
 SERVER_TOKEN = "therapist-token-0123456789"

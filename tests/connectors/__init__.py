@@ -1,0 +1,1 @@
+"""The connector contract, the files connector and the real-world recordings."""
