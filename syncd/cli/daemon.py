@@ -26,6 +26,7 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
     """Run the daemon until SIGTERM or Ctrl-C."""
     # Imported here: FastAPI and uvicorn would slow every other command's start.
     from syncd.runtime.daemon import STOP_TIMEOUT_S, Daemon
+    from syncd.web import create_app
 
     timeout = STOP_TIMEOUT_S if args.stop_timeout is None else args.stop_timeout
-    return Daemon(app, stop_timeout=timeout).run()
+    return Daemon(app, create_app, stop_timeout=timeout).run()

@@ -22,7 +22,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import sdnotify
 import structlog
@@ -33,13 +33,12 @@ from syncd.app import App
 from syncd.clinic import Clinic
 from syncd.config import load_settings
 from syncd.errors import ConfigError, SyncdError
+from syncd.runtime.exposure import check_exposure
 from syncd.runtime.scheduler import Coordinator, Deliverer, Scheduler
+from syncd.runtime.server import BACKLOG, AcceptErrorLog, OncePerMinute, server_config
 from syncd.sources.strava.callback import StravaEvent, drain_inbox
 from syncd.sources.strava.planner import EventAllowance
 from syncd.store import leases
-from syncd.web import create_app
-from syncd.web.security import check_exposure
-from syncd.web.server import BACKLOG, AcceptErrorLog, OncePerMinute, server_config
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -130,11 +129,20 @@ def dashboard_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
+class WebFactory(Protocol):
+    """Builds the HTTP application the daemon serves: :func:`syncd.web.create_app`, handed
+    in by ``syncd run`` (the web layer sits above the runtime)."""
+
+    def __call__(self, app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
+        """The ASGI application serving ``app`` and showing ``scheduler``'s state."""
+
+
 @dataclass
 class Daemon:
     """One ``syncd run``."""
 
     app: App
+    web_factory: WebFactory
     dispatcher: Deliverer | None = None
     notifier: Notifier = field(default_factory=Notifier)
     stop_timeout: float = STOP_TIMEOUT_S
@@ -182,7 +190,7 @@ class Daemon:
         leases.beat(store, self.replica_id, leader, self.app.clock())  # /status at once
         self.scheduler = Scheduler(self.app, dispatcher=self.dispatcher, leader=leader,
                                    coordinators=coordinators_for(self.clinic))
-        self.web = create_app(self.app, scheduler=self.scheduler)
+        self.web = self.web_factory(self.app, scheduler=self.scheduler)
         self.web.state.on_strava_event = self._on_strava_event
         self.web.state.replica = self.replica_id
         self.web.state.syncd.status_extras["replicas"] = self.replicas_status

@@ -14,7 +14,8 @@ from syncd.errors import StorageError, SyncdError
 from syncd.sources.strava import callback as strava_callback
 from syncd.web import api, dashboard, onboarding
 from syncd.web.context import WebContext
-from syncd.web.security import AccessGuard, AccessPolicy, check_exposure
+from syncd.runtime.exposure import check_exposure
+from syncd.web.security import AccessGuard, AccessPolicy
 
 if TYPE_CHECKING:
     from syncd.app import App

@@ -13,14 +13,14 @@ Two guards, as ASGI middleware in front of every route:
   /logout``), ``HttpOnly`` and ``SameSite=Strict``. Wrong tokens, typed or sent as a bearer
   header, are braked per client address: past a few, each try waits longer (429).
 
-The token is optional only on loopback: :func:`check_exposure` refuses to serve a ``[server]
-listen`` address other machines can reach without one, since every page shows health data.
+The token is optional only on loopback: :func:`syncd.runtime.exposure.check_exposure` refuses
+to serve a ``[server] listen`` address other machines can reach without one, since every page
+shows health data.
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import math
 import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syncd.config import ServerSection
-from syncd.errors import ConfigError
+from syncd.runtime.exposure import LOOPBACK_NAMES
 from syncd.web.bodies import BodyCap
 from syncd.web.logins import logins_of
 from syncd.web.methods import HeadAndOptions
@@ -42,7 +42,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a bind
 COOKIE = "syncd_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -73,28 +72,6 @@ def _port_ok(rest: str, *, optional: bool) -> bool:
     if rest == "":
         return optional
     return rest.startswith(":") and rest[1:].isdigit() and 0 < len(rest) - 1 <= 5
-
-
-def is_loopback(host: str) -> bool:
-    """True when ``host`` (a listen host) is reachable from this machine only."""
-    name = host.lower().strip("[]")
-    if name in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:  # a name other than localhost: it may resolve to anything
-        return False
-
-
-def check_exposure(server: ServerSection) -> None:
-    """Raise :class:`ConfigError` when ``[server] listen`` is reachable from other machines
-    and no ``[server] token`` protects the health data every page shows."""
-    token = server.token.get_secret_value() if server.token is not None else ""
-    if token or is_loopback(server.host):
-        return
-    raise ConfigError([f"server.listen: {server.listen} is reachable from other machines, but "
-                       "no [server] token is set: set token (or token_file) to protect the "
-                       "athletes' data, or listen on 127.0.0.1"])
 
 
 @dataclass(frozen=True, slots=True)

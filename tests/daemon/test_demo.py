@@ -28,7 +28,7 @@ def test_the_demo_serves_the_dashboard_and_prints_signed_alerts(tmp_path: Path) 
     output = tmp_path / "demo.out"
     env = {"PATH": "/usr/bin:/bin", "SYNCD_DEMO_STATE": str(tmp_path / "state")}
     with open(output, "w") as out:
-        demo = subprocess.Popen([sys.executable, "-m", "syncd.runtime.demo", "--fresh"], cwd=REPO,
+        demo = subprocess.Popen([sys.executable, "-m", "syncd.cli.demo", "--fresh"], cwd=REPO,
                                 stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         wait_until(lambda: output.read_text().count(">> webhook: WARNING") == 4, 60,
@@ -53,7 +53,7 @@ def test_the_demos_own_commands_read_the_demos_database(tmp_path: Path) -> None:
            "HOME": str(tmp_path / "home")}
 
     def demo(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "syncd.runtime.demo", *argv], cwd=REPO,
+        return subprocess.run([sys.executable, "-m", "syncd.cli.demo", *argv], cwd=REPO,
                               env=env, capture_output=True, text=True, timeout=120)
 
     # An import stores and evaluates without delivering (the demo's receiver may be busy).

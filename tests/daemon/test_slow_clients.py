@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from syncd.web.server import AcceptErrorLog
+from syncd.runtime.server import AcceptErrorLog
 
 from .support import REPO, Daemon, free_port, wait_until, write_config
 

@@ -67,7 +67,7 @@ def test_the_unit_bounds_descriptors_memory_and_tasks() -> None:
 
 
 def test_the_connection_limit_fits_the_units_descriptors() -> None:
-    from syncd.web.server import MAX_CONNECTIONS, connection_limit
+    from syncd.runtime.server import MAX_CONNECTIONS, connection_limit
 
     limit = int(dict(line.split("=", 1) for line in UNIT.read_text().splitlines()
                      if line.startswith("LimitNOFILE="))["LimitNOFILE"])
