@@ -11,10 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from syncd.errors import StorageError, SyncdError
+from syncd.runtime.exposure import check_exposure
 from syncd.sources.strava import callback as strava_callback
 from syncd.web import api, dashboard, onboarding
 from syncd.web.context import WebContext
-from syncd.runtime.exposure import check_exposure
 from syncd.web.security import AccessGuard, AccessPolicy
 
 if TYPE_CHECKING:
