@@ -12,15 +12,14 @@ import argparse
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from syncd.app import App, own_email_channel
-from syncd.cli.athletes import (
-    ADDED,
+from syncd.cli.athlete_checks import (
     NAME_RULE,
     athlete_problems,
     clinic_of,
@@ -28,6 +27,7 @@ from syncd.cli.athletes import (
     refuse_single_athlete_install,
     stored_athlete,
 )
+from syncd.cli.commands import Command
 from syncd.clinic import Clinic
 from syncd.config import AthleteSection, Settings
 from syncd.errors import ConfigError, SyncdError
@@ -35,10 +35,7 @@ from syncd.store.athletes import erase_athlete, export_athlete, import_athlete
 from syncd.store.export_file import KINDS, read_export, write_export
 from syncd.store.invites import invite_ids
 from syncd.store.outbox import move_channel
-from syncd.store.roster import CONFIGURED, StoredAthlete, row_counts, set_origin
-
-if TYPE_CHECKING:
-    from syncd.cli.main import Command
+from syncd.store.roster import ADDED, CONFIGURED, StoredAthlete, row_counts, set_origin
 
 
 def add_commands(command: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:

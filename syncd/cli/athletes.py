@@ -17,17 +17,26 @@ import json
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
 from syncd.app import App
+from syncd.cli.athlete_checks import (
+    NAME_RULE,
+    athlete_problems,
+    clinic_of,
+    quoted,
+    refuse_configured,
+    refuse_single_athlete_install,
+)
+from syncd.cli.athlete_records import add_commands
+from syncd.cli.commands import Command
 from syncd.cli.invites import add_invite_command
 from syncd.clinic import Clinic, UnknownAthlete, stored_profile
-from syncd.config import AthleteSection, Settings, resolve_plan
-from syncd.errors import ConfigError, SyncdError
+from syncd.config import AthleteSection, Settings
+from syncd.errors import ConfigError
 from syncd.invites import CONNECTABLE
-from syncd.plan import load_plan
 from syncd.sources.garmin.tokens import CREDENTIAL as GARMIN_TOKENS
 from syncd.store.credentials import STRAVA_TOKENS
 from syncd.store.roster import (
@@ -40,11 +49,7 @@ from syncd.store.roster import (
     stored_athletes,
 )
 
-if TYPE_CHECKING:
-    from syncd.cli.main import Command
-
 Add = Callable[..., argparse.ArgumentParser]
-NAME_RULE = "a name has 1 to 100 characters, none of them / or \\ or a control character"
 
 
 def register(add: Add) -> None:
@@ -66,8 +71,6 @@ def register(add: Add) -> None:
     _add_arguments(command("add", cmd_add, "watch an athlete (settings kept in the database)"))
     remove = command("remove", cmd_remove, "stop watching an added athlete; the data stays")
     remove.add_argument("name", metavar="NAME")
-    from syncd.cli.athlete_records import add_commands  # it imports this module's helpers
-
     add_commands(command)
     add_invite_command(sub)
 
@@ -209,7 +212,7 @@ def cmd_add(app: App, args: argparse.Namespace) -> int:
     settings = clinic.settings
     refuse_single_athlete_install(settings, "add athletes")
     section = _section_from_args(args, settings)
-    _refuse_configured(settings, section.name, "change their settings there")
+    refuse_configured(settings, section.name, "change their settings there")
     profile = section.model_dump(mode="json", exclude={"name"}, exclude_unset=True)
     with clinic.store.write() as tx:
         row = find_athlete(tx, section.name)
@@ -270,38 +273,6 @@ def _plan_reference(plan: str) -> str:
     return plan
 
 
-def athlete_problems(settings: Settings, section: AthleteSection) -> list[str]:
-    """What keeps ``section`` from being one of the athletes of ``settings``: the checks an
-    ``[[athletes]]`` entry gets (channels, mail and sources configured; a plan that loads)."""
-    problems = []
-    known = settings.shared_channels()
-    unknown = [c for c in section.channels or [] if c not in known]
-    if unknown:
-        problems.append(f"--channel {', '.join(unknown)}: not configured; known channels: "
-                        f"{', '.join(known) or 'none'}")
-    if section.email and settings.email is None:
-        problems.append("--email: own mail recipients need an [email] section (the SMTP "
-                        "server)")
-    missing = [s for s in section.sources or [] if getattr(settings, s) is None]
-    if missing:
-        problems.append(f"--source {', '.join(missing)}: not configured; add the "
-                        f"section{'s' if len(missing) > 1 else ''} first")
-    wants_files = "files" in (section.sources or ()) or (
-        section.sources is None and section.watch)
-    if wants_files and settings.files is not None and not section.watch:
-        problems.append("--source files: give --watch DIR, a folder of the athlete's own "
-                        "files")
-    if section.watch and settings.files is None:
-        problems.append("--watch: the files source needs a [files] section")
-    if section.plan:
-        try:
-            load_plan(resolve_plan(section.plan, settings.config_dir))
-        except ConfigError as err:
-            problems += [f"--plan {section.plan}: {p.removeprefix('athlete.plan: ')}"
-                         for p in err.problems]
-    return problems
-
-
 def _print_added(app: App, *, replaced: bool, again: bool, watched: int) -> None:
     name = app.profile.name
     verb = ("replaced the settings of" if replaced else "added back" if again else "added")
@@ -326,7 +297,7 @@ def cmd_remove(app: App, args: argparse.Namespace) -> int:
     """Stop watching an athlete added from the command line; keep their data."""
     clinic = clinic_of(app)
     name = args.name
-    _refuse_configured(clinic.settings, name,
+    refuse_configured(clinic.settings, name,
                        "remove their entry there (their data stays until `syncd athletes "
                        "delete`)")
     with clinic.store.write() as tx:
@@ -345,49 +316,6 @@ def cmd_remove(app: App, args: argparse.Namespace) -> int:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def clinic_of(app: App) -> Clinic:
-    """The clinic of ``app`` (``syncd`` always runs these commands with one)."""
-    if not isinstance(app.clinic, Clinic):
-        raise SyncdError("syncd athletes needs the clinic's roster",
-                         hint="run it through the syncd command")
-    return app.clinic
-
-
-def stored_athlete(clinic: Clinic, name: str) -> StoredAthlete:
-    """The stored athlete called ``name``; :class:`UnknownAthlete` when there is none."""
-    with clinic.store.read() as tx:
-        row = find_athlete(tx, name)
-    if row is None:
-        known = "configured" if name in clinic.names() else "known"
-        raise UnknownAthlete([f"nothing is stored about {known} athlete {name!r}"
-                              + ("" if known == "configured" else
-                                 "; `syncd athletes list --all` shows who is stored")])
-    return row
-
-
-def _refuse_configured(settings: Settings, name: str, what_to_do: str) -> None:
-    if any(a.name == name for a in settings.roster()):
-        where = settings.config_path or "the built-in defaults"
-        raise ConfigError([f"athlete {name!r} is in the configuration file ({where}): "
-                           f"{what_to_do}"])
-
-
-def refuse_single_athlete_install(settings: Settings, what: str,
-                                   instead: str | None = None) -> None:
-    """A configuration with one ``[athlete]`` keeps its files and Garmin tokens in shared
-    places: another athlete beside it would read them. Clinic mode keeps each apart."""
-    if settings.clinic:
-        return
-    alternative = f"; or {instead}" if instead else ""
-    raise ConfigError([f"this configuration watches one athlete ([athlete]): to {what}, move "
-                       "that athlete into an [[athletes]] entry (clinic mode, which keeps each "
-                       f"athlete's files and tokens apart){alternative}"])
-
-
-def quoted(name: str) -> str:
-    return f'"{name}"' if any(c in name for c in " '\"$`\\") else name
 
 
 def _iso(day: date | None) -> str | None:
