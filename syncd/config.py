@@ -49,6 +49,9 @@ SECRETS: tuple[tuple[str, str], ...] = (
     ("email", "password"), ("server", "token"),
 )
 
+# Sections of sources registered beyond the built-in ones (syncd.sources.registry), by name.
+_ADDED_SOURCES: dict[str, type[BaseModel]] = {}
+
 # Sections that exist with their defaults when the file leaves them out.
 _ALWAYS_PRESENT = ("database", "athlete", "server", "sources", "alerts", "log")
 
@@ -326,6 +329,8 @@ class Settings(_Section):
 
     _config_path: Path | None = PrivateAttr(default=None)
     _state_dir: Path = PrivateAttr(default_factory=lambda: state_dir())
+    # The sections of added sources present in the file (see register_source_section).
+    _added: dict[str, BaseModel] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_roster(self) -> Settings:
@@ -418,7 +423,14 @@ class Settings(_Section):
 
     def enabled_sources(self) -> list[str]:
         """The configured sources, in a fixed order."""
-        return [name for name in SOURCE_NAMES if getattr(self, name) is not None]
+        return [name for name in (*SOURCE_NAMES, *self._added)
+                if self.source_section(name) is not None]
+
+    def source_section(self, name: str) -> Any:
+        """The section configuring source ``name`` (``None``: not configured)."""
+        if name in SOURCE_NAMES:
+            return getattr(self, name)
+        return self._added.get(name)
 
     def redacted_dict(self) -> dict[str, Any]:
         """The settings as a dict; every secret is ``"***"``, or ``"(not set)"``."""
@@ -487,6 +499,8 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     # The same folder as Settings.config_dir, so relative paths mean one thing everywhere.
     base = path.resolve().parent if path else Path.cwd()
     problems += _fill_secrets(data, env, base)
+    added, added_problems = _added_sections(data)
+    problems += added_problems
     settings: Settings | None = None
     try:
         settings = Settings.model_validate(data)
@@ -496,10 +510,38 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     if settings is not None:
         settings._config_path = path.resolve() if path else None
         settings._state_dir = state_dir(env)
+        settings._added = added
     if problems:
         raise ConfigError(problems, source=source)
     assert settings is not None
     return _resolved(settings, base)
+
+
+def register_source_section(name: str, model: type[BaseModel]) -> None:
+    """Accept a ``[name]`` section validated by ``model``: the section of a source registered
+    beyond the built-in ones, which is enabled when the section is present."""
+    if name in Settings.model_fields:
+        raise ValueError(f"[{name}] is a section of syncd itself; choose another source name")
+    _ADDED_SOURCES[name] = model
+
+
+def forget_source_section(name: str) -> None:
+    """Undo :func:`register_source_section`."""
+    _ADDED_SOURCES.pop(name, None)
+
+
+def _added_sections(data: dict[str, Any]) -> tuple[dict[str, BaseModel], list[str]]:
+    """Take the sections of added sources out of ``data`` and validate each."""
+    sections: dict[str, BaseModel] = {}
+    problems: list[str] = []
+    for name, model in _ADDED_SOURCES.items():
+        if name not in data:
+            continue
+        try:
+            sections[name] = model.model_validate(data.pop(name))
+        except ValidationError as err:
+            problems += [_describe({**e, "loc": (name, *e["loc"])}, data) for e in err.errors()]
+    return sections, problems
 
 
 def _read(path: Path | None) -> tuple[dict[str, Any], list[str]]:

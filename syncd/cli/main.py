@@ -16,6 +16,7 @@ from syncd.app import App, plan_json
 from syncd.cli.terminal import safe_output
 from syncd.config import Settings, load_settings
 from syncd.errors import ConfigError, SyncdError
+from syncd.sources.registry import all_hooks
 
 Command = Callable[[App, argparse.Namespace], int]
 
@@ -128,12 +129,8 @@ def _add_later_commands(add: Callable[[str, Command, str], argparse.ArgumentPars
     cli_athletes.register(add)
     cli_daemon.register(add)
     cli_alerts.register(add)
-    from syncd.sources.garmin import cli as cli_garmin
-
-    cli_garmin.register(add)
-    from syncd.sources.strava import cli as cli_strava
-
-    cli_strava.register(add)
+    for hooks in all_hooks():  # each source's own commands (auth garmin, strava ...)
+        hooks.register_commands(add)
 
 
 # -- commands -------------------------------------------------------------------------------

@@ -8,17 +8,16 @@ another source.
 from __future__ import annotations
 
 import random
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from connectors.base import Connector, ConnectorContext, FetchResult, connector_class
+from connectors.base import Connector, ConnectorContext, FetchResult
 from syncd.errors import Action, RateLimited, StorageError, SyncdError
 from syncd.pipeline.notices import notify_source_failure
+from syncd.sources.registry import hooks_for
 from syncd.store import state as sync_state
 from syncd.store.credentials import DbCredentialStore
 
@@ -75,29 +74,15 @@ class SourceResult:
 
 def make_connector(app: App, name: str) -> Connector:
     """Instantiate the connector configured under ``name``."""
-    cls = connector_class(name)
-    state: dict[str, Any] = {"state_dir": app.settings.state_dir}
-    if name == "garmin" and app.settings.clinic:
-        state["token_dir"] = garmin_token_dir(app)
+    hooks = hooks_for(name)
+    state: dict[str, Any] = {"state_dir": app.settings.state_dir, **hooks.connector_state(app)}
     context = ConnectorContext(
         athlete=app.athlete.name, timezone=app.athlete.timezone,
         credentials=DbCredentialStore(app.store, app.athlete_id, prefix=f"{name}."),
         now=app.clock,
         state=state,
     )
-    return cls(app.source_settings(name), context)
-
-
-def garmin_token_dir(app: App) -> Path:
-    """The Garmin token store of ``app``'s athlete: ``[garmin] token_store`` (default
-    ``garmin/`` in the state directory) for a single athlete; in a clinic, a folder per athlete
-    inside it."""
-    section = app.settings.garmin
-    base = (section.token_store if section is not None and section.token_store is not None
-            else app.settings.state_dir / "garmin")
-    if not app.settings.clinic:
-        return base
-    return base / "athletes" / app.athlete.name
+    return hooks.connector_class()(app.source_settings(name), context)
 
 
 def sync_source(app: App, name: str, *, since: date | None = None, force: bool = False,
@@ -112,7 +97,7 @@ def sync_source(app: App, name: str, *, since: date | None = None, force: bool =
         return result
     try:
         connector = connector or make_connector(app, name)
-        with _shared_tokens(app, name):
+        with hooks_for(name).around_fetch(app):
             # With the cursor, an interrupted backfill continues where it stopped.
             fetched = connector.fetch(state.cursor, since=since)
         store_fetched(app, connector, fetched, result)
@@ -123,16 +108,6 @@ def sync_source(app: App, name: str, *, since: date | None = None, force: bool =
         return result
     _record_success(app, name, fetched, result, had_error=state.error_count > 0)
     return result
-
-
-def _shared_tokens(app: App, name: str) -> AbstractContextManager[None]:
-    """In a clinic, a Garmin pass takes its tokens from the database and saves a refreshed
-    one there (:mod:`syncd.sources.garmin.tokens`), so that every replica holds the live one."""
-    if name != "garmin" or not app.settings.clinic:
-        return nullcontext()
-    from syncd.sources.garmin.tokens import shared_tokens  # garminconnect loads only for Garmin
-
-    return shared_tokens(app, garmin_token_dir(app))
 
 
 def store_fetched(app: App, connector: Connector, fetched: FetchResult,
@@ -174,7 +149,7 @@ def _record_failure(app: App, name: str, err: SyncdError, streak: int) -> None:
     if err.action is Action.RETRY:
         backoff = min(backoff * 2 ** min(streak, 10), MAX_RETRY_BACKOFF)
         backoff *= 1 + random.uniform(0, 0.1)  # jitter: failing clients don't retry in step
-    configured = getattr(getattr(app.settings, name, None), "backoff", None)
+    configured = getattr(app.settings.source_section(name), "backoff", None)
     if err.action is Action.REAUTH and isinstance(configured, timedelta):
         backoff = configured  # the source's own back-off ([garmin] backoff)
     until: datetime | None = now + backoff if backoff else None

@@ -22,7 +22,8 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from functools import partial
+from typing import TYPE_CHECKING
 
 import sdnotify
 import structlog
@@ -33,12 +34,13 @@ from syncd.app import App
 from syncd.clinic import Clinic
 from syncd.config import load_settings
 from syncd.errors import ConfigError, SyncdError
-from syncd.runtime.exposure import check_exposure
 from syncd.runtime.scheduler import Coordinator, Deliverer, Scheduler
-from syncd.runtime.server import BACKLOG, AcceptErrorLog, OncePerMinute, server_config
-from syncd.sources.strava.callback import StravaEvent, drain_inbox
-from syncd.sources.strava.planner import EventAllowance
+from syncd.sources.hooks import EventInbox
+from syncd.sources.registry import hooks_for, source_names
 from syncd.store import leases
+from syncd.web import create_app
+from syncd.web.security import check_exposure
+from syncd.web.server import BACKLOG, AcceptErrorLog, OncePerMinute, server_config
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -129,20 +131,11 @@ def dashboard_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-class WebFactory(Protocol):
-    """Builds the HTTP application the daemon serves: :func:`syncd.web.create_app`, handed
-    in by ``syncd run`` (the web layer sits above the runtime)."""
-
-    def __call__(self, app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
-        """The ASGI application serving ``app`` and showing ``scheduler``'s state."""
-
-
 @dataclass
 class Daemon:
     """One ``syncd run``."""
 
     app: App
-    web_factory: WebFactory
     dispatcher: Deliverer | None = None
     notifier: Notifier = field(default_factory=Notifier)
     stop_timeout: float = STOP_TIMEOUT_S
@@ -156,10 +149,11 @@ class Daemon:
     _abort: threading.Event = field(default_factory=threading.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _failed: bool = False
-    # What each athlete's Strava events may read, and the athletes whose inbox is queued to
-    # be drained (a burst of events queues one drain, which serves them all).
-    event_allowance: EventAllowance = field(default_factory=EventAllowance)
-    _drains: set[int] = field(default_factory=set)
+    # The inbox of each source whose webhook stores events (it keeps what each athlete's
+    # events may read), and the (source, athlete) whose inbox is queued to be drained (a
+    # burst of events queues one drain, which serves them all).
+    inboxes: dict[str, EventInbox] = field(default_factory=lambda: _inboxes())
+    _drains: set[tuple[str, int]] = field(default_factory=set)
     _drains_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -190,12 +184,16 @@ class Daemon:
         leases.beat(store, self.replica_id, leader, self.app.clock())  # /status at once
         self.scheduler = Scheduler(self.app, dispatcher=self.dispatcher, leader=leader,
                                    coordinators=coordinators_for(self.clinic))
-        self.web = self.web_factory(self.app, scheduler=self.scheduler)
-        self.web.state.on_strava_event = self._on_strava_event
+        self.web = create_app(self.app, scheduler=self.scheduler)
+        for source in self.inboxes:  # the source's callback hands each stored event here
+            setattr(self.web.state, f"on_{source}_event", partial(self._on_event, source))
         self.web.state.replica = self.replica_id
         self.web.state.syncd.status_extras["replicas"] = self.replicas_status
-        if self.scheduler.coordinators:
-            self.web.state.syncd.status_extras["strava_quota"] = self.quota_status
+        for coordinator in self.scheduler.coordinators:
+            key = hooks_for(coordinator.source).status_key
+            if key is not None:
+                self.web.state.syncd.status_extras[key] = partial(
+                    self.coordinator_status, coordinator.source)
         clean = asyncio.run(self._serve(sock))
         code = 1 if self._failed else 0
         if not clean:
@@ -234,14 +232,13 @@ class Daemon:
 
     # -- replicas -------------------------------------------------------------------------------
 
-    def quota_status(self) -> dict[str, object] | None:
-        """The shared Strava quota of a clinic (``None``: no coordinator, e.g. one athlete,
-        whose quota shows under its Strava source)."""
+    def coordinator_status(self, source: str) -> dict[str, object] | None:
+        """What the coordinator of ``source`` shows on ``/status`` (a clinic's shared Strava
+        quota); ``None`` when no coordinator runs it (e.g. one athlete, whose quota shows
+        under its source)."""
         for coordinator in self.scheduler.coordinators:
-            status = getattr(coordinator, "quota_status", None)
-            if status is not None:
-                result: dict[str, object] = status(self.app.clock())
-                return result
+            if coordinator.source == source:
+                return hooks_for(source).coordinator_status(coordinator, self.app.clock())
         return None
 
     def replicas_status(self) -> dict[str, object]:
@@ -286,47 +283,52 @@ class Daemon:
             leases.beat(store, self.replica_id, leader, now)
 
     def _drain_inboxes(self, only_waiting: bool = False) -> None:
-        """Hand the Strava events stored by any replica (or before the last stop) to the
-        events worker; a coordinator reads the inboxes itself."""
-        if self.app.settings.strava is None or self.scheduler.coordinators:
-            return
-        for app in self.clinic.apps():
-            if "strava" not in app.enabled_sources():
+        """Hand the events stored by any replica (or before the last stop) to the events
+        worker; a source's coordinator reads its inboxes itself."""
+        for source, inbox in self.inboxes.items():
+            if (self.app.settings.source_section(source) is None
+                    or self._coordinated(source)):
                 continue
-            if only_waiting and not inbox_waiting(app):
-                continue
-            self._queue_drain(app)
+            for app in self.clinic.apps():
+                if source not in app.enabled_sources():
+                    continue
+                if only_waiting and not inbox.waiting(app):
+                    continue
+                self._queue_drain(source, app)
 
-    def _queue_drain(self, app: App) -> None:
+    def _coordinated(self, source: str) -> bool:
+        return any(c.source == source for c in self.scheduler.coordinators)
+
+    def _queue_drain(self, source: str, app: App) -> None:
         """Drain the athlete's inbox in the events worker, unless a drain is queued already
         (it will serve what arrived since)."""
         with self._drains_lock:
-            if app.athlete_id in self._drains:
+            if (source, app.athlete_id) in self._drains:
                 return
-            self._drains.add(app.athlete_id)
-        if not self.scheduler.run_event("strava inbox", self._drain, app):
+            self._drains.add((source, app.athlete_id))
+        if not self.scheduler.run_event(f"{source} inbox", self._drain, source, app):
             with self._drains_lock:
-                self._drains.discard(app.athlete_id)
+                self._drains.discard((source, app.athlete_id))
 
-    def _drain(self, app: App) -> None:
-        """Serve the athlete's waiting events within their allowance."""
+    def _drain(self, source: str, app: App) -> None:
+        """Serve the athlete's waiting events of ``source``."""
         with self._drains_lock:
-            self._drains.discard(app.athlete_id)
-        drain_inbox(app, self.event_allowance)
+            self._drains.discard((source, app.athlete_id))
+        self.inboxes[source].drain(app)
 
     def _on_reload(self) -> None:
         task = asyncio.get_running_loop().create_task(self._reload())
         self._tasks.add(task)  # the loop keeps only a weak reference
         task.add_done_callback(self._tasks.discard)
 
-    def _on_strava_event(self, *args: object) -> None:
-        """The callback stored an event (``(event)`` or ``(app, event)``): drain the athlete's
-        inbox now when this replica leads; otherwise the event waits there for the leader,
-        which drains the inboxes every few seconds (and at every start)."""
-        app, event = (self.app, args[0]) if len(args) == 1 else (args[0], args[1])
-        assert isinstance(app, App) and isinstance(event, StravaEvent)
-        if self.scheduler.leader and not self.scheduler.coordinators:
-            self._queue_drain(app)
+    def _on_event(self, source: str, *args: object) -> None:
+        """``source``'s callback stored an event (``(event)`` or ``(app, event)``): drain the
+        athlete's inbox now when this replica leads; otherwise the event waits there for the
+        leader, which drains the inboxes every few seconds (and at every start)."""
+        app = self.app if len(args) == 1 else args[0]
+        assert isinstance(app, App)
+        if self.scheduler.leader and not self._coordinated(source):
+            self._queue_drain(source, app)
 
     def _on_stop(self, stop: asyncio.Event, sig: int) -> None:
         if stop.is_set():
@@ -428,21 +430,16 @@ class Daemon:
 
 
 def coordinators_for(clinic: Clinic) -> list[Coordinator]:
-    """Sources run for every athlete from one job: in a clinic, Strava, whose request budget
-    all the athletes share."""
-    if not clinic.settings.clinic or clinic.settings.strava is None:
-        return []
-    from syncd.sources.strava.coordinator import StravaCoordinator
-
-    return [StravaCoordinator(clinic)]
+    """The configured sources run for every athlete from one job (in a clinic, Strava, whose
+    request budget all the athletes share)."""
+    found = (hooks_for(name).coordinator(clinic) for name in clinic.settings.enabled_sources())
+    return [coordinator for coordinator in found if coordinator is not None]
 
 
-def inbox_waiting(app: App) -> bool:
-    """True when ``app``'s athlete has Strava events waiting in the inbox."""
-    from syncd.sources.strava.callback import inbox_events
-
-    with app.store.read() as tx:
-        return bool(inbox_events(tx, app.athlete_id))
+def _inboxes() -> dict[str, EventInbox]:
+    """A new inbox of every source whose webhook stores events."""
+    found = ((name, hooks_for(name).inbox()) for name in source_names())
+    return {name: inbox for name, inbox in found if inbox is not None}
 
 
 def _exit_now(code: int) -> None:

@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from syncd.errors import StorageError
 from syncd.pipeline.sync import SourceResult, sync_source
+from syncd.sources.hooks import Coordinator
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -60,20 +61,6 @@ MAX_SOURCE_WORKERS = 8
 
 def _default_sync(app: App, name: str) -> SourceResult:
     return sync_source(app, name)
-
-
-class Coordinator(Protocol):
-    """Runs one source for every athlete from one job (the clinic's shared Strava quota)."""
-
-    source: str
-
-    def tick(self, now: datetime) -> Any:
-        """Do what is due and fits the budget now."""
-        ...
-
-    def refresh(self) -> None:
-        """Read the athletes (and their states) again at the next tick."""
-        ...
 
 
 @dataclass(slots=True)
@@ -239,7 +226,7 @@ class Scheduler:
 
     def poll_interval(self, name: str) -> timedelta:
         """The configured poll interval of source ``name``."""
-        section = getattr(self.app.settings, name)
+        section = self.app.settings.source_section(name)
         interval: timedelta = section.poll_interval
         return interval
 

@@ -11,11 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from syncd.errors import StorageError, SyncdError
-from syncd.runtime.exposure import check_exposure
-from syncd.sources.strava import callback as strava_callback
+from syncd.sources.registry import all_hooks
 from syncd.web import api, dashboard, onboarding
 from syncd.web.context import WebContext
-from syncd.web.security import AccessGuard, AccessPolicy
+from syncd.web.security import AccessGuard, AccessPolicy, check_exposure
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -37,13 +36,18 @@ def create_app(app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
     web.state.syncd = WebContext(app, scheduler)
     web.include_router(api.router)
     web.include_router(dashboard.router)
-    # Strava posts from the internet, unsigned and without our token: the callback checks
-    # what it can itself. Patients open their onboarding links from anywhere, without the
-    # token, too: these two are the only paths reachable through [server] public_url.
-    web.include_router(strava_callback.router)
+    # A source's service (Strava) posts from the internet, unsigned and without our token:
+    # its callback checks what it can itself. Patients open their onboarding links from
+    # anywhere, without the token, too: these are the only paths reachable through
+    # [server] public_url.
+    public_paths: list[str] = []
+    for hooks in all_hooks():
+        for router in hooks.routes():
+            web.include_router(router)
+        public_paths += hooks.public_paths()
     web.include_router(onboarding.router)
     policy = AccessPolicy.from_settings(
-        app.settings.server, public_paths=[strava_callback.CALLBACK_PATH, onboarding.LINK_PATH])
+        app.settings.server, public_paths=[*public_paths, onboarding.LINK_PATH])
     web.state.policy = policy
     web.add_exception_handler(SyncdError, _syncd_error)
     web.add_exception_handler(RequestValidationError, api.invalid_request)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from syncd.cli.auth import Add, auth_subcommand
 from syncd.errors import AuthError
+from syncd.sources.garmin.folders import token_dir
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -36,13 +37,6 @@ def register(add: Add) -> None:
                        help="finish a sign-in that waits for the code Garmin sent")
     which.add_argument("--token-store", metavar="DIR", type=Path, default=None,
                        help="adopt an existing garminconnect token store instead")
-
-
-def token_dir(app: App) -> Path:
-    """Where the Garmin tokens of ``app``'s athlete live."""
-    from syncd.pipeline.sync import garmin_token_dir
-
-    return garmin_token_dir(app)
 
 
 def cmd_auth_garmin(app: App, args: argparse.Namespace) -> int:

@@ -1,0 +1,132 @@
+"""What a source adds to syncd beyond fetch-and-normalize, and the defaults of a source that
+adds nothing.
+
+The generic code (a pass in :mod:`syncd.pipeline.sync`, the daemon and its scheduler, the
+command line, the HTTP application) never names a source: it asks the source's hooks, found
+through :mod:`syncd.sources.registry`. A source overrides only what it needs; every default
+below keeps the generic behaviour (one pass per athlete on the source's poll interval, no
+commands, no routes, no events).
+
+This module and the registry import nothing of syncd beyond the contract at run time, so that
+every layer may ask them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from connectors.base import Connector, connector_class
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from syncd.app import App
+    from syncd.clinic import Clinic
+
+# ``add(name, handler, help)`` of :func:`syncd.cli.main.build_parser`: returns the new
+# command's parser.
+AddCommand = Callable[..., argparse.ArgumentParser]
+
+
+class Coordinator(Protocol):
+    """Runs one source for every athlete from one job (e.g. a clinic's shared Strava quota)."""
+
+    source: str
+
+    def tick(self, now: datetime) -> Any:
+        """Do what is due and fits the budget now."""
+        ...
+
+    def refresh(self) -> None:
+        """Read the athletes (and their states) again at the next tick."""
+        ...
+
+
+class EventInbox(Protocol):
+    """Events a source's webhook stored for an athlete, waiting to be served by the daemon
+    that leads (one object per daemon: it may keep what the events may still read)."""
+
+    def waiting(self, app: App) -> bool:
+        """True when ``app``'s athlete has events waiting."""
+        ...
+
+    def drain(self, app: App) -> None:
+        """Serve ``app``'s athlete's waiting events; failures stay recorded with the events
+        (nothing is raised for one bad event)."""
+        ...
+
+
+class SourceHooks:
+    """One source's glue. ``name`` is its configuration name, given by the registry."""
+
+    # The top-level ``/status`` key under which a running coordinator of this source reports
+    # (see :meth:`coordinator_status`); ``None``: it reports nothing.
+    status_key: str | None = None
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    # -- a pass ---------------------------------------------------------------------------------
+
+    def connector_class(self) -> type[Connector]:
+        """The connector class reading this source. Default: the one registered under the
+        same name in :data:`connectors.base.REGISTRY`. Raises
+        :class:`~syncd.errors.ConfigError` when there is none."""
+        return connector_class(self.name)
+
+    def connector_state(self, app: App) -> dict[str, Any]:
+        """What the connector finds in its context's ``state`` besides ``state_dir`` (e.g.
+        Garmin's token folder). Default: nothing."""
+        return {}
+
+    def around_fetch(self, app: App) -> AbstractContextManager[None]:
+        """A context held while the connector fetches for ``app``'s athlete (inside the
+        athlete's fetch claim); it may raise :class:`~syncd.errors.SyncdError`, which fails
+        the pass like a fetch error. Default: nothing around the fetch."""
+        return nullcontext()
+
+    def used_by(self, app: App) -> bool:
+        """False when ``app``'s athlete cannot use this configured source (e.g. a clinic's
+        athlete without a folder of their own). Default: True."""
+        return True
+
+    def athlete_settings(self, app: App, section: Any) -> Any:
+        """The source's settings for ``app``'s athlete, from the configured ``section``.
+        Default: the section as configured."""
+        return section
+
+    # -- the daemon -----------------------------------------------------------------------------
+
+    def coordinator(self, clinic: Clinic) -> Coordinator | None:
+        """A coordinator running this source for every athlete of ``clinic`` from one job, or
+        ``None`` (the default): the scheduler runs a pass per athlete on the poll interval."""
+        return None
+
+    def coordinator_status(self, coordinator: Coordinator, now: datetime) -> dict[str, object]:
+        """What ``/status`` shows under :attr:`status_key` about ``coordinator`` at ``now``
+        (asked only when ``status_key`` is set). Default: nothing."""
+        return {}
+
+    def inbox(self) -> EventInbox | None:
+        """A new inbox of the webhook events this source stores, or ``None`` (the default):
+        the source has no events. The daemon keeps one for its lifetime and, as the HTTP
+        application's ``state.on_<name>_event(app, event)``, learns of each event stored."""
+        return None
+
+    # -- the command line and the HTTP application -----------------------------------------------
+
+    def register_commands(self, add: AddCommand) -> None:
+        """Add the source's commands with ``add`` (see :data:`AddCommand`). Default: none."""
+
+    def routes(self) -> list[APIRouter]:
+        """The FastAPI routers the HTTP application mounts for this source. Default: none."""
+        return []
+
+    def public_paths(self) -> list[str]:
+        """Path prefixes of :meth:`routes` reachable without the server token (a callback the
+        source's service calls from the internet). Default: none."""
+        return []

@@ -1,0 +1,1 @@
+"""Tests of the per-source hooks and their registry."""
