@@ -13,12 +13,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from syncd.app import App, plan_json
+from syncd.cli import alerts as cli_alerts
+from syncd.cli import athletes as cli_athletes
+from syncd.cli import daemon as cli_daemon
+from syncd.cli import sync as cli_sync
+from syncd.cli.commands import Command
 from syncd.cli.terminal import safe_output
 from syncd.config import Settings, load_settings
 from syncd.errors import ConfigError, SyncdError
 from syncd.sources.registry import all_hooks
-
-Command = Callable[[App, argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,11 +123,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_later_commands(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
     """Commands whose implementation lives in other modules."""
-    from syncd.cli import alerts as cli_alerts
-    from syncd.cli import athletes as cli_athletes
-    from syncd.cli import daemon as cli_daemon
-    from syncd.cli import sync as cli_sync
-
     cli_sync.register(add)
     cli_athletes.register(add)
     cli_daemon.register(add)
