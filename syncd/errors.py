@@ -101,10 +101,3 @@ class StorageError(SyncdError):
 
     action = Action.RETRY
     exit_code = 7
-
-
-class DeliveryError(SyncdError):
-    """An alert could not be delivered on a channel; the outbox will try again."""
-
-    action = Action.RETRY
-    exit_code = 8

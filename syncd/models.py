@@ -88,11 +88,6 @@ class Activity:
         """Moving time when known, else elapsed time (DESIGN section 5: session time)."""
         return self.moving_s if self.moving_s is not None else self.elapsed_s
 
-    @property
-    def utc_offset(self) -> timedelta:
-        """The local time's offset from UTC at the start of the activity."""
-        return self.local_start - self.start_utc.astimezone(UTC).replace(tzinfo=None)
-
 
 @dataclass(frozen=True, slots=True)
 class Session:

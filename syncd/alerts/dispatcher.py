@@ -40,7 +40,6 @@ from syncd.config import AthleteSection, Settings
 from syncd.errors import SyncdError
 from syncd.store import outbox
 from syncd.store.alerts import add_operator_notice
-from syncd.store.database import Store
 from syncd.store.outbox import OutboxEvent
 
 if TYPE_CHECKING:
@@ -124,28 +123,19 @@ class DispatchReport:
 
 
 class Dispatcher:
-    """Delivers the outbox. Give it the :class:`~syncd.app.App` (or, without the weekly
-    summary, just a :class:`Store` and the settings) and a clock."""
+    """Delivers the outbox of an :class:`~syncd.app.App` (of its clinic, when it has one),
+    reading the time from ``clock``."""
 
-    def __init__(self, app_or_store: App | Store, settings: Settings | None = None,
-                 clock: Callable[[], datetime] = utcnow, *,
+    def __init__(self, app: App, clock: Callable[[], datetime] = utcnow, *,
                  channels: Sequence[Channel] | None = None,
                  metrics: DeliveryMetrics | None = None, jitter: float = 0.1,
                  rng: random.Random | None = None, tls_context: ssl.SSLContext | None = None,
                  concurrency: int = 8, batch_size: int = 32) -> None:
-        if isinstance(app_or_store, Store):
-            self.app: App | None = None
-            self.store = app_or_store
-        else:
-            self.app = app_or_store
-            self.store = app_or_store.store
-            settings = settings or app_or_store.settings
-        if settings is None:
-            raise TypeError("Dispatcher needs the settings when given a bare Store")
-        self.settings = settings
+        self.app = app
+        self.store = app.store
+        self.settings = settings = app.settings
         self.clock = clock
-        roster = (self.app.clinic.roster() if self.app is not None
-                  and self.app.clinic is not None else None)
+        roster = app.clinic.roster() if app.clinic is not None else None
         self.channels = list(channels) if channels is not None else build_channels(
             settings, roster=roster, tls_context=tls_context, concurrency=concurrency,
             batch_size=batch_size)
@@ -212,8 +202,8 @@ class Dispatcher:
 
     def _audience(self) -> dict[str, set[str]]:
         """Channel -> the athletes whose events it carries: those routed to it."""
-        roster = (self.app.clinic.roster() if self.app is not None
-                  and self.app.clinic is not None else self.settings.roster())
+        roster = (self.app.clinic.roster() if self.app.clinic is not None
+                  else self.settings.roster())
         audience: dict[str, set[str]] = {}
         for profile in roster:
             for name in athlete_channels(self.settings, profile):
@@ -222,7 +212,7 @@ class Dispatcher:
 
     def _queue_summary(self, now: datetime, names: Sequence[str], report: DispatchReport) -> None:
         """Queue the weekly summary when a week has ended (email configured and wanted)."""
-        if (self.app is None or not self.settings.alerts.weekly_summary
+        if (not self.settings.alerts.weekly_summary
                 or not any(isinstance(c, EmailChannel) for c in self.channels)):
             return
         from syncd.alerts.summary import queue_weekly_summary
@@ -427,5 +417,5 @@ def _log_attempt(channel: str, claim: outbox.Claim, outcome: Outcome,
 
 def deliver_pending(app: App, limit: int = DEFAULT_LIMIT) -> DispatchReport:
     """One dispatcher pass for ``app`` (what ``syncd sync`` and the scheduler call)."""
-    with Dispatcher(app, app.settings, app.clock) as dispatcher:
+    with Dispatcher(app, app.clock) as dispatcher:
         return dispatcher.run_once(limit=limit)

@@ -50,7 +50,7 @@ def register(add: Add) -> None:
 
 def cmd_deliver(app: App, args: argparse.Namespace) -> int:
     """One pass (or several, with ``--wait``); exit 1 when a channel could not be worked."""
-    with Dispatcher(app, app.settings, app.clock) as dispatcher:
+    with Dispatcher(app, app.clock) as dispatcher:
         if args.wait is not None:
             reports = dispatcher.run_until_idle(args.wait, limit=args.limit)
         else:
@@ -92,7 +92,7 @@ def cmd_webhook_help(app: App, args: argparse.Namespace) -> int:
 def cmd_webhook_test(app: App, args: argparse.Namespace) -> int:
     """POST a signed ``test`` event to every webhook endpoint (or one) and print the answer;
     exit 1 unless every endpoint answered 2xx."""
-    with Dispatcher(app, app.settings, app.clock) as dispatcher:
+    with Dispatcher(app, app.clock) as dispatcher:
         hooks = [c for c in dispatcher.channels if isinstance(c, WebhookChannel)]
         if args.channel:
             hooks = [c for c in hooks if c.name == args.channel]

@@ -123,10 +123,6 @@ class Week:
             return f"Week {self.plan_week.number}"
         return f"Week of {self.start.isoformat()}"
 
-    def contains(self, day: date) -> bool:
-        """True when ``day`` is one of the week's local days."""
-        return self.start <= day <= self.last_day
-
 
 def minutes(seconds: float) -> float:
     """Seconds to minutes, rounded for display and payloads."""

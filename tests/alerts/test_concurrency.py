@@ -30,8 +30,8 @@ def test_two_dispatchers_share_the_work_and_send_each_alert_once(
     app = App(config, clock)
     raise_alerts(app, [finding(n) for n in range(80)], clock.now)
     stores = [Store.open(db_url), Store.open(db_url)]
-    dispatchers = [Dispatcher(store, config, clock, batch_size=8, concurrency=4)
-                   for store in stores]
+    dispatchers = [Dispatcher(App(config, clock, store=store), clock, batch_size=8,
+                              concurrency=4) for store in stores]
     start = threading.Barrier(2)
     delivered: dict[int, int] = {}
 

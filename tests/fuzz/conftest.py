@@ -32,7 +32,7 @@ def callback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestCli
                                 "athlete_id": ATHLETE_ID})
     credentials.save("subscription", {"id": SUBSCRIPTION_ID, "callback_url": "x"})
     web = create_app(app)
-    web.state.on_strava_event = lambda event: None
+    web.state.on_strava_event = lambda app, event: None
     with TestClient(web, base_url="http://127.0.0.1:8765") as client:
         yield client, app
     app.close()

@@ -236,7 +236,7 @@ def test_a_forged_revoke_is_not_believed(client: TestClient, app: App,
 def test_the_answer_comes_before_the_work_when_the_daemon_takes_the_event(
         app: App, fake: FakeStrava) -> None:
     handed: list[StravaEvent] = []
-    client = client_for(app, on_strava_event=handed.append)
+    client = client_for(app, on_strava_event=lambda _app, got: handed.append(got))
     publish(fake, RUN_ID, NOW - timedelta(hours=2), laps=JOG_WALK)
 
     assert client.post(CALLBACK_PATH, json=event("create")).json() == {"status": "accepted"}

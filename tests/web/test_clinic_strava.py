@@ -123,17 +123,6 @@ def test_an_event_of_another_subscription_is_ignored(
     assert handed == [] and inbox(clinic, clinic.app("ana")) == []
 
 
-def test_a_hook_taking_only_the_event_still_gets_it(web: FastAPI, strava: TestClient,
-                                                    clinic: Clinic) -> None:
-    received: list[StravaEvent] = []
-    web.state.on_strava_event = received.append
-
-    strava.post(CALLBACK_PATH, json=event(OWNERS["ben"]))
-
-    assert [e.owner_id for e in received] == [OWNERS["ben"]]
-    assert inbox(clinic, clinic.app("ben")) == [OWNERS["ben"]]
-
-
 def test_the_validation_request_is_answered_in_a_clinic(strava: TestClient) -> None:
     params = {"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "c-42"}
 

@@ -28,10 +28,9 @@ subscription (the application's only one) may be stored under any athlete.
 from __future__ import annotations
 
 import hmac
-import inspect
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -282,7 +281,7 @@ async def receive_event(request: Request, background: BackgroundTasks) -> JSONRe
     hook = getattr(request.app.state, "on_strava_event", None)
     for app in owners:
         if hook is not None:
-            hand_over(hook, app, event)
+            hook(app, event)
         else:
             background.add_task(drain_inbox, app, allowance_of(request))
     # 200 whatever happened: another status makes Strava send the event again, and a
@@ -296,25 +295,6 @@ def allowance_of(request: Request) -> EventAllowance:
     if not isinstance(allowance, EventAllowance):
         allowance = request.app.state.strava_event_allowance = EventAllowance()
     return allowance
-
-
-def hand_over(hook: Callable[..., Any], app: App, event: StravaEvent) -> None:
-    """Give the stored event to the daemon's hook: ``hook(app, event)``, the App being the
-    athlete's the event is for (a hook taking only the event is called as ``hook(event)``)."""
-    if _positional_count(hook) == 1:
-        hook(event)
-    else:
-        hook(app, event)
-
-
-def _positional_count(hook: Callable[..., Any]) -> int | None:
-    try:
-        parameters = inspect.signature(hook).parameters.values()
-    except (TypeError, ValueError):  # a callable without a signature: the current form
-        return None
-    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
-        return None
-    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
 
 
 def accept_event(apps: Sequence[App], event: StravaEvent) -> tuple[list[App], str | None]:

@@ -101,12 +101,6 @@ class TickReport:
     interval: timedelta | None = None  # the routine poll interval in use
 
     @property
-    def alerts_changed(self) -> bool:
-        """True when a sync pass raised or resolved alerts (time to deliver). An event's
-        alerts are stored without saying so: the scheduler's dispatcher finds them."""
-        return any(r.raised or r.resolved for r in self.results)
-
-    @property
     def reads(self) -> int:
         """Requests made in this tick."""
         return sum(d.reads for d in self.done)
