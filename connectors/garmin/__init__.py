@@ -28,6 +28,7 @@ from connectors.garmin.cursor import GarminCursor
 from connectors.garmin.fetching import FetchPass, Policy, Window
 from connectors.garmin.normalize import SOURCE, build_activity
 from connectors.garmin.session import DEFAULT_RETRY, GarminSession, Retry
+from syncd.errors import ConfigError
 from syncd.models import Activity
 
 __all__ = ["GarminConnector", "Policy", "Retry"]
@@ -63,12 +64,12 @@ class GarminConnector(Connector):
         directory."""
         if self.context.state.get("token_dir") is not None:  # one athlete of a clinic
             return Path(self.context.state["token_dir"])
-        state_dir = self.context.state.get("state_dir")
-        if state_dir is None:
-            from syncd.config import state_dir as default_state_dir  # the daemon's own rule
-
-            state_dir = default_state_dir()
-        return tokens.default_token_dir(self.setting("token_store"), Path(state_dir))
+        token_store = self.setting("token_store")
+        state_dir = self.context.state.get("state_dir")  # syncd always passes its own
+        if token_store is None and state_dir is None:
+            raise ConfigError(["garmin.token_store: not set, and no state directory to keep "
+                               "the Garmin tokens in; set [garmin] token_store"])
+        return tokens.default_token_dir(token_store, Path(state_dir or "."))
 
     def session(self) -> GarminSession:
         """The API session, opened from the token store on first use and then reused."""
