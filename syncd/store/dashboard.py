@@ -36,11 +36,6 @@ class SessionSplit:
     run_bouts: int
     distance_m: float | None
 
-    @property
-    def other_s(self) -> float:
-        """Time neither running nor walking (standing, pauses), never negative."""
-        return max(self.duration_s - self.run_s - self.walk_s, 0.0)
-
 
 def recent_sessions(tx: DbSession, athlete_id: int, limit: int = 10) -> list[SessionSplit]:
     """The athlete's last ``limit`` sessions (canonical, not deleted runs), newest first.
