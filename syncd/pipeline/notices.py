@@ -15,11 +15,11 @@ from typing import Protocol
 
 from syncd.app import App, own_mail
 from syncd.errors import Action, RateLimited, SyncdError
+from syncd.sources.registry import hooks_for
 from syncd.store.alerts import add_operator_notice
 
 NEEDS_ATTENTION = frozenset({Action.REAUTH, Action.BACKOFF})
 SHORT_THROTTLE = timedelta(hours=1)
-_TITLES = {"garmin": "Garmin", "strava": "Strava", "files": "Files"}
 
 
 def notice_kind(source: str) -> str:
@@ -30,7 +30,7 @@ def notice_kind(source: str) -> str:
 def notice_message(source: str, reason: str) -> str:
     """What the operator reads: the source, the command that fixes it, and why. A reason
     that already starts that way (Garmin's errors do) is used as it is."""
-    head = f"{_TITLES.get(source, source)} login needs attention"
+    head = f"{hooks_for(source).title} login needs attention"
     if reason.startswith(head):
         return reason
     return f"{head}: run `syncd auth {source}` ({reason})"

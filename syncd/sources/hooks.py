@@ -70,6 +70,12 @@ class SourceHooks:
     def __init__(self, name: str) -> None:
         self.name = name
 
+    @property
+    def title(self) -> str:
+        """The source's name as people read it (in an operator's notice). Default: the
+        configuration name."""
+        return self.name
+
     # -- a pass ---------------------------------------------------------------------------------
 
     def connector_class(self) -> type[Connector]:

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 class FilesHooks(SourceHooks):
     """FIT, GPX and TCX files dropped in watched folders."""
 
+    title = "Files"
+
     def used_by(self, app: App) -> bool:
         """A clinic's athlete needs folders of their own: one shared folder cannot tell
         patients apart."""

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 class GarminHooks(SourceHooks):
     """Garmin Connect through garminconnect's token folder."""
 
+    title = "Garmin"
+
     def connector_state(self, app: App) -> dict[str, Any]:
         """In a clinic, the athlete's own token folder (``token_dir``)."""
         return {"token_dir": token_dir(app)} if app.settings.clinic else {}

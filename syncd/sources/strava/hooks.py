@@ -42,6 +42,7 @@ class StravaInbox:
 class StravaHooks(SourceHooks):
     """The Strava API, polled and told of changes by its webhook."""
 
+    title = "Strava"
     status_key = "strava_quota"
 
     def coordinator(self, clinic: Clinic) -> Coordinator | None:
