@@ -31,6 +31,7 @@ from syncd.cli.commands import Command
 from syncd.clinic import Clinic
 from syncd.config import AthleteSection, Settings
 from syncd.errors import ConfigError, SyncdError
+from syncd.sources.registry import all_hooks
 from syncd.store.athletes import erase_athlete, export_athlete, import_athlete
 from syncd.store.export_file import KINDS, read_export, write_export
 from syncd.store.invites import invite_ids
@@ -189,25 +190,11 @@ def cmd_delete(app: App, args: argparse.Namespace) -> int:
 
 
 def _folders_of(clinic: Clinic, row: StoredAthlete, tx: Session) -> list[Path]:
-    """The athlete's folders that exist: their Garmin token folder, and Garmin sign-ins of
-    their invites still waiting in the onboarding folder."""
-    from connectors.garmin import tokens
-    from syncd.sources.garmin.folders import token_dir as garmin_token_dir
-    from syncd.sources.garmin.tokens import agreement_file
-
+    """The athlete's folders that exist: what each source keeps for them (their Garmin token
+    folder), and Garmin sign-ins of their invites still waiting in the onboarding folder."""
     settings = clinic.settings
-    folders = []
-    if settings.garmin is not None or settings.clinic:
-        garmin = garmin_token_dir(App(settings, profile=AthleteSection(name=row.name, plan=None),
-                                      store=clinic.store))
-        if settings.clinic and garmin.is_dir():
-            folders.append(garmin)
-        if settings.clinic and agreement_file(garmin).is_file():
-            folders.append(agreement_file(garmin))  # what the folder and database agreed on
-        # A single athlete's store is the configured folder: only syncd's files in it go.
-        folders += [garmin / file for file in (tokens.TOKEN_FILE, tokens.PROFILE_FILE,
-                                               tokens.PENDING_FILE)
-                    if not settings.clinic and (garmin / file).is_file()]
+    app = App(settings, profile=AthleteSection(name=row.name, plan=None), store=clinic.store)
+    folders = [path for hooks in all_hooks() for path in hooks.athlete_files(app)]
     invites = invite_ids(tx, row.id)
     staging = settings.state_dir / "onboarding"
     folders += [staging / f"garmin-{invite}" for invite in invites

@@ -37,8 +37,7 @@ from syncd.clinic import Clinic, UnknownAthlete, stored_profile
 from syncd.config import AthleteSection, Settings
 from syncd.errors import ConfigError
 from syncd.invites import CONNECTABLE
-from syncd.sources.garmin.tokens import CREDENTIAL as GARMIN_TOKENS
-from syncd.store.credentials import STRAVA_TOKENS
+from syncd.sources.registry import hooks_for
 from syncd.store.roster import (
     ADDED,
     StoredAthlete,
@@ -134,8 +133,8 @@ def athlete_overview(clinic: Clinic, *, include_unwatched: bool = False) -> list
     settings = clinic.settings
     with clinic.store.read() as tx:
         rows = {row.name: row for row in stored_athletes(tx)}
-        # A clinic keeps Garmin tokens in the database too: connected on every replica.
-        counts = athlete_counts(tx, {"strava": STRAVA_TOKENS, "garmin": GARMIN_TOKENS})
+        counts = athlete_counts(tx, {name: credential for name in CONNECTABLE
+                                     if (credential := hooks_for(name).credential)})
     configured = {a.name for a in settings.roster()}
     entries = []
     for athlete_app in clinic.apps():
@@ -155,24 +154,17 @@ def athlete_overview(clinic: Clinic, *, include_unwatched: bool = False) -> list
 
 def _entry(app: App, row: StoredAthlete | None, counts: dict[str, dict[int, Any]], origin: str,
            state: str) -> dict[str, Any]:
-    from connectors.garmin import tokens
-    from syncd.sources.garmin.folders import token_dir as garmin_token_dir
-
     profile = app.profile
     athlete_id = row.id if row is not None else -1
     last_sync = counts["last_sync"].get(athlete_id)
-    # A profile without its plan: a plan file that went missing must not stop the listing.
-    planless = App(app.settings, profile=profile.model_copy(update={"plan": None}),
-                   store=app.store)
-    garmin = (app.settings.garmin is not None and "garmin" in app.enabled_sources()
-              and (athlete_id in counts["garmin"]
-                   or (garmin_token_dir(planless) / tokens.TOKEN_FILE).is_file()))
+    connected = {name: hooks_for(name).connected(app, athlete_id in counts.get(name, {}))
+                 for name in CONNECTABLE}
     return {
         "name": profile.name, "origin": origin, "state": state,
         "timezone": row.timezone if row is not None and state != "watched" else profile.timezone,
         "plan": profile.plan, "plan_start": _iso(profile.plan_start),
         "sources": app.enabled_sources(), "channels": app.channels(),
-        "connected": {"strava": athlete_id in counts["strava"], "garmin": garmin},
+        "connected": connected,
         "activities": counts["activities"].get(athlete_id, 0),
         "open_alerts": counts["open_alerts"].get(athlete_id, 0),
         "last_sync": last_sync.strftime("%Y-%m-%dT%H:%M:%SZ") if last_sync else None,

@@ -17,6 +17,7 @@ import argparse
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.base import Connector, connector_class
@@ -66,6 +67,9 @@ class SourceHooks:
     # The top-level ``/status`` key under which a running coordinator of this source reports
     # (see :meth:`coordinator_status`); ``None``: it reports nothing.
     status_key: str | None = None
+    # The stored credential that shows an athlete connected their account of this source
+    # (``syncd athletes list``); ``None``: the source has no account.
+    credential: str | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -104,6 +108,18 @@ class SourceHooks:
         """The source's settings for ``app``'s athlete, from the configured ``section``.
         Default: the section as configured."""
         return section
+
+    # -- an athlete's account and files -------------------------------------------------------
+
+    def connected(self, app: App, stored: bool) -> bool:
+        """Whether ``app``'s athlete connected their account, ``stored`` telling whether the
+        database holds their :attr:`credential`. Default: ``stored``."""
+        return stored
+
+    def athlete_files(self, app: App) -> list[Path]:
+        """The files and folders this source keeps for ``app``'s athlete outside the
+        database that exist now (erased with the athlete). Default: none."""
+        return []
 
     # -- the daemon -----------------------------------------------------------------------------
 

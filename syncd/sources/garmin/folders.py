@@ -1,4 +1,4 @@
-"""Where each athlete's Garmin token folder is."""
+"""Where each athlete's Garmin token folder is, and the credential that copies it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from syncd.app import App
+
+# The credential row holding a clinic athlete's token folder (syncd.sources.garmin.tokens).
+CREDENTIAL = "garmin.token_store"
 
 
 def token_dir(app: App) -> Path:
@@ -18,4 +21,4 @@ def token_dir(app: App) -> Path:
             else app.settings.state_dir / "garmin")
     if not app.settings.clinic:
         return base
-    return base / "athletes" / app.athlete.name
+    return base / "athletes" / app.profile.name

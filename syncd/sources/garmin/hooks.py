@@ -4,10 +4,11 @@ pass) and ``syncd auth garmin``."""
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syncd.sources.garmin import cli
-from syncd.sources.garmin.folders import token_dir
+from syncd.sources.garmin.folders import CREDENTIAL, token_dir
 from syncd.sources.hooks import AddCommand, SourceHooks
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ class GarminHooks(SourceHooks):
     """Garmin Connect through garminconnect's token folder."""
 
     title = "Garmin"
+    credential = CREDENTIAL
 
     def connector_state(self, app: App) -> dict[str, Any]:
         """In a clinic, the athlete's own token folder (``token_dir``)."""
@@ -33,6 +35,32 @@ class GarminHooks(SourceHooks):
         from syncd.sources.garmin.tokens import shared_tokens
 
         return shared_tokens(app, token_dir(app))
+
+    def connected(self, app: App, stored: bool) -> bool:
+        """Configured for the athlete, with tokens in the database (a clinic keeps them
+        there too: connected on every replica) or in the athlete's token folder."""
+        # Imported here: connectors.garmin loads garminconnect.
+        from connectors.garmin import tokens
+
+        return (app.settings.garmin is not None and self.name in app.enabled_sources()
+                and (stored or (token_dir(app) / tokens.TOKEN_FILE).is_file()))
+
+    def athlete_files(self, app: App) -> list[Path]:
+        """A clinic athlete's token folder and what it last agreed on with the database; a
+        single athlete's store is the configured folder: only syncd's files in it."""
+        from connectors.garmin import tokens
+        from syncd.sources.garmin.tokens import agreement_file
+
+        settings = app.settings
+        if settings.garmin is None and not settings.clinic:
+            return []
+        folder = token_dir(app)
+        if settings.clinic:
+            found = [folder] if folder.is_dir() else []
+            agreed = agreement_file(folder)  # what the folder and the database agreed on
+            return found + ([agreed] if agreed.is_file() else [])
+        return [folder / name for name in (tokens.TOKEN_FILE, tokens.PROFILE_FILE,
+                                           tokens.PENDING_FILE) if (folder / name).is_file()]
 
     def register_commands(self, add: AddCommand) -> None:
         """``syncd auth garmin``."""

@@ -38,6 +38,7 @@ import structlog
 
 from connectors.garmin import tokens
 from syncd.errors import SyncdError
+from syncd.sources.garmin.folders import CREDENTIAL
 from syncd.store.credentials import put_credential, read_credential
 from syncd.store.database import Store
 
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("syncd.sources.garmin.tokens")
 
-CREDENTIAL = "garmin.token_store"
 # The folder's files the database holds; a pending MFA sign-in is not among them.
 SHARED_FILES = (tokens.TOKEN_FILE, tokens.PROFILE_FILE)
 Outcome = Literal["agreed", "saved", "adopted", "taken", "nothing"]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from syncd.sources.hooks import AddCommand, Coordinator, EventInbox, SourceHooks
 from syncd.sources.strava import cli
 from syncd.sources.strava.planner import EventAllowance
+from syncd.store.credentials import STRAVA_TOKENS
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -44,6 +45,7 @@ class StravaHooks(SourceHooks):
 
     title = "Strava"
     status_key = "strava_quota"
+    credential = STRAVA_TOKENS
 
     def coordinator(self, clinic: Clinic) -> Coordinator | None:
         """In a clinic, one coordinator shares the application's request budget among the
