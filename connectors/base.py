@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, Protocol
 
+from syncd.errors import ConfigError, SyncdError
 from syncd.models import Activity, Gear
 
 
@@ -109,8 +110,6 @@ class Connector(ABC):
         self, records: Iterable[RawRecord]
     ) -> tuple[list[Activity], list[tuple[str, str]]]:
         """Normalize many records, collecting ``(source_id, reason)`` for those that fail."""
-        from syncd.errors import SyncdError
-
         activities: list[Activity] = []
         failures: list[tuple[str, str]] = []
         for record in records:
@@ -135,8 +134,6 @@ def connector_class(name: str) -> type[Connector]:
 
     Raises :class:`syncd.errors.ConfigError` for an unknown name.
     """
-    from syncd.errors import ConfigError
-
     try:
         target = REGISTRY[name]
     except KeyError:

@@ -36,6 +36,7 @@ from pydantic import (
 
 from syncd.errors import ConfigError
 from syncd.plan import load_plan
+from syncd.rules import RULE_IDS
 
 DEFAULT_PLAN = "hip-return-run-walk"
 SOURCE_NAMES = ("strava", "garmin", "files")
@@ -215,8 +216,6 @@ class WebhookSection(_Section):
     @field_validator("rules")
     @classmethod
     def _known_rules(cls, value: list[str] | None) -> list[str] | None:
-        from syncd.rules import RULE_IDS
-
         unknown = [rule for rule in value or [] if rule not in RULE_IDS]
         if unknown:
             raise ValueError(f"unknown rule {', '.join(map(repr, unknown))}; known rules: "

@@ -34,6 +34,7 @@ from syncd.alerts.channel import (
 )
 from syncd.alerts.metrics import DeliveryMetrics
 from syncd.alerts.smtp import EmailChannel
+from syncd.alerts.summary import queue_weekly_summary
 from syncd.alerts.webhook import WebhookChannel
 from syncd.app import athlete_channels, own_email_channel
 from syncd.config import AthleteSection, Settings
@@ -215,8 +216,6 @@ class Dispatcher:
         if (not self.settings.alerts.weekly_summary
                 or not any(isinstance(c, EmailChannel) for c in self.channels)):
             return
-        from syncd.alerts.summary import queue_weekly_summary
-
         apps = self.app.clinic.apps() if self.app.clinic is not None else [self.app]
         for app in apps:
             routed = [n for n in app.channels() if n in names]

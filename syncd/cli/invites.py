@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from syncd.clinic import UnknownAthlete
 from syncd.config import parse_duration
 from syncd.errors import ConfigError
 from syncd.invites import CONNECTABLE, connectable_sources, invite_link
@@ -79,8 +80,6 @@ def _athlete(app: App, name: str) -> App:
     if app.clinic is not None:
         return app.clinic.app(name)
     if app.athlete.name != name:
-        from syncd.clinic import UnknownAthlete
-
         raise UnknownAthlete([f"athlete {name!r} is not watched by this syncd; the athlete "
                               f"is {app.athlete.name!r}"])
     return app

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,12 @@ from syncd.cli import daemon as cli_daemon
 from syncd.cli import sync as cli_sync
 from syncd.cli.commands import Command
 from syncd.cli.terminal import safe_output
+from syncd.clinic import Clinic
 from syncd.config import Settings, load_settings
 from syncd.errors import ConfigError, SyncdError
+from syncd.logs import configure_logging
 from syncd.sources.registry import all_hooks
+from syncd.store.alerts import list_alerts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,12 +61,8 @@ def _main(argv: Sequence[str] | None) -> int:
 def run_command(args: argparse.Namespace) -> int:
     """Load and validate the configuration, then run the chosen command."""
     settings = load_settings(args.config)
-    from syncd.logs import configure_logging
-
     configure_logging(settings.log.level, settings.log.format, stream=sys.stderr)
     command: Command = args.handler
-    from syncd.clinic import Clinic
-
     clinic = Clinic(settings)  # opens nothing yet
     if getattr(args, "needs_plan", True):
         # A broken plan stops every command before anything is written (the database too);
@@ -195,8 +195,6 @@ def cmd_alerts(app: App, args: argparse.Namespace) -> int:
     """List alerts: one athlete's, or every athlete's when several and none is named."""
     every = _every_athlete(app, args)
     if every:
-        from syncd.store.alerts import list_alerts
-
         names = set(app.clinic.names()) if app.clinic is not None else set()
         with app.store.read() as tx:
             alerts = [a for a in list_alerts(tx, include_resolved=args.all)
@@ -249,6 +247,7 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
 
 
 def _clinic_status(app: App, args: argparse.Namespace) -> int:
+    # Imported here: the web package loads FastAPI, which every other command can do without.
     from syncd.web.overview import clinic_summary
 
     assert app.clinic is not None
@@ -300,8 +299,6 @@ def _parse_time(text: str, timezone: str) -> datetime:
 
 
 def _limits(app: App) -> dict[str, Any]:
-    from dataclasses import asdict
-
     return asdict(app.athlete.limits)
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connectors.base import FetchResult
+from syncd.alerts import deliver_pending
 from syncd.errors import ConfigError
-from syncd.pipeline.sync import SourceResult, store_fetched, sync_source
+from syncd.pipeline.sync import SourceResult, make_connector, store_fetched, sync_source
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -53,6 +54,7 @@ def _unknown_source(name: str, enabled: Sequence[str]) -> None:
 
 
 def _sync_athlete(app: App, args: argparse.Namespace, *, deliver: bool) -> int:
+    # Imported here: APScheduler loads only for a sync, not for every command.
     from syncd.runtime.scheduler import claimed, pass_key
 
     names = canonical_first(app.enabled_sources(), app.settings.sources.canonical_order)
@@ -110,8 +112,6 @@ def _deliver(app: App) -> None:
     if not app.settings.shared_channels() and not any(
             a.email for a in (app.clinic.roster() if app.clinic else [app.profile])):
         return
-    from syncd.alerts import deliver_pending
-
     report = deliver_pending(app)
     print(f"delivery: {report.summary()}")
     for error in report.errors:
@@ -121,8 +121,8 @@ def _deliver(app: App) -> None:
 def cmd_import(app: App, args: argparse.Namespace) -> int:
     """Import files once and print a summary, then one line per refused file (and a note per
     activity imported from less than its file); exit 1 when any file was refused."""
+    # Imported here: the file parsers (fitdecode, gpxpy) load only for an import.
     from connectors.files import FilesConnector
-    from syncd.pipeline.sync import make_connector
 
     connector = make_connector(app, "files")
     assert isinstance(connector, FilesConnector)

@@ -27,6 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from syncd.errors import StorageError
 from syncd.pipeline.sync import SourceResult, sync_source
 from syncd.sources.hooks import Coordinator
+from syncd.store.leases import fetch_claim
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -465,7 +466,5 @@ def claimed(app: App, source: str) -> Iterator[bool]:
     """Hold the claim on ``app``'s athlete's ``source`` while the block runs (True), or learn
     that another process holds it (False): one fetch per athlete and source at a time, across
     replicas."""
-    from syncd.store.leases import fetch_claim
-
     with fetch_claim(app.store, app.athlete_id, source) as mine:
         yield mine

@@ -49,6 +49,8 @@ from syncd.invites import (
     garmin_staging,
     sweep_staging,
 )
+from syncd.pipeline.sync import make_connector
+from syncd.runtime.scheduler import pass_key
 from syncd.store.invites import Invite, pending_invite, pending_invite_by_id
 from syncd.web.context import context_of
 from syncd.web.dashboard import page, read_form
@@ -202,7 +204,7 @@ def to_strava(request: Request, token: str) -> Response:
 def strava_authorize_url(patient: Patient) -> str | None:
     """Strava's authorization page for this invite (``None`` when syncd lacks the public URL
     or the application's id and secret)."""
-    from connectors.strava.oauth import authorize_url
+    from connectors.strava.oauth import authorize_url  # stravalib, only when offered
 
     settings = patient.app.settings
     section = settings.strava
@@ -244,9 +246,9 @@ def _exchange(app: App, code: str, redirect_scope: str) -> Tokens:
     token answer grants. The redirect's ``scope`` passed through the patient's browser and
     proves nothing; it stands in only when the token answer names no scope (Strava's has
     not always done so)."""
+    # Imported here: stravalib loads only when an athlete connects Strava.
     from connectors.strava import StravaConnector
     from connectors.strava.tokens import Tokens
-    from syncd.pipeline.sync import make_connector
 
     connector = make_connector(app, "strava")
     assert isinstance(connector, StravaConnector)
@@ -323,7 +325,7 @@ async def garmin_code(request: Request, token: str) -> Response:
 
 
 def _garmin_sign_in(request: Request, token: str, form: dict[str, str]) -> Response:
-    from connectors.garmin import auth
+    from connectors.garmin import auth  # garminconnect, only for a Garmin sign-in
 
     patient = _offered_patient(request, token, "garmin")
     if isinstance(patient, Response):
@@ -350,7 +352,7 @@ def _garmin_sign_in(request: Request, token: str, form: dict[str, str]) -> Respo
 
 
 def _garmin_code(request: Request, token: str, form: dict[str, str]) -> Response:
-    from connectors.garmin import auth, tokens
+    from connectors.garmin import auth, tokens  # garminconnect, only for a Garmin sign-in
 
     patient = _offered_patient(request, token, "garmin")
     if isinstance(patient, Response):
@@ -482,8 +484,6 @@ def _sync_soon(request: Request, app: App, source: str) -> None:
     if context.scheduler is None:
         return
     try:
-        from syncd.runtime.scheduler import pass_key
-
         context.scheduler.sync_soon(pass_key(app, source))
     except Exception:  # the connection is made; only the first pass comes later
         log.warning("first sync not scheduled now; the next poll runs it",
