@@ -1,6 +1,2 @@
 """The ``syncd`` command: one module per group of commands, registered in
-:mod:`syncd.cli.main`."""
-
-from syncd.cli.main import main
-
-__all__ = ["main"]
+:mod:`syncd.cli.main` (which holds the parser and ``main``)."""

@@ -46,7 +46,7 @@ def child(request: dict[str, Any]) -> None:
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.environ.update(request.get("env", {}))
-        code = syncd.cli.main(request["argv"])
+        code = syncd.cli.main.main(request["argv"])
     except SystemExit as leaving:  # argparse's --help and errors
         code = leaving.code if isinstance(leaving.code, int) else 2
     finally:
