@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Literal
 import structlog
 
 from syncd.config import Settings
-from syncd.errors import ConfigError, StorageError
+from syncd.errors import ConfigError
+from syncd.sources.registry import hooks_for
 from syncd.store.credentials import STRAVA_TOKENS, put_credential, strava_account_elsewhere
 from syncd.store.invites import SUPERSEDED, Invite, consume_invite, revoke_invites
 from syncd.store.state import lift_backoff
@@ -106,24 +107,12 @@ def connect_garmin(app: App, invite: Invite, staging: Path) -> Outcome:
     ``connected``, or ``gone`` (nothing moved) when the invite was used or expired meanwhile.
     The staging folder is removed either way. Raises :class:`~syncd.errors.StorageError` when
     the tokens cannot be written."""
-    from connectors.garmin import tokens
-    from syncd.sources.garmin.folders import token_dir as garmin_token_dir
-    from syncd.sources.garmin.tokens import keep_sign_in
-
     try:
         with app.store.write() as tx:
             if not consume_invite(tx, invite.id, app.clock(), "garmin"):
                 return "gone"
             revoke_invites(tx, app.athlete_id, app.clock(), used_for=SUPERSEDED)
-        folder = garmin_token_dir(app)
-        for name in (tokens.TOKEN_FILE, tokens.PROFILE_FILE):
-            try:
-                text = (staging / name).read_text(encoding="utf-8")
-            except OSError as err:
-                raise StorageError(f"cannot read the Garmin sign-in's {name} in {staging}: "
-                                   f"{err.strerror}; send the athlete a new invite") from err
-            tokens.write_private(folder / name, text)
-        keep_sign_in(app, folder)
+        hooks_for("garmin").adopt_sign_in(app, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     # Only now: a pass started earlier would have failed on the missing tokens again.

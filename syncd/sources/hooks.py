@@ -121,6 +121,11 @@ class SourceHooks:
         database that exist now (erased with the athlete). Default: none."""
         return []
 
+    def adopt_sign_in(self, app: App, staging: Path) -> None:
+        """Move a sign-in made on an invite's page, written to the folder ``staging``, into
+        ``app``'s athlete's token store. Default: nothing to move (a source whose tokens
+        arrive through OAuth stores them as it receives them)."""
+
     # -- the daemon -----------------------------------------------------------------------------
 
     def coordinator(self, clinic: Clinic) -> Coordinator | None:

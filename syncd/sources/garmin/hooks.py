@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from syncd.errors import StorageError
 from syncd.sources.garmin import cli
 from syncd.sources.garmin.folders import CREDENTIAL, token_dir
 from syncd.sources.hooks import AddCommand, SourceHooks
@@ -61,6 +62,23 @@ class GarminHooks(SourceHooks):
             return found + ([agreed] if agreed.is_file() else [])
         return [folder / name for name in (tokens.TOKEN_FILE, tokens.PROFILE_FILE,
                                            tokens.PENDING_FILE) if (folder / name).is_file()]
+
+    def adopt_sign_in(self, app: App, staging: Path) -> None:
+        """Copy the tokens and profile of the sign-in in ``staging`` into the athlete's token
+        folder and, in a clinic, the database that every replica syncs from. Raises
+        :class:`~syncd.errors.StorageError` when they cannot be read or written."""
+        from connectors.garmin import tokens
+        from syncd.sources.garmin.tokens import keep_sign_in
+
+        folder = token_dir(app)
+        for name in (tokens.TOKEN_FILE, tokens.PROFILE_FILE):
+            try:
+                text = (staging / name).read_text(encoding="utf-8")
+            except OSError as err:
+                raise StorageError(f"cannot read the Garmin sign-in's {name} in {staging}: "
+                                   f"{err.strerror}; send the athlete a new invite") from err
+            tokens.write_private(folder / name, text)
+        keep_sign_in(app, folder)
 
     def register_commands(self, add: AddCommand) -> None:
         """``syncd auth garmin``."""
