@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import sdnotify
 import structlog
@@ -34,13 +34,12 @@ from syncd.app import App
 from syncd.clinic import Clinic
 from syncd.config import load_settings
 from syncd.errors import ConfigError, SyncdError
+from syncd.runtime.exposure import check_exposure
 from syncd.runtime.scheduler import Coordinator, Deliverer, Scheduler
+from syncd.runtime.server import BACKLOG, AcceptErrorLog, OncePerMinute, server_config
 from syncd.sources.hooks import EventInbox
 from syncd.sources.registry import hooks_for, source_names
 from syncd.store import leases
-from syncd.web import create_app
-from syncd.web.security import check_exposure
-from syncd.web.server import BACKLOG, AcceptErrorLog, OncePerMinute, server_config
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -131,11 +130,20 @@ def dashboard_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
+class WebFactory(Protocol):
+    """Builds the HTTP application the daemon serves: :func:`syncd.web.create_app`, handed
+    in by ``syncd run`` (the web layer sits above the runtime)."""
+
+    def __call__(self, app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
+        """The ASGI application serving ``app`` and showing ``scheduler``'s state."""
+
+
 @dataclass
 class Daemon:
     """One ``syncd run``."""
 
     app: App
+    web_factory: WebFactory
     dispatcher: Deliverer | None = None
     notifier: Notifier = field(default_factory=Notifier)
     stop_timeout: float = STOP_TIMEOUT_S
@@ -184,7 +192,7 @@ class Daemon:
         leases.beat(store, self.replica_id, leader, self.app.clock())  # /status at once
         self.scheduler = Scheduler(self.app, dispatcher=self.dispatcher, leader=leader,
                                    coordinators=coordinators_for(self.clinic))
-        self.web = create_app(self.app, scheduler=self.scheduler)
+        self.web = self.web_factory(self.app, scheduler=self.scheduler)
         for source in self.inboxes:  # the source's callback hands each stored event here
             setattr(self.web.state, f"on_{source}_event", partial(self._on_event, source))
         self.web.state.replica = self.replica_id

@@ -11,10 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from syncd.errors import StorageError, SyncdError
+from syncd.runtime.exposure import check_exposure
 from syncd.sources.registry import all_hooks
 from syncd.web import api, dashboard, onboarding
 from syncd.web.context import WebContext
-from syncd.web.security import AccessGuard, AccessPolicy, check_exposure
+from syncd.web.security import AccessGuard, AccessPolicy
 
 if TYPE_CHECKING:
     from syncd.app import App
