@@ -60,7 +60,6 @@ class Roster(Protocol):
         """Release the shared database."""
 
 
-
 def utcnow() -> datetime:
     """The wall clock, aware UTC."""
     return datetime.now(UTC)
