@@ -17,7 +17,6 @@ from syncd.pipeline.evaluation import local_midnight, reevaluate
 from syncd.plan import Plan, load_plan, week_start
 from syncd.progress import WeekSummary, weeks_overview
 from syncd.rules import Athlete, History
-from syncd.sources.registry import hooks_for
 from syncd.store import Store, queries
 from syncd.store.activities import UpsertResult, upsert_activities
 from syncd.store.alerts import ApplyResult, list_alerts, open_alert_count
@@ -119,18 +118,6 @@ class App:
         """The athlete's row id, created on first use."""
         with self.store.write() as tx:
             return queries.ensure_athlete(tx, self.athlete.name, self.athlete.timezone)
-
-    def enabled_sources(self) -> list[str]:
-        """The configured sources this athlete uses (and can: in a clinic the file source
-        needs the athlete's own ``watch`` folders, see the source's hooks)."""
-        wanted = self.profile.sources
-        return [name for name in self.settings.enabled_sources()
-                if (wanted is None or name in wanted) and hooks_for(name).used_by(self)]
-
-    def source_settings(self, name: str) -> Any:
-        """The section configuring source ``name`` for this athlete (the file source gets the
-        athlete's own folders when they have some)."""
-        return hooks_for(name).athlete_settings(self, self.settings.source_section(name))
 
     @property
     def zone(self) -> ZoneInfo:

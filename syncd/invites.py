@@ -29,7 +29,7 @@ import structlog
 
 from syncd.config import Settings
 from syncd.errors import ConfigError
-from syncd.sources.registry import hooks_for
+from syncd.sources.registry import enabled_sources, hooks_for
 from syncd.store.credentials import STRAVA_TOKENS, put_credential, strava_account_elsewhere
 from syncd.store.invites import SUPERSEDED, Invite, consume_invite, revoke_invites
 from syncd.store.state import lift_backoff
@@ -50,7 +50,7 @@ Outcome = Literal["connected", "gone", "taken"]
 def connectable_sources(app: App) -> list[str]:
     """The accounts ``app``'s athlete can connect through a link: Strava and Garmin, when
     configured for them."""
-    return [name for name in app.enabled_sources() if name in CONNECTABLE]
+    return [name for name in enabled_sources(app) if name in CONNECTABLE]
 
 
 def invite_link(settings: Settings, token: str) -> str:

@@ -37,7 +37,7 @@ from syncd.clinic import Clinic, UnknownAthlete, stored_profile
 from syncd.config import AthleteSection, Settings
 from syncd.errors import ConfigError
 from syncd.invites import CONNECTABLE
-from syncd.sources.registry import hooks_for
+from syncd.sources.registry import enabled_sources, hooks_for
 from syncd.store.roster import (
     ADDED,
     StoredAthlete,
@@ -163,7 +163,7 @@ def _entry(app: App, row: StoredAthlete | None, counts: dict[str, dict[int, Any]
         "name": profile.name, "origin": origin, "state": state,
         "timezone": row.timezone if row is not None and state != "watched" else profile.timezone,
         "plan": profile.plan, "plan_start": _iso(profile.plan_start),
-        "sources": app.enabled_sources(), "channels": app.channels(),
+        "sources": enabled_sources(app), "channels": app.channels(),
         "connected": connected,
         "activities": counts["activities"].get(athlete_id, 0),
         "open_alerts": counts["open_alerts"].get(athlete_id, 0),
@@ -274,9 +274,9 @@ def _print_added(app: App, *, replaced: bool, again: bool, watched: int) -> None
     print(f"{verb} athlete {name} ({app.profile.timezone}{plan})")
     if again:
         print("  what was stored about them before is kept")
-    print(f"  sources: {', '.join(app.enabled_sources()) or 'none'}")
+    print(f"  sources: {', '.join(enabled_sources(app)) or 'none'}")
     print(f"  alert channels: {', '.join(app.channels()) or 'none'}")
-    if any(source in CONNECTABLE for source in app.enabled_sources()):
+    if any(source in CONNECTABLE for source in enabled_sources(app)):
         print(f"next: syncd athletes invite {quoted(name)} (a link for {name} to connect "
               "their account)")
     elif app.profile.watch:

@@ -24,7 +24,7 @@ from syncd.clinic import Clinic
 from syncd.config import Settings, load_settings
 from syncd.errors import ConfigError, SyncdError
 from syncd.logs import configure_logging
-from syncd.sources.registry import all_hooks
+from syncd.sources.registry import all_hooks, enabled_sources
 from syncd.store.alerts import list_alerts
 
 
@@ -155,7 +155,7 @@ def _describe_athlete(app: App, settings: Settings) -> None:
         start = app.athlete.plan_start
         print(f"{indent}plan: {plan.name}, {len(plan.weeks)} weeks, {plan.limits.progression}"
               + (f", starting {start}" if start else ", no start date"))
-    print(f"{indent}sources: {', '.join(app.enabled_sources()) or 'none'}")
+    print(f"{indent}sources: {', '.join(enabled_sources(app)) or 'none'}")
     print(f"{indent}alert channels: {', '.join(app.channels()) or 'none'}")
 
 

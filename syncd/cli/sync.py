@@ -12,6 +12,7 @@ from connectors.base import FetchResult
 from syncd.alerts import deliver_pending
 from syncd.errors import ConfigError
 from syncd.pipeline.sync import SourceResult, make_connector, store_fetched, sync_source
+from syncd.sources.registry import enabled_sources
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -36,7 +37,7 @@ def cmd_sync(app: App, args: argparse.Namespace) -> int:
     is named; exit 1 when any source failed."""
     if args.athlete is None and app.clinic is not None:
         apps = app.clinic.apps()
-        if args.source and not any(args.source in a.enabled_sources() for a in apps):
+        if args.source and not any(args.source in enabled_sources(a) for a in apps):
             _unknown_source(args.source, app.settings.enabled_sources())
         failed = False
         for athlete_app in apps:
@@ -57,7 +58,7 @@ def _sync_athlete(app: App, args: argparse.Namespace, *, deliver: bool) -> int:
     # Imported here: APScheduler loads only for a sync, not for every command.
     from syncd.runtime.scheduler import claimed, pass_key
 
-    names = canonical_first(app.enabled_sources(), app.settings.sources.canonical_order)
+    names = canonical_first(enabled_sources(app), app.settings.sources.canonical_order)
     if args.source:
         if args.source not in names and app.clinic is not None and len(app.clinic.apps()) > 1:
             return 0  # this athlete does not use the source

@@ -17,7 +17,7 @@ import structlog
 from connectors.base import Connector, ConnectorContext, FetchResult
 from syncd.errors import Action, RateLimited, StorageError, SyncdError
 from syncd.pipeline.notices import notify_source_failure
-from syncd.sources.registry import hooks_for
+from syncd.sources.registry import hooks_for, source_settings
 from syncd.store import state as sync_state
 from syncd.store.credentials import DbCredentialStore
 
@@ -82,7 +82,7 @@ def make_connector(app: App, name: str) -> Connector:
         now=app.clock,
         state=state,
     )
-    return hooks.connector_class()(app.source_settings(name), context)
+    return hooks.connector_class()(source_settings(app, name), context)
 
 
 def sync_source(app: App, name: str, *, since: date | None = None, force: bool = False,

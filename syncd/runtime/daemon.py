@@ -38,7 +38,7 @@ from syncd.runtime.exposure import check_exposure
 from syncd.runtime.scheduler import Coordinator, Deliverer, Scheduler
 from syncd.runtime.server import BACKLOG, AcceptErrorLog, OncePerMinute, server_config
 from syncd.sources.hooks import EventInbox
-from syncd.sources.registry import hooks_for, source_names
+from syncd.sources.registry import enabled_sources, hooks_for, source_names
 from syncd.store import leases
 
 if TYPE_CHECKING:
@@ -298,7 +298,7 @@ class Daemon:
                     or self._coordinated(source)):
                 continue
             for app in self.clinic.apps():
-                if source not in app.enabled_sources():
+                if source not in enabled_sources(app):
                     continue
                 if only_waiting and not inbox.waiting(app):
                     continue

@@ -27,6 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from syncd.errors import StorageError
 from syncd.pipeline.sync import SourceResult, sync_source
 from syncd.sources.hooks import Coordinator
+from syncd.sources.registry import enabled_sources
 from syncd.store.leases import fetch_claim
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ class Scheduler:
         a coordinator are left out."""
         coordinated = {c.source for c in self.coordinators}
         return {pass_key(app, name): (app, name) for app in self._apps()
-                for name in app.enabled_sources() if name not in coordinated}
+                for name in enabled_sources(app) if name not in coordinated}
 
     def _schedule_sources(self, first_run: datetime | None) -> None:
         """Add (or update) a job for every pass and coordinator; drop jobs of passes gone."""

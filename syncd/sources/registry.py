@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from syncd.config import forget_source_section, register_source_section
 from syncd.errors import ConfigError
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from connectors.base import Connector
+    from syncd.app import App
 
 # Config name -> "module:Class" of its hooks; the order is the order of their commands.
 SOURCES: dict[str, str] = {
@@ -94,3 +95,17 @@ def _import(target: str) -> type[SourceHooks]:
     except (ImportError, AttributeError) as err:
         raise ConfigError([f"source hooks {target!r} cannot be loaded: {err}"]) from None
     return cls
+
+
+def enabled_sources(app: App) -> list[str]:
+    """The configured sources the athlete of ``app`` uses (and can: in a clinic the file
+    source needs the athlete's own ``watch`` folders, see the source's hooks)."""
+    wanted = app.profile.sources
+    return [name for name in app.settings.enabled_sources()
+            if (wanted is None or name in wanted) and hooks_for(name).used_by(app)]
+
+
+def source_settings(app: App, name: str) -> Any:
+    """The section configuring source ``name`` for the athlete of ``app`` (the file source
+    gets the athlete's own folders when they have some)."""
+    return hooks_for(name).athlete_settings(app, app.settings.source_section(name))

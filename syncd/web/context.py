@@ -22,6 +22,7 @@ from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from syncd.logs import redact_text
+from syncd.sources.registry import enabled_sources
 from syncd.store.queries import ping
 from syncd.web.overview import clinic_summary
 
@@ -164,7 +165,7 @@ class WebContext:
         sync state, whether a pass runs now, and when the next one is due; error texts
         scrubbed of tokens and addresses."""
         app = app if app is not None else self.app
-        enabled = app.enabled_sources()
+        enabled = enabled_sources(app)
         running = self.scheduler.running() if self.scheduler else {}
         next_runs = self.scheduler.next_runs() if self.scheduler else {}
         out: dict[str, dict[str, Any]] = {}

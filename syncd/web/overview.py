@@ -25,6 +25,7 @@ from syncd.pipeline.evaluation import local_midnight
 from syncd.plan import week_start
 from syncd.progress import weeks_overview
 from syncd.rules import History
+from syncd.sources.registry import enabled_sources
 from syncd.store.overview import (
     athlete_ids,
     open_alerts_by_severity,
@@ -142,7 +143,7 @@ def _row(athlete: _Athlete, sessions: list[Session], alerts: dict[str, int],
         },
         "week": week.as_dict() if week is not None else None,
         "open_alerts": _severities(alerts),
-        "last_sync": _last_sync(app.enabled_sources(), states),
+        "last_sync": _last_sync(enabled_sources(app), states),
     }
 
 

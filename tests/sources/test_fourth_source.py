@@ -17,7 +17,7 @@ from syncd.cli.main import main
 from syncd.config import load_settings
 from syncd.errors import ConfigError
 from syncd.runtime.scheduler import Scheduler
-from syncd.sources.registry import forget_source, register_source, source_names
+from syncd.sources.registry import enabled_sources, forget_source, register_source, source_names
 from syncd.store.activities import find_activity
 from syncd.web import create_app
 from tests.sources.fourth import hooks
@@ -90,7 +90,7 @@ def test_its_command_and_its_route_are_there(
     assert capsys.readouterr().out == "fourth feed feed.json: 2 entries\n"
     app = App(load_settings(config, env={}))
     try:
-        assert app.enabled_sources() == ["fourth"]
+        assert enabled_sources(app) == ["fourth"]
         assert Scheduler(app).poll_interval("fourth") == timedelta(minutes=5)
         client = TestClient(create_app(app), base_url="http://127.0.0.1:8765")
         assert client.get("/fourth/feed").json() == {"source": "fourth"}

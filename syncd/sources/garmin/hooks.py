@@ -11,6 +11,7 @@ from syncd.errors import StorageError
 from syncd.sources.garmin import cli
 from syncd.sources.garmin.folders import CREDENTIAL, token_dir
 from syncd.sources.hooks import AddCommand, SourceHooks
+from syncd.sources.registry import enabled_sources
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -43,7 +44,7 @@ class GarminHooks(SourceHooks):
         # Imported here: connectors.garmin loads garminconnect.
         from connectors.garmin import tokens
 
-        return (app.settings.garmin is not None and self.name in app.enabled_sources()
+        return (app.settings.garmin is not None and self.name in enabled_sources(app)
                 and (stored or (token_dir(app) / tokens.TOKEN_FILE).is_file()))
 
     def athlete_files(self, app: App) -> list[Path]:

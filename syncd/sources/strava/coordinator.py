@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from syncd.pipeline.sync import SourceResult, make_connector, sync_source
+from syncd.sources.registry import enabled_sources
 from syncd.sources.strava.planner import (
     DAY,
     DEFAULT_LIMITS,
@@ -253,7 +254,7 @@ class StravaCoordinator:
         states, by athlete id; the states are read again when :data:`RESCAN` has passed or the
         roster changed."""
         apps = {app.athlete_id: app for app in self.clinic.apps()
-                if SOURCE in app.enabled_sources()}
+                if SOURCE in enabled_sources(app)}
         roster = frozenset(apps)
         with self._lock:
             if (self._scanned is None or self._scanned[1] != roster

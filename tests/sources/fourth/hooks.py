@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter
 
 from syncd.sources.hooks import AddCommand, SourceHooks
+from syncd.sources.registry import source_settings
 from tests.sources.fourth.connector import FeedConnector
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def feed_status() -> dict[str, str]:
 
 def cmd_feed(app: App, args: argparse.Namespace) -> int:
     """``syncd fourth-feed``: how many entries the feed holds."""
-    section = app.source_settings("fourth")
+    section = source_settings(app, "fourth")
     entries = json.loads(section.feed.read_text("utf-8"))
     print(f"fourth feed {section.feed.name}: {len(entries)} entries")
     return 0
