@@ -57,7 +57,7 @@ from connectors.garmin import GarminConnector  # noqa: E402
 from connectors.garmin.fetching import Policy  # noqa: E402
 from connectors.garmin.session import new_garmin  # noqa: E402
 from connectors.garmin.tokens import save_profile  # noqa: E402
-from syncd.config import GarminSection  # noqa: E402
+from syncd.config.sections import GarminSection  # noqa: E402
 
 FIRST_DAY = datetime(2021, 1, 4, 6, 30)
 GOAL = 1.5

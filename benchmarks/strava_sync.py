@@ -50,7 +50,7 @@ from fake_strava import (  # noqa: E402 - the test suite's fake server
 
 from connectors.base import ConnectorContext  # noqa: E402
 from connectors.strava import StravaConnector  # noqa: E402
-from syncd.config import StravaSection  # noqa: E402
+from syncd.config.sections import StravaSection  # noqa: E402
 from syncd.logs import configure_logging  # noqa: E402
 
 FIRST = datetime(2024, 1, 1, 6, 0, tzinfo=UTC)

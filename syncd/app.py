@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from syncd.config import AthleteSection, Settings, resolve_plan
+from syncd.config import Settings
+from syncd.config.plans import resolve_plan
+from syncd.config.sections import AthleteSection
 from syncd.models import Activity, Alert, Gear, PainReport
 from syncd.pipeline.evaluation import local_midnight, reevaluate
 from syncd.plan import Plan, load_plan, week_start

@@ -19,7 +19,8 @@ import structlog
 from pydantic import ValidationError
 
 from syncd.app import App, utcnow
-from syncd.config import AthleteSection, Settings
+from syncd.config import Settings
+from syncd.config.sections import AthleteSection
 from syncd.errors import ConfigError
 from syncd.plan import Plan, load_plan
 from syncd.store import Store

@@ -14,7 +14,7 @@ import pytest
 
 from connectors.base import ConnectorContext
 from connectors.garmin import GarminConnector
-from syncd.config import GarminSection
+from syncd.config.sections import GarminSection
 from syncd.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

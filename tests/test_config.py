@@ -12,15 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.config import (
-    Settings,
-    format_duration,
-    load_settings,
-    parse_duration,
-    resolve_plan,
-    shipped_plans_dir,
-    state_dir,
-)
+from syncd.config import Settings, load_settings, state_dir
+from syncd.config.durations import format_duration, parse_duration
+from syncd.config.plans import resolve_plan, shipped_plans_dir
 from syncd.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -37,7 +37,8 @@ from syncd.alerts.smtp import EmailChannel
 from syncd.alerts.summary import queue_weekly_summary
 from syncd.alerts.webhook import WebhookChannel
 from syncd.app import athlete_channels, own_email_channel
-from syncd.config import AthleteSection, Settings
+from syncd.config import Settings
+from syncd.config.sections import AthleteSection
 from syncd.errors import SyncdError
 from syncd.store import outbox
 from syncd.store.alerts import add_operator_notice

@@ -21,7 +21,7 @@ from syncd.alerts.channel import (
     unbuildable,
 )
 from syncd.alerts.messages import DigestPart, alert_mail, digest_mail, digest_part
-from syncd.config import AlertsSection, EmailSection
+from syncd.config.sections import AlertsSection, EmailSection
 from syncd.store.outbox import OutboxEvent
 
 DIGEST_BATCH = 500

@@ -33,7 +33,7 @@ from syncd.alerts.channel import (
     severity_at_least,
 )
 from syncd.alerts.schedule import parse_retry_after
-from syncd.config import WebhookSection
+from syncd.config.sections import WebhookSection
 from syncd.errors import ConfigError
 from syncd.logs import redact_text
 from syncd.models import utc_iso

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from syncd.alerts import Dispatcher
 from syncd.alerts.webhook import WebhookChannel, make_test_payload
-from syncd.config import parse_duration
+from syncd.config.durations import parse_duration
 from syncd.errors import ConfigError
 from syncd.store import outbox
 from syncd.store.alerts import new_event_id

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from syncd.app import App
 from syncd.clinic import Clinic, UnknownAthlete
-from syncd.config import AthleteSection, Settings, resolve_plan
+from syncd.config import Settings
+from syncd.config.plans import resolve_plan
+from syncd.config.sections import AthleteSection
 from syncd.errors import ConfigError, SyncdError
 from syncd.plan import load_plan
 from syncd.store.roster import StoredAthlete, find_athlete

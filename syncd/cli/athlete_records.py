@@ -29,7 +29,8 @@ from syncd.cli.athlete_checks import (
 )
 from syncd.cli.commands import Command
 from syncd.clinic import Clinic
-from syncd.config import AthleteSection, Settings
+from syncd.config import Settings
+from syncd.config.sections import AthleteSection
 from syncd.errors import ConfigError, SyncdError
 from syncd.sources.registry import all_hooks
 from syncd.store.athletes import erase_athlete, export_athlete, import_athlete

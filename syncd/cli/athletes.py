@@ -34,7 +34,8 @@ from syncd.cli.athlete_records import add_commands
 from syncd.cli.commands import Command
 from syncd.cli.invites import add_invite_command
 from syncd.clinic import Clinic, UnknownAthlete, stored_profile
-from syncd.config import AthleteSection, Settings
+from syncd.config import Settings
+from syncd.config.sections import AthleteSection
 from syncd.errors import ConfigError
 from syncd.invites import CONNECTABLE
 from syncd.sources.registry import enabled_sources, hooks_for

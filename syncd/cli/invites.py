@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from syncd.clinic import UnknownAthlete
-from syncd.config import parse_duration
+from syncd.config.durations import parse_duration
 from syncd.errors import ConfigError
 from syncd.invites import CONNECTABLE, connectable_sources, invite_link
 from syncd.store.invites import DEFAULT_VALIDITY, create_invite, pending_invites, revoke_invites

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from syncd.config import ServerSection
+from syncd.config.sections import ServerSection
 from syncd.errors import ConfigError
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})

@@ -30,7 +30,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
-from syncd.config import ServerSection
+from syncd.config.sections import ServerSection
 from syncd.runtime.exposure import LOOPBACK_NAMES
 from syncd.web.bodies import BodyCap
 from syncd.web.logins import logins_of

@@ -13,7 +13,7 @@ import pytest
 from connectors.base import ConnectorContext
 from connectors.garmin import GarminConnector, Policy
 from connectors.garmin.tokens import save_profile
-from syncd.config import GarminSection
+from syncd.config.sections import GarminSection
 from tests.garmin.fake_garmin import PROFILE, FakeGarmin
 from tests.garmin.garmin_support import FAST_RETRY, ZONE, Clock
 

@@ -18,7 +18,7 @@ import pytest
 from connectors.base import ConnectorContext
 from connectors.garmin import GarminConnector, auth
 from syncd.cli.main import main
-from syncd.config import GarminSection
+from syncd.config.sections import GarminSection
 from syncd.errors import AuthError
 from tests.garmin.fake_garmin import PROFILE, FakeGarmin, make_entry
 from tests.garmin.garmin_support import FAST_RETRY, ZONE, Clock

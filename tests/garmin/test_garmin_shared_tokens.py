@@ -30,7 +30,8 @@ from connectors.garmin import GarminConnector
 from connectors.garmin.tokens import save_profile
 from syncd.cli.main import main
 from syncd.clinic import Clinic
-from syncd.config import GarminSection, load_settings
+from syncd.config import load_settings
+from syncd.config.sections import GarminSection
 from syncd.invites import connect_garmin, garmin_staging
 from syncd.logs import NOISY, configure_logging
 from syncd.pipeline.sync import SourceResult, sync_source

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors.strava import StravaConnector
-from syncd.config import StravaSection
+from syncd.config.sections import StravaSection
 from syncd.store import DbCredentialStore, Store, ensure_athlete
 from tests.strava.fake_strava import FakeStrava
 from tests.strava.strava_support import Clock, make_connector, strava_settings

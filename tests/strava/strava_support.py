@@ -8,7 +8,8 @@ from typing import Any
 
 from connectors.base import ConnectorContext, CredentialStore
 from connectors.strava import StravaConnector
-from syncd.config import Settings, StravaSection, load_settings
+from syncd.config import Settings, load_settings
+from syncd.config.sections import StravaSection
 from tests.strava.fake_strava import (
     CLIENT_ID,
     CLIENT_SECRET,

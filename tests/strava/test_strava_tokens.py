@@ -18,7 +18,7 @@ import pytest
 
 from connectors.strava import StravaConnector
 from connectors.strava.tokens import TokenKeeper, Tokens
-from syncd.config import StravaSection
+from syncd.config.sections import StravaSection
 from syncd.errors import AuthError, TransientError
 from syncd.store import DbCredentialStore, Store
 from tests.strava.fake_strava import FakeStrava, summary
@@ -197,7 +197,7 @@ CHILD = """
 import sys
 from connectors.base import ConnectorContext
 from connectors.strava import StravaConnector
-from syncd.config import StravaSection
+from syncd.config.sections import StravaSection
 from syncd.store import DbCredentialStore, Store
 
 api_url, db, client_id, secret = sys.argv[1:5]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from syncd.config import Duration
+from syncd.config.durations import Duration
 
 
 class FourthSection(BaseModel):
