@@ -1,5 +1,5 @@
 """Garmin's hooks: its token folder (per athlete in a clinic, kept in the database around each
-pass) and ``syncd auth garmin``."""
+pass), ``syncd auth garmin`` and the sign-in pages of an invite link."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from syncd.sources.hooks import AddCommand, SourceHooks
 from syncd.sources.registry import enabled_sources
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
+
     from syncd.app import App
 
 
@@ -84,3 +86,9 @@ class GarminHooks(SourceHooks):
     def register_commands(self, add: AddCommand) -> None:
         """``syncd auth garmin``."""
         cli.register(add)
+
+    def routes(self) -> list[APIRouter]:
+        """The Garmin sign-in of an invite link (``/onboard/{token}/garmin``)."""
+        from syncd.sources.garmin import onboarding  # FastAPI, only for the HTTP application
+
+        return [onboarding.router]

@@ -73,10 +73,11 @@ class StravaHooks(SourceHooks):
         cli.register(add)
 
     def routes(self) -> list[APIRouter]:
-        """The webhook callback."""
-        from syncd.sources.strava import callback
+        """The webhook callback, and the Strava authorization of an invite link
+        (``/onboard/{token}/strava``, ``/onboard/strava/callback``)."""
+        from syncd.sources.strava import callback, onboarding
 
-        return [callback.router]
+        return [callback.router, onboarding.router]
 
     def public_paths(self) -> list[str]:
         """Strava posts from the internet, unsigned and without our token: the callback
