@@ -1,7 +1,9 @@
 """Fuzz target for Strava export archives: a zip of any shape (odd member names, gzipped and
-broken members, an ``activities.csv`` with any cells, damaged zip bytes) is read into
-activities whose payloads are plain JSON, with each refused part listed as a failure that
-names the archive. Nothing escapes ``FileReader.read_data``."""
+broken members, an ``activities.csv`` with any cells, damaged zip bytes) is read into records
+whose payloads are plain JSON and normalize into activities, with each refused part listed as
+a failure that names the archive and the member (and the CSV line) at fault. Nothing escapes
+``FileReader.read_data``, and a well-formed export among junk members or behind junk bytes is
+still read whole."""
 
 from __future__ import annotations
 
@@ -16,13 +18,12 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.base import RawRecord
 from connectors.files.limits import ArchiveLimits
 from connectors.files.reader import FileReader, ImportBatch
 from connectors.files.summary import activity_from_payload
-from syncd.models import Activity
+from tests.connectors.test_files_export import build_export
 
-from .support import FUZZ, HISTORY, survives
+from .support import FUZZ, HISTORY
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 LABEL = "export_1234.zip"
@@ -88,27 +89,39 @@ def export_archives(draw: st.DrawFn) -> bytes:
 
 
 def read_export(data: bytes) -> ImportBatch:
-    """Import one archive as ``syncd import`` does, then normalize what it returned."""
+    """Import one archive as ``syncd import`` does; every record it returns is plain JSON and
+    normalizes into an activity of its own id, every failure names the archive and the part."""
     reader = FileReader(lambda: NOW, limits=ArchiveLimits(max_member_bytes=4 << 20))
     batch = ImportBatch()
     reader.read_data(data, Path(LABEL), batch)
     for record in batch.records:
-        json.dumps(record.payload, allow_nan=False)
-
-        def normalize(record: RawRecord = record) -> Activity:
-            return activity_from_payload(record.payload, record.source_id, athlete="ana",
+        assert json.loads(json.dumps(record.payload, allow_nan=False)) == record.payload
+        activity = activity_from_payload(record.payload, record.source_id, athlete="ana",
                                          timezone="Europe/Berlin")
-
-        survives(normalize)
+        assert activity.source_id == record.source_id and activity.elapsed_s >= 0
+    for where, reason in batch.failures:
+        assert_names_its_part(where, reason)
     return batch
+
+
+def assert_names_its_part(where: str, reason: str) -> None:
+    """A failure is about the archive or one member of it (one CSV row at most), and its
+    reason starts with the archive and names that member."""
+    assert where == LABEL or where.startswith(f"{LABEL}:"), where
+    assert reason.startswith(LABEL), (where, reason)
+    member = where.removeprefix(LABEL).removeprefix(":").split("#")[0]
+    assert member in reason and reason.strip() != f"{LABEL}:{member}".strip(), (where, reason)
+
+
+def csv_rows(text: bytes) -> int:
+    """How many data rows an ``activities.csv`` holds."""
+    return len(list(csv.reader(io.StringIO(text.decode())))) - 1
 
 
 @FUZZ
 @given(data=export_archives())
 def test_any_export_archive_is_read_or_refused_part_by_part(data: bytes) -> None:
-    batch = read_export(data)
-    for where, reason in batch.failures:
-        assert LABEL in where and reason.strip(), (where, reason)
+    read_export(data)  # its records normalize, its failures name their part (asserted there)
 
 
 @FUZZ
@@ -117,4 +130,43 @@ def test_any_activities_csv_gives_plain_json_payloads(text: bytes) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("activities.csv", text)
-    read_export(buffer.getvalue())
+    batch = read_export(buffer.getvalue())
+    rows = csv_rows(text)
+    # No files in the archive: each row is a manual activity, a notice or a refusal, no more.
+    assert len(batch.records) <= rows
+    for where, reason in batch.failures:
+        assert where.startswith(f"{LABEL}:activities.csv"), (where, reason)
+        if "#" in where:
+            line = int(reason.split(" line ", 1)[1].split()[0].rstrip(":"))
+            assert 2 <= line <= rows + 1, (line, rows, reason)
+
+
+_CLEAN = build_export()
+_CLEAN_IDS = {record.payload["strava_id"]: record.source_id
+              for record in read_export(_CLEAN).records}
+
+
+@st.composite
+def hidden_exports(draw: st.DrawFn) -> bytes:
+    """The well-formed export of ``tests/connectors/test_files_export.py`` with junk members
+    added (random bytes under odd names) and, now and then, junk bytes in front of the zip."""
+    buffer = io.BytesIO()
+    taken = set(zipfile.ZipFile(io.BytesIO(_CLEAN)).namelist())
+    with zipfile.ZipFile(io.BytesIO(_CLEAN)) as clean, \
+            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in taken:
+            archive.writestr(name, clean.read(name))
+        for name in draw(st.lists(_NAMES, max_size=4, unique=True)):
+            if name not in taken and not name.endswith("/"):
+                archive.writestr(name, draw(st.binary(max_size=64)))
+    return draw(st.sampled_from([b"", b"", b"MZ\x90\x00"])) + buffer.getvalue()
+
+
+@FUZZ
+@given(data=hidden_exports())
+def test_a_good_export_among_junk_is_still_read_whole(data: bytes) -> None:
+    batch = read_export(data)
+    found = {record.payload["strava_id"]: record.source_id for record in batch.records}
+    assert {"101": _CLEAN_IDS["101"], "102": _CLEAN_IDS["102"],
+                          "103": _CLEAN_IDS["103"]} == _CLEAN_IDS
+    assert {key: found.get(key) for key in _CLEAN_IDS} == _CLEAN_IDS
