@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: the real recordings folder and databases.
+"""Fixtures shared by the whole suite: the injected clock, the real recordings folder and
+databases.
 
 ``db_url`` runs a test on a SQLite file and on PostgreSQL. The PostgreSQL database is created
 once per test session (``syncd_test_<random>``, from the server's ``test`` database) and
@@ -13,11 +14,14 @@ import os
 import secrets
 import socket
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from tests.support.clock import START, Clock
 
 # aiosmtpd logs each client's connect and disconnect from its own thread; a disconnect that
 # lands after its test ended would write to pytest's closed capture stream ("Logging error").
@@ -35,6 +39,19 @@ def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
         pytest.skip("../shared/fixtures is absent (a fresh clone has none)")
     return FIXTURES
+
+
+@pytest.fixture
+def clock_start() -> datetime:
+    """Where ``clock`` starts; a folder or module whose story starts elsewhere overrides it."""
+    return START
+
+
+@pytest.fixture
+def clock(clock_start: datetime) -> Clock:
+    """The clock injected into syncd and the fakes, at ``clock_start`` until the test moves
+    it."""
+    return Clock(clock_start)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from syncd.app import App
 from syncd.config import load_settings
 from syncd.models import Activity
+from tests.support.config import write_config
 
 
 def berlin_run(day: date, minutes: float, source_id: str) -> Activity:
@@ -22,10 +23,7 @@ def berlin_run(day: date, minutes: float, source_id: str) -> Activity:
 
 @pytest.fixture
 def app(tmp_path: Path) -> App:
-    config = tmp_path / "syncd.toml"
-    config.write_text('[athlete]\ntimezone = "Europe/Berlin"\nplan = ""\n'
-                      f'[database]\nurl = "sqlite:///{tmp_path / "syncd.db"}"\n',
-                      encoding="utf-8")
+    config = write_config(tmp_path, athlete={"name": None, "plan": "", "plan_start": None})
     application = App(load_settings(config, env={}),
                       clock=lambda: datetime(2027, 3, 1, 12, tzinfo=UTC))
     yield application

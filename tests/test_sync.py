@@ -17,6 +17,7 @@ from syncd.errors import RateLimited, SyncdError, TransientError
 from syncd.pipeline.sync import sync_source
 from syncd.store.state import get_sync_state
 from syncd.store.tables import AlertEventRow
+from tests.support.config import write_config
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -36,10 +37,7 @@ class FailingSource(MemoryConnector):
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
-    config = tmp_path / "syncd.toml"
-    config.write_text('[athlete]\ntimezone = "Europe/Berlin"\nplan = ""\n'
-                      f'[database]\nurl = "sqlite:///{tmp_path / "syncd.db"}"\n',
-                      encoding="utf-8")
+    config = write_config(tmp_path, athlete={"name": None, "plan": "", "plan_start": None})
     application = App(load_settings(config, env={}), clock=lambda: NOW)
     yield application
     application.close()

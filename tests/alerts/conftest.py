@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import trustme
 
-from .support import FakeClock, Receiver, SmtpServer
+from .support import Receiver, SmtpServer
 
 
 @pytest.fixture
@@ -16,12 +16,6 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver()
     yield server
     server.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """A clock at 2026-11-16 08:00 UTC that only moves when told."""
-    return FakeClock()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import contextlib
 import email
 import email.policy
 import json
-import socket
 import ssl
 import threading
 import time
@@ -29,33 +28,13 @@ from syncd.app import App
 from syncd.config import Settings
 from syncd.models import Finding, Subject, SubjectKind
 from syncd.store.alerts import ApplyResult, apply_findings
+from tests.support.net import free_port
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OTHER_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 SMTP_USER = "runner@example.org"
 SMTP_PASSWORD = "s3cret-smtp-pass"
 T0 = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 # -- webhook receiver ---------------------------------------------------------------------------

@@ -15,12 +15,13 @@ from syncd.app import App
 from syncd.store.database import Store
 from syncd.store.outbox import DELIVERED
 from syncd.store.tables import AlertDeliveryRow
+from tests.support.clock import Clock
 
-from .support import FakeClock, Receiver, finding, raise_alerts, settings, webhook
+from .support import Receiver, finding, raise_alerts, settings, webhook
 
 
 def test_two_dispatchers_share_the_work_and_send_each_alert_once(
-        tmp_path: Path, db_url: str, receiver: Receiver, clock: FakeClock) -> None:
+        tmp_path: Path, db_url: str, receiver: Receiver, clock: Clock) -> None:
     def slow(got: object) -> tuple[int, dict[str, str]]:
         time.sleep(0.03)
         return 200, {}

@@ -13,23 +13,23 @@ from syncd.alerts.messages import digest_message_id, message_id
 from syncd.app import App
 from syncd.store.outbox import DELIVERED, PENDING, SKIPPED
 from syncd.store.tables import AlertDeliveryRow
+from tests.support.clock import Clock
+from tests.support.net import free_port
 
 from .support import (
     SMTP_USER,
-    FakeClock,
     SmtpServer,
     client_tls,
     email_section,
     event_ids,
     finding,
-    free_port,
     raise_alerts,
     settings,
 )
 
 
 def test_one_mail_per_alert_over_starttls_with_auth_login(
-        tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: FakeClock) -> None:
+        tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: Clock) -> None:
     app = App(settings(tmp_path, email=email_section(smtp, min_severity="warning")), clock)
     result = raise_alerts(app, [finding(1), finding(2, "pain_stop", "critical"),
                                 finding(3, "load_ratio", "info")], clock.now)
@@ -57,7 +57,7 @@ def test_one_mail_per_alert_over_starttls_with_auth_login(
 
 
 def test_the_digest_waits_for_its_interval_then_sends_one_mail(
-        tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: FakeClock) -> None:
+        tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: Clock) -> None:
     config = settings(tmp_path, email=email_section(smtp),
                       alerts={"email_mode": "digest", "digest_interval": "1h"})
     app = App(config, clock)
@@ -80,7 +80,7 @@ def test_the_digest_waits_for_its_interval_then_sends_one_mail(
     assert [f"Session {n}:" in text for n in range(3)] == [True] * 3
 
 
-def test_implicit_tls(tmp_path: Path, ca: trustme.CA, clock: FakeClock) -> None:
+def test_implicit_tls(tmp_path: Path, ca: trustme.CA, clock: Clock) -> None:
     server = SmtpServer(ca, implicit=True)
     try:
         section = email_section(server, starttls=False, implicit_tls=True)
@@ -94,7 +94,7 @@ def test_implicit_tls(tmp_path: Path, ca: trustme.CA, clock: FakeClock) -> None:
 
 
 def test_smtp_down_loses_nothing_and_the_mail_goes_out_when_it_is_back(
-        tmp_path: Path, ca: trustme.CA, clock: FakeClock) -> None:
+        tmp_path: Path, ca: trustme.CA, clock: Clock) -> None:
     port = free_port()
     section = {"host": "127.0.0.1", "port": port, "username": SMTP_USER,
                "password": "s3cret-smtp-pass", "sender": "syncd@example.org",
@@ -120,7 +120,7 @@ def test_smtp_down_loses_nothing_and_the_mail_goes_out_when_it_is_back(
 
 
 def test_a_refused_login_is_retried_and_named_without_the_password(
-        tmp_path: Path, ca: trustme.CA, clock: FakeClock) -> None:
+        tmp_path: Path, ca: trustme.CA, clock: Clock) -> None:
     server = SmtpServer(ca, password="another-password")
     try:
         app = App(settings(tmp_path, email=email_section(server)), clock)
@@ -138,7 +138,7 @@ def test_a_refused_login_is_retried_and_named_without_the_password(
 
 
 def test_an_untrusted_certificate_is_refused(
-        tmp_path: Path, smtp: SmtpServer, clock: FakeClock) -> None:
+        tmp_path: Path, smtp: SmtpServer, clock: Clock) -> None:
     app = App(settings(tmp_path, email=email_section(smtp)), clock)
     raise_alerts(app, [finding(1)], clock.now)
     with Dispatcher(app, clock=clock) as dispatcher:  # the system trust store only
@@ -150,7 +150,7 @@ def test_an_untrusted_certificate_is_refused(
 
 
 def test_deliveries_are_recorded_per_channel(
-        tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: FakeClock) -> None:
+        tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: Clock) -> None:
     app = App(settings(tmp_path, email=email_section(smtp, min_severity="critical")), clock)
     raise_alerts(app, [finding(1), finding(2, "pain_stop", "critical")], clock.now)
     with Dispatcher(app, clock=clock, tls_context=client_tls(ca)) as dispatcher:

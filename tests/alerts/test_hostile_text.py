@@ -20,6 +20,7 @@ import trustme
 
 from syncd.alerts.messages import message_id
 from syncd.cli.main import main
+from tests.support.config import write_config
 
 from .support import SECRET, SMTP_PASSWORD, SMTP_USER, Receiver, SmtpServer
 
@@ -59,27 +60,11 @@ def configured(tmp_path: Path, smtp: SmtpServer, receiver: Receiver, ca: trustme
     monkeypatch.delenv("SYNCD_CONFIG", raising=False)
     (tmp_path / "webhook.secret").write_text(SECRET, encoding="utf-8")
     start = date.today() - timedelta(days=date.today().weekday() + 21)
-    config = tmp_path / "syncd.toml"
-    config.write_text(f"""
-[database]
-url = "sqlite:///{tmp_path / 'syncd.db'}"
-[athlete]
-name = "ana"
-timezone = "Europe/Berlin"
-plan = "hip-return-run-walk"
-plan_start = {start.isoformat()}
-[webhook]
-url = "{receiver.url}"
-secret_file = "{tmp_path / 'webhook.secret'}"
-[email]
-host = "127.0.0.1"
-port = {smtp.port}
-starttls = true
-username = "{SMTP_USER}"
-sender = "syncd <syncd@example.org>"
-recipients = ["pt@example.org"]
-""", encoding="utf-8")
-    return config
+    return write_config(
+        tmp_path, athlete={"plan_start": start},
+        webhook={"url": receiver.url, "secret_file": tmp_path / "webhook.secret"},
+        email={"host": "127.0.0.1", "port": smtp.port, "starttls": True, "username": SMTP_USER,
+               "sender": "syncd <syncd@example.org>", "recipients": ["pt@example.org"]})
 
 
 def syncd(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> str:

@@ -15,26 +15,16 @@ from sqlalchemy import select
 from syncd.app import App
 from syncd.store.outbox import DELIVERED, PENDING
 from syncd.store.tables import AlertDeliveryRow, DeliveryAttemptRow
+from tests.support.config import write_config
 
 from .support import SECRET, Receiver, event_ids, finding, raise_alerts, settings, wait_for
 
 # With a 0.5 s timeout a claimed batch is leased for 3 s: what a restart waits at most.
-CONFIG = """\
-[database]
-url = "sqlite:///{db}"
-[athlete]
-timezone = "Europe/Berlin"
-[webhook]
-url = "{url}"
-secret = "{secret}"
-timeout = "0.5s"
-"""
 
 
 def _config(tmp_path: Path, receiver: Receiver) -> Path:
-    path = tmp_path / "syncd.toml"
-    path.write_text(CONFIG.format(db=tmp_path / "syncd.db", url=receiver.url, secret=SECRET))
-    return path
+    return write_config(tmp_path, athlete={"name": None, "plan": None, "plan_start": None},
+                        webhook={"url": receiver.url, "secret": SECRET, "timeout": "0.5s"})
 
 
 def _deliver(config: Path, log: Path) -> subprocess.Popen[bytes]:

@@ -17,17 +17,17 @@ from prometheus_client import CollectorRegistry, generate_latest
 from syncd.alerts import DeliveryMetrics, Dispatcher
 from syncd.app import App
 from syncd.logs import configure_logging
+from tests.support.clock import Clock
+from tests.support.net import free_port
 
 from .support import (
     SECRET,
     SMTP_PASSWORD,
-    FakeClock,
     Receiver,
     SmtpServer,
     client_tls,
     email_section,
     finding,
-    free_port,
     raise_alerts,
     settings,
     webhook,
@@ -47,7 +47,7 @@ def log_output() -> Iterator[io.StringIO]:
 
 
 def test_counts_latency_and_queue_gauges(
-        tmp_path: Path, receiver: Receiver, clock: FakeClock) -> None:
+        tmp_path: Path, receiver: Receiver, clock: Clock) -> None:
     answers = iter([200, 500, 200])
     receiver.responder = lambda got: (next(answers), {})
     app = App(settings(tmp_path, webhook=webhook(receiver.url, min_severity="warning")), clock)
@@ -72,7 +72,7 @@ def test_counts_latency_and_queue_gauges(
 
 
 def test_one_line_per_attempt_and_no_secret_or_body_in_the_logs(
-        tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: FakeClock,
+        tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: Clock,
         log_output: io.StringIO) -> None:
     dead = f"http://127.0.0.1:{free_port()}/hook?token=url-token-123"
     wrong_password = dict(email_section(smtp), password="not-" + SMTP_PASSWORD)

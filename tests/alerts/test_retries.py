@@ -16,16 +16,16 @@ from syncd.app import App
 from syncd.cli.main import main
 from syncd.store.outbox import DISABLED, FAILED, PENDING, attempts_of, list_deliveries, next_due
 from syncd.store.tables import AlertDeliveryRow, AlertEventRow
+from tests.support.clock import Clock
+from tests.support.net import free_port
 
 from .support import (
-    FakeClock,
     Receiver,
     SmtpServer,
     client_tls,
     email_section,
     event_ids,
     finding,
-    free_port,
     raise_alerts,
     settings,
     webhook,
@@ -34,7 +34,7 @@ from .support import (
 S, M, H = 1, 60, 3600
 
 
-def _drive(dispatcher: Dispatcher, app: App, clock: FakeClock, until: datetime) -> int:
+def _drive(dispatcher: Dispatcher, app: App, clock: Clock, until: datetime) -> int:
     """Run a pass at every moment a delivery falls due, up to ``until``; returns the passes."""
     passes = 0
     while True:
@@ -71,7 +71,7 @@ def test_jitter_only_lengthens_a_step_and_retry_after_replaces_a_shorter_one() -
 
 
 def test_a_receiver_down_for_three_hours_gets_every_alert_on_the_schedule(
-        tmp_path: Path, db_url: str, receiver: Receiver, clock: FakeClock) -> None:
+        tmp_path: Path, db_url: str, receiver: Receiver, clock: Clock) -> None:
     start = clock.now
     up_at = start + timedelta(hours=3)
     receiver.responder = lambda got: (500, {}) if clock.now < up_at else (200, {})
@@ -105,7 +105,7 @@ def test_a_receiver_down_for_three_hours_gets_every_alert_on_the_schedule(
                       for event_id, at in created.items()}
 
 
-def test_retry_after_is_honoured(tmp_path: Path, receiver: Receiver, clock: FakeClock) -> None:
+def test_retry_after_is_honoured(tmp_path: Path, receiver: Receiver, clock: Clock) -> None:
     answers = iter([(503, {"retry-after": "120"}), (429, {"retry-after": "1"}), (200, {})])
     receiver.responder = lambda got: next(answers)
     app = App(settings(tmp_path, webhook=webhook(receiver.url)), clock)
@@ -121,7 +121,7 @@ def test_retry_after_is_honoured(tmp_path: Path, receiver: Receiver, clock: Fake
 
 
 def test_the_last_failed_attempt_leaves_a_visible_failed_delivery(
-        tmp_path: Path, receiver: Receiver, clock: FakeClock,
+        tmp_path: Path, receiver: Receiver, clock: Clock,
         capsys: pytest.CaptureFixture[str]) -> None:
     # The alert never gets through; the operator notice saying so does.
     receiver.responder = lambda got: (
@@ -164,7 +164,7 @@ def test_the_last_failed_attempt_leaves_a_visible_failed_delivery(
 
 @pytest.mark.parametrize("with_email", [True, False])
 def test_410_gone_disables_the_endpoint_and_tells_the_operator(
-        tmp_path: Path, receiver: Receiver, clock: FakeClock, smtp: SmtpServer, ca: trustme.CA,
+        tmp_path: Path, receiver: Receiver, clock: Clock, smtp: SmtpServer, ca: trustme.CA,
         with_email: bool) -> None:
     receiver.responder = lambda got: (410, {})
     other = Receiver()
@@ -205,7 +205,7 @@ def test_410_gone_disables_the_endpoint_and_tells_the_operator(
 
 
 def test_a_dead_receiver_loses_nothing_and_the_pass_goes_on(
-        tmp_path: Path, clock: FakeClock) -> None:
+        tmp_path: Path, clock: Clock) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/hook"
     app = App(settings(tmp_path, webhook=webhook(url)), clock)

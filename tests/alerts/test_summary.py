@@ -16,8 +16,9 @@ from syncd.alerts.messages import message_id
 from syncd.app import App
 from syncd.models import Activity, Segment
 from syncd.store.tables import AlertEventRow
+from tests.support.clock import Clock
 
-from .support import FakeClock, SmtpServer, client_tls, email_section, settings
+from .support import SmtpServer, client_tls, email_section, settings
 
 PLAN_START = date(2026, 9, 7)  # plan week 5 starts 2026-10-05, week 6 on 2026-10-12
 # Monday of plan week 7, 06:00 in Berlin: week 6 has just ended.
@@ -46,7 +47,7 @@ def _history() -> list[Activity]:
     return [_session(d, 120) for d in week5] + [_session(d, 180) for d in week6]
 
 
-def _app(tmp_path: Path, smtp: SmtpServer, clock: FakeClock) -> App:
+def _app(tmp_path: Path, smtp: SmtpServer, clock: Clock) -> App:
     config = settings(tmp_path, email=email_section(smtp),
                       athlete={"timezone": "Europe/Berlin", "plan": "hip-return-run-walk",
                                "plan_start": PLAN_START.isoformat()})
@@ -79,7 +80,7 @@ Next week (week 7, from 2026-10-19): 3 sessions of 8 min running + 9 min walking
 
 def test_the_weekly_summary_has_the_weeks_numbers(
         tmp_path: Path, smtp: SmtpServer, ca: trustme.CA) -> None:
-    clock = FakeClock(MONDAY_AFTER)
+    clock = Clock(MONDAY_AFTER)
     app = _app(tmp_path, smtp, clock)
     assert sorted(a.finding.rule for a in app.alerts()) == ["sessions_per_week",
                                                             "weekly_increase"]
@@ -106,7 +107,7 @@ def test_the_weekly_summary_has_the_weeks_numbers(
 
 def test_one_summary_per_week_whatever_runs(
         tmp_path: Path, smtp: SmtpServer, ca: trustme.CA) -> None:
-    clock = FakeClock(MONDAY_AFTER)
+    clock = Clock(MONDAY_AFTER)
     app = _app(tmp_path, smtp, clock)
     with Dispatcher(app, clock=clock, tls_context=client_tls(ca)) as first:
         first.run_once()
@@ -127,7 +128,7 @@ def test_one_summary_per_week_whatever_runs(
 
 def test_no_summary_without_email_or_when_turned_off(
         tmp_path: Path, smtp: SmtpServer, ca: trustme.CA) -> None:
-    clock = FakeClock(MONDAY_AFTER)
+    clock = Clock(MONDAY_AFTER)
     config = settings(tmp_path, email=email_section(smtp), alerts={"weekly_summary": False},
                       athlete={"timezone": "Europe/Berlin", "plan": "hip-return-run-walk",
                                "plan_start": PLAN_START.isoformat()})

@@ -24,9 +24,9 @@ from syncd.pipeline.sync import SourceResult
 from syncd.store import outbox
 from syncd.store.alerts import add_operator_notice, new_event_id
 from syncd.web.factory import create_app
+from tests.support.clock import Clock
 
 from .support import (
-    FakeClock,
     Receiver,
     SmtpServer,
     client_tls,
@@ -43,7 +43,7 @@ ANA = {"name": "ana", "timezone": "Europe/Berlin", "email": ["ana@example.org"]}
 BROKEN = "its message could not be built (KeyError)"
 
 
-def _drive(dispatcher: Dispatcher, app: App, clock: FakeClock, until: datetime) -> None:
+def _drive(dispatcher: Dispatcher, app: App, clock: Clock, until: datetime) -> None:
     """A pass at every moment a delivery falls due, up to ``until``."""
     while True:
         with app.store.read() as tx:
@@ -70,7 +70,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def test_an_event_that_cannot_be_built_fails_alone_and_is_reported(
         tmp_path: Path, smtp: SmtpServer, receiver: Receiver, ca: trustme.CA,
-        clock: FakeClock) -> None:
+        clock: Clock) -> None:
     app = App(settings(tmp_path, email=email_section(smtp),
                        webhook=webhook(receiver.url)), clock)
     first = raise_alerts(app, [finding(1), finding(2, "pain_stop", "critical")], clock.now)
@@ -117,7 +117,7 @@ def test_an_event_that_cannot_be_built_fails_alone_and_is_reported(
 
 
 def test_a_header_stored_dirty_is_cleaned_when_the_mail_is_built(
-        tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: FakeClock) -> None:
+        tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: Clock) -> None:
     app = App(settings(tmp_path, email=email_section(smtp)), clock)
     dirty = finding(1)
     stored_before = type(dirty)(**{**{f: getattr(dirty, f) for f in dirty.__dataclass_fields__},
@@ -134,7 +134,7 @@ def test_a_header_stored_dirty_is_cleaned_when_the_mail_is_built(
     assert mail["Bcc"] is None
 
 
-def test_an_alert_no_attempt_reached_shows_as_stalled(tmp_path: Path, clock: FakeClock) -> None:
+def test_an_alert_no_attempt_reached_shows_as_stalled(tmp_path: Path, clock: Clock) -> None:
     app = App(settings(tmp_path, webhook=webhook("http://127.0.0.1:9/hook")), clock)
     raise_alerts(app, [finding(1)], clock.now)
     clock.advance(hours=2)  # and no dispatcher pass got to it (stopped, or crashing)
@@ -147,7 +147,7 @@ def test_an_alert_no_attempt_reached_shows_as_stalled(tmp_path: Path, clock: Fak
 
 def test_operator_notices_never_reach_a_patients_own_mail(
         tmp_path: Path, smtp: SmtpServer, receiver: Receiver, ca: trustme.CA,
-        clock: FakeClock) -> None:
+        clock: Clock) -> None:
     config = settings(tmp_path, email=email_section(smtp, recipients=["pt@example.org"]),
                       webhook=webhook(receiver.url), athlete=ANA)
     app = App(config, clock)
@@ -182,7 +182,7 @@ def test_operator_notices_never_reach_a_patients_own_mail(
 
 
 def test_metrics_name_no_patient(tmp_path: Path, smtp: SmtpServer, ca: trustme.CA,
-                                 clock: FakeClock) -> None:
+                                 clock: Clock) -> None:
     config = settings(tmp_path, email=email_section(smtp, recipients=["pt@example.org"]),
                       athlete=ANA)
     app = App(config, clock)

@@ -14,11 +14,11 @@ from syncd.alerts.webhook import render_body, signed_headers, signer
 from syncd.app import App
 from syncd.store.outbox import DELIVERED, PENDING, SKIPPED, attempts_of
 from syncd.store.tables import AlertDeliveryRow
+from tests.support.clock import Clock
 
 from .support import (
     OTHER_SECRET,
     SECRET,
-    FakeClock,
     Receiver,
     event_ids,
     finding,
@@ -54,7 +54,7 @@ def test_receiver_accepts_a_signed_body_and_rejects_tampering_and_old_timestamps
 
 
 def test_an_alert_arrives_signed_with_the_design_payload(
-        tmp_path: Path, db_url: str, receiver: Receiver, clock: FakeClock) -> None:
+        tmp_path: Path, db_url: str, receiver: Receiver, clock: Clock) -> None:
     app = App(settings(tmp_path, db_url, webhook=webhook(receiver.url)), clock)
     result = raise_alerts(app, [finding(1)], clock.now)
     alert = result.raised[0]
@@ -82,7 +82,7 @@ def test_an_alert_arrives_signed_with_the_design_payload(
     assert abs(int(got.timestamp) - time.time()) < 60
 
 
-def test_each_endpoint_has_its_own_secret_and_filter(tmp_path: Path, clock: FakeClock) -> None:
+def test_each_endpoint_has_its_own_secret_and_filter(tmp_path: Path, clock: Clock) -> None:
     runner, therapist = Receiver(SECRET), Receiver(OTHER_SECRET)
     try:
         config = settings(tmp_path, webhooks=[
@@ -111,7 +111,7 @@ def test_each_endpoint_has_its_own_secret_and_filter(tmp_path: Path, clock: Fake
         therapist.close()
 
 
-def test_redirects_are_not_followed(tmp_path: Path, receiver: Receiver, clock: FakeClock) -> None:
+def test_redirects_are_not_followed(tmp_path: Path, receiver: Receiver, clock: Clock) -> None:
     receiver.responder = lambda got: (302, {"location": "/elsewhere"})
     app = App(settings(tmp_path, webhook=webhook(receiver.url)), clock)
     result = raise_alerts(app, [finding(1)], clock.now)
@@ -130,7 +130,7 @@ def test_redirects_are_not_followed(tmp_path: Path, receiver: Receiver, clock: F
 
 
 def test_a_slow_receiver_times_out_and_is_retried(
-        tmp_path: Path, receiver: Receiver, clock: FakeClock) -> None:
+        tmp_path: Path, receiver: Receiver, clock: Clock) -> None:
     def slow(got: object) -> tuple[int, dict[str, str]]:
         time.sleep(0.6)
         return 200, {}
@@ -152,7 +152,7 @@ def test_a_slow_receiver_times_out_and_is_retried(
 
 
 def test_an_event_written_before_the_channel_existed_is_delivered_to_it(
-        tmp_path: Path, receiver: Receiver, clock: FakeClock) -> None:
+        tmp_path: Path, receiver: Receiver, clock: Clock) -> None:
     before = App(settings(tmp_path), clock)
     assert before.channels() == []
     alert = raise_alerts(before, [finding(1)], clock.now).raised[0]

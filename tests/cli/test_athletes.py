@@ -16,6 +16,7 @@ from syncd.store import Store
 from syncd.store.athletes import athlete_rows
 from syncd.store.export_file import read_export
 from syncd.store.tables import AthleteRow, Base
+from tests.support.config import write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 HISTORY = ROOT / "examples" / "history"  # 28 files from 2026-09-07, the hip plan's start
@@ -293,9 +294,7 @@ def test_a_single_athlete_install_needs_no_names(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
     monkeypatch.delenv("SYNCD_ATHLETE", raising=False)
     monkeypatch.chdir(tmp_path)
-    config = tmp_path / "syncd.toml"
-    config.write_text('[athlete]\nname = "ana"\ntimezone = "Europe/Berlin"\n'
-                      "plan_start = 2026-09-07\n", encoding="utf-8")
+    config = write_config(tmp_path, database=None, athlete={"plan": None})
     assert syncd(capsys, config, "import", str(HISTORY))[0] == 0
     assert syncd(capsys, config, "pain", "5")[0] == 0
     athletes = listing(capsys, config)

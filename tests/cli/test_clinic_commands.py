@@ -4,31 +4,21 @@ athlete; a command about one athlete asks which; with --athlete each sees only t
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from syncd.cli.main import main
+from tests.support.config import write_config
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     """Two athletes in different time zones, one of them inside the plan."""
-    path = tmp_path / "syncd.toml"
-    path.write_text(f'''
-[database]
-url = "sqlite:///{tmp_path / "syncd.db"}"
-
-[[athletes]]
-name = "ana"
-timezone = "Europe/Lisbon"
-plan_start = 2026-11-09
-
-[[athletes]]
-name = "ben"
-timezone = "Asia/Tokyo"
-''')
-    return path
+    return write_config(tmp_path, athletes=[
+        {"name": "ana", "timezone": "Europe/Lisbon", "plan_start": date(2026, 11, 9)},
+        {"name": "ben", "timezone": "Asia/Tokyo"}])
 
 
 def run(config: Path, *args: str) -> int:

@@ -6,23 +6,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from syncd.cli.main import main
+from tests.support.config import write_config as build_config
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A state directory of the test's own (where the SQLite file goes)."""
-    folder = tmp_path / "state"
-    monkeypatch.setenv("STATE_DIRECTORY", str(folder))
-    monkeypatch.delenv("SYNCD_CONFIG", raising=False)
-    return folder
 
 
 def write_config(tmp_path: Path, body: str) -> Path:
@@ -31,13 +23,6 @@ def write_config(tmp_path: Path, body: str) -> Path:
     return path
 
 
-BASIC = """
-[athlete]
-name = "ana"
-timezone = "Europe/Berlin"
-plan = "hip-return-run-walk"
-plan_start = {start}
-"""
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -109,7 +94,7 @@ def test_a_plan_shared_by_athletes_is_reported_once(
 
 def test_plan_json_has_dates_from_the_start(tmp_path: Path, state: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path, BASIC.format(start="2026-11-02"))
+    config = build_config(tmp_path, database=None, athlete={"plan_start": date(2026, 11, 2)})
     code, out, _ = run(capsys, "--config", str(config), "plan", "--json")
     assert code == 0
     weeks = json.loads(out)["weeks"]
@@ -121,7 +106,7 @@ def test_plan_json_has_dates_from_the_start(tmp_path: Path, state: Path,
 
 def test_pain_three_is_quiet_four_is_critical(tmp_path: Path, state: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path, BASIC.format(start="2026-11-02"))
+    config = build_config(tmp_path, database=None, athlete={"plan_start": date(2026, 11, 2)})
     code, out, _ = run(capsys, "--config", str(config), "pain", "3", "--at",
                        "2026-11-20T08:00", "--note", "stiff")
     assert code == 0 and "pain 3/10 recorded at 2026-11-20 08:00" in out
@@ -147,7 +132,7 @@ def test_pain_three_is_quiet_four_is_critical(tmp_path: Path, state: Path,
 
 def test_pain_rejects_out_of_range_and_bad_time(tmp_path: Path, state: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path, BASIC.format(start="2026-11-02"))
+    config = build_config(tmp_path, database=None, athlete={"plan_start": date(2026, 11, 2)})
     with pytest.raises(SystemExit) as exited:
         main(["--config", str(config), "pain", "11"])
     assert exited.value.code == 2
@@ -159,7 +144,7 @@ def test_status_json_shows_current_week_against_plan(
         tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     today = datetime.now(UTC).date()
     start = today - timedelta(days=today.weekday()) - timedelta(weeks=3)  # in week 4
-    config = write_config(tmp_path, BASIC.format(start=start.isoformat()))
+    config = build_config(tmp_path, database=None, athlete={"plan_start": start})
     code, out, _ = run(capsys, "--config", str(config), "status", "--json")
     assert code == 0
     status = json.loads(out)
@@ -175,7 +160,7 @@ def test_status_json_shows_current_week_against_plan(
 
 def test_import_reports_duplicates_and_failures(tmp_path: Path, state: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path, BASIC.format(start="2026-09-07"))
+    config = build_config(tmp_path, database=None)
     broken = tmp_path / "broken.gpx"
     broken.write_text("", encoding="utf-8")
     history = ROOT / "examples" / "history"
@@ -193,7 +178,7 @@ def test_import_reports_duplicates_and_failures(tmp_path: Path, state: Path,
 
 def test_unknown_source_is_a_config_error(tmp_path: Path, state: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path, BASIC.format(start="2026-09-07"))
+    config = build_config(tmp_path, database=None)
     code, _, err = run(capsys, "--config", str(config), "sync", "--source", "strava")
     assert code == 2
     assert "--source strava: not enabled" in err

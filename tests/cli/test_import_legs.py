@@ -13,26 +13,11 @@ import pytest
 from connectors.files.reader import content_id
 from syncd.cli.main import main
 from tests.connectors.fit_builders import TRIATHLON, activity_fit, run
+from tests.support.config import write_config
 
 START = datetime(2026, 10, 4, 7, 0, tzinfo=UTC)  # 09:00 in Berlin
-CONFIG = """
-[athlete]
-name = "ana"
-timezone = "Europe/Berlin"
-plan = "hip-return-run-walk"
-plan_start = 2026-09-07
-"""
 RELATIVE = ("timestamps are relative to the device's power-on and the file holds no real "
             "time to anchor them")
-
-
-@pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A state directory of the test's own (where the SQLite file goes)."""
-    folder = tmp_path / "state"
-    monkeypatch.setenv("STATE_DIRECTORY", str(folder))
-    monkeypatch.delenv("SYNCD_CONFIG", raising=False)
-    return folder
 
 
 def stored(state: Path) -> list[tuple]:
@@ -43,8 +28,7 @@ def stored(state: Path) -> list[tuple]:
 
 def test_import_stores_each_leg_and_refuses_what_cannot_be_dated(
         tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = tmp_path / "syncd.toml"
-    config.write_text(CONFIG, encoding="utf-8")
+    config = write_config(tmp_path, database=None)
     inbox = tmp_path / "watch"
     inbox.mkdir()
     triathlon = activity_fit(START, TRIATHLON, utc_offset_s=7200)

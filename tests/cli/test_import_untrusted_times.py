@@ -10,15 +10,9 @@ from pathlib import Path
 import pytest
 
 from syncd.cli.main import main
+from tests.support.config import write_config
 
 START = datetime(2026, 10, 5, 6, 45, tzinfo=UTC)
-CONFIG = """
-[athlete]
-name = "ana"
-timezone = "Europe/Berlin"
-plan = "hip-return-run-walk"
-plan_start = 2026-09-07
-"""
 
 
 def gpx(points: list[tuple[float | None, float]]) -> bytes:
@@ -38,18 +32,9 @@ def gpx(points: list[tuple[float | None, float]]) -> bytes:
             + rows + "</trkseg>\n</trk>\n</gpx>\n").encode()
 
 
-@pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "state"
-    monkeypatch.setenv("STATE_DIRECTORY", str(folder))
-    monkeypatch.delenv("SYNCD_CONFIG", raising=False)
-    return folder
-
-
 def test_import_refuses_untrusted_times_one_line_each_and_stores_the_rest(
         tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = tmp_path / "syncd.toml"
-    config.write_text(CONFIG, encoding="utf-8")
+    config = write_config(tmp_path, database=None)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     # A 10-minute run logged every 45 s (before: 0 s of moving time).

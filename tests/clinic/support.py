@@ -29,6 +29,7 @@ from tests.e2e.support.servers import (
     summary,
 )
 from tests.e2e.support.spec import RUN_MPS, WALK_MPS, ActivitySpec, Bout, parse_bouts
+from tests.support.config import write_config
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/London")
@@ -231,31 +232,24 @@ def clinic_config(folder: Path, database_url: str, patients: list[Patient], *, s
                   therapist_secret: str, team_secret: str) -> Path:
     """The clinic's syncd.toml: every patient in ``[[athletes]]``, both webhooks, the SMTP
     server, Strava, Garmin (one token folder per patient) and the files source."""
-    lines = [f"[database]\nurl = {json.dumps(database_url)}\n",
-             f'[strava]\nclient_id = "{CLIENT_ID}"\nclient_secret = "{CLIENT_SECRET}"\n'
-             f'api_url = "{strava_url}"\n',
-             f'[garmin]\napi_url = "{garmin_url}"\ntoken_store = "{folder / "garmin"}"\n',
-             "[files]\n",
-             f'[[webhooks]]\nname = "therapist"\nurl = "{therapist_url}"\n'
-             f'secret = "{therapist_secret}"\nmin_severity = "critical"\n',
-             f'[[webhooks]]\nname = "team"\nurl = "{team_url}"\nsecret = "{team_secret}"\n',
-             f'[email]\nhost = "127.0.0.1"\nport = {smtp_port}\nstarttls = true\n'
-             f'username = "{SMTP_USER}"\npassword = "{SMTP_PASSWORD}"\n'
-             f'sender = "syncd <syncd@clinic.example>"\nrecipients = ["{CLINIC_ADDRESS}"]\n'
-             'min_severity = "warning"\n',
-             "[alerts]\nweekly_summary = false\n", '[log]\nformat = "json"\nlevel = "warning"\n']
-    for p in patients:
-        entry = [f"[[athletes]]\nname = {json.dumps(p.name)}\ntimezone = \"{p.zone}\"",
-                 f"sources = {json.dumps(list(p.sources))}"]
-        if p.plan_start is not None:
-            entry.append(f"plan_start = {p.plan_start.isoformat()}")
-        if p.channels is not None:
-            entry.append(f"channels = {json.dumps(p.channels)}")
-        if p.own_email:
-            entry.append(f'email = ["{p.own_email}"]\nemail_min_severity = "{p.own_min}"')
-        if "files" in p.sources:
-            entry.append(f"watch = {json.dumps([str(folder / 'inbox' / p.slug)])}")
-        lines.append("\n".join(entry) + "\n")
-    path = folder / "syncd.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return write_config(
+        folder, database={"url": database_url},
+        athletes=[_athlete(folder, patient) for patient in patients],
+        strava={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "api_url": strava_url},
+        garmin={"api_url": garmin_url, "token_store": folder / "garmin"}, files={},
+        webhooks=[{"name": "therapist", "url": therapist_url, "secret": therapist_secret,
+                   "min_severity": "critical"},
+                  {"name": "team", "url": team_url, "secret": team_secret}],
+        email={"host": "127.0.0.1", "port": smtp_port, "starttls": True, "username": SMTP_USER,
+               "password": SMTP_PASSWORD, "sender": "syncd <syncd@clinic.example>",
+               "recipients": [CLINIC_ADDRESS], "min_severity": "warning"},
+        alerts={"weekly_summary": False}, log={"format": "json", "level": "warning"})
+
+
+def _athlete(folder: Path, patient: Patient) -> dict[str, Any]:
+    """One patient's ``[[athletes]]`` table (``None``: left to syncd's default)."""
+    own = {"email": [patient.own_email], "email_min_severity": patient.own_min}
+    return {"name": patient.name, "timezone": patient.zone, "sources": list(patient.sources),
+            "plan_start": patient.plan_start, "channels": patient.channels,
+            **(own if patient.own_email else {}),
+            "watch": [folder / "inbox" / patient.slug] if "files" in patient.sources else None}

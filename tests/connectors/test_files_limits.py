@@ -18,6 +18,7 @@ from connectors.files.reader import content_id
 from syncd.cli.main import main
 from tests.connectors.files_support import HISTORY, make_context
 from tests.connectors.strava_export_support import gz, strava_gpx, utc
+from tests.support.config import write_config
 
 RUN_FIT = HISTORY / "2026-10-05-run.fit"
 WALK_GPX = HISTORY / "2026-09-07-walk.gpx"
@@ -155,9 +156,8 @@ def test_syncd_import_prints_one_line_per_refused_file(
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
     monkeypatch.delenv("SYNCD_CONFIG", raising=False)
-    config = tmp_path / "syncd.toml"
-    config.write_text('[athlete]\nname = "ana"\ntimezone = "Europe/Berlin"\n'
-                      "[files]\nmax_points = 2000\n", encoding="utf-8")
+    config = write_config(tmp_path, database=None, athlete={"plan": None, "plan_start": None},
+                          files={"max_points": 2000})
     inbox, elsewhere = tmp_path / "inbox", tmp_path / "elsewhere"
     inbox.mkdir()
     elsewhere.mkdir()

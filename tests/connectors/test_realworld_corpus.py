@@ -48,6 +48,7 @@ from tests.connectors.corpus_support import (
     strava_leg,
 )
 from tests.connectors.files_support import FIXTURES, make_context
+from tests.support.config import write_config
 
 pytestmark = [
     pytest.mark.skipif(not FIXTURES.is_dir(),
@@ -427,13 +428,7 @@ def garmin_details() -> dict[str, dict[str, Any]]:
 # -- the real command ---------------------------------------------------------------------------
 
 
-CONFIG = f"""
-[athlete]
-name = "ana"
-timezone = "{ATHLETE_ZONE}"
-plan = "hip-return-run-walk"
-plan_start = 2026-09-07
-"""
+ATHLETE = {"timezone": ATHLETE_ZONE}
 
 
 def _folder(tmp_path: Path, name: str, relative: tuple[str, ...]) -> Path:
@@ -449,8 +444,7 @@ def _import(tmp_path: Path, state: str, folder: Path, capsys: pytest.CaptureFixt
             monkeypatch: pytest.MonkeyPatch) -> tuple[int, list[str], Path]:
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / state))
     monkeypatch.delenv("SYNCD_CONFIG", raising=False)
-    config = tmp_path / "syncd.toml"
-    config.write_text(CONFIG, encoding="utf-8")
+    config = write_config(tmp_path, database=None, athlete=ATHLETE)
     code = main(["--config", str(config), "import", str(folder)])
     return code, capsys.readouterr().out.splitlines(), tmp_path / state / "syncd.db"
 

@@ -23,6 +23,7 @@ from tests.connectors.strava_export_support import (
     strava_gpx,
     utc,
 )
+from tests.support.config import write_config
 
 RUN_FIT = HISTORY / "2026-09-15-run.fit"  # a run/walk session, FIT sport "running"
 RUN_TCX = HISTORY / "2026-09-21-run.tcx"
@@ -199,13 +200,7 @@ def test_a_row_whose_file_is_missing_is_imported_from_its_totals(
 
 # -- syncd import, as a user runs it ----------------------------------------------------------
 
-CONFIG = """
-[athlete]
-name = "ana"
-timezone = "Europe/Madrid"
-plan = "hip-return-run-walk"
-plan_start = 2026-09-07
-"""
+ATHLETE = {"timezone": "Europe/Madrid"}
 
 
 @pytest.fixture
@@ -213,8 +208,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A configuration and a state folder of the test's own."""
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
     monkeypatch.delenv("SYNCD_CONFIG", raising=False)
-    path = tmp_path / "syncd.toml"
-    path.write_text(CONFIG, encoding="utf-8")
+    path = write_config(tmp_path, database=None, athlete=ATHLETE)
     return path
 
 

@@ -17,43 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.config import write_config as build_config
+
 REPO = Path(__file__).resolve().parents[2]
 HISTORY = REPO / "examples" / "history"
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def write_config(folder: Path, port: int, extra: str = "", poll: str = "1s") -> Path:
     """The sample runner with the files source polling every ``poll``."""
-    path = folder / "syncd.toml"
-    path.write_text(f'''
-[database]
-url = "sqlite:///{folder / "syncd.db"}"
-
-[athlete]
-name = "sample-runner"
-timezone = "Europe/Berlin"
-plan = "hip-return-run-walk"
-plan_start = 2026-09-07
-
-[files]
-watch = ["{HISTORY}"]
-poll_interval = "{poll}"
-
-[server]
-listen = "127.0.0.1:{port}"
-
-[log]
-format = "json"
-{extra}
-''')
-    return path
+    return build_config(folder, athlete={"name": "sample-runner"},
+                        files={"watch": [HISTORY], "poll_interval": poll},
+                        server={"listen": f"127.0.0.1:{port}"}, log={"format": "json"},
+                        extra=extra)
 
 
 @dataclass

@@ -6,33 +6,22 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from .support import HISTORY, free_port, start_daemon, wait_until
+from tests.support.config import write_config
+from tests.support.net import free_port
+
+from .support import HISTORY, start_daemon, wait_until
 
 WARNING = ("a clinic without [server] token: every program and user on this machine can read "
            "the athletes' data; set token (or token_file)")
 
 
 def _clinic(folder: Path, port: int, server: str = "") -> Path:
-    config = folder / "syncd.toml"
-    config.write_text(f'''
-[database]
-url = "sqlite:///{folder / "syncd.db"}"
-[[athletes]]
-name = "ana"
-sources = ["files"]
-[[athletes]]
-name = "ben"
-sources = ["files"]
-[files]
-watch = ["{HISTORY}"]
-poll_interval = "1h"
-[server]
-listen = "127.0.0.1:{port}"
-{server}
-[log]
-format = "json"
-''')
-    return config
+    # [server] last, so that the bare keys in ``server`` belong to it.
+    return write_config(folder, athletes=[{"name": "ana", "sources": ["files"]},
+                                          {"name": "ben", "sources": ["files"]}],
+                        files={"watch": [HISTORY], "poll_interval": "1h"},
+                        log={"format": "json"}, server={"listen": f"127.0.0.1:{port}"},
+                        extra=server)
 
 
 def _warnings(folder: Path, server: str) -> list[str]:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from .support import REPO, free_port, start_daemon, wait_until, write_config
+from tests.support.net import free_port
+
+from .support import REPO, start_daemon, wait_until, write_config
 
 HANG_S = 300.0
 

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from .support import Daemon, NotifySocket, free_port, start_daemon, wait_until, write_config
+from tests.support.net import free_port
+
+from .support import Daemon, NotifySocket, start_daemon, wait_until, write_config
 
 WATCHDOG_USEC = 400_000  # pings every 0.2 s
 

@@ -7,7 +7,9 @@ import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .support import free_port, start_daemon, wait_until, write_config
+from tests.support.net import free_port
+
+from .support import start_daemon, wait_until, write_config
 
 
 def test_sighup_applies_a_new_schedule_and_refuses_a_broken_file(tmp_path: Path) -> None:

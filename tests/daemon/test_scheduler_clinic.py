@@ -19,6 +19,7 @@ from syncd.pipeline.sync import SourceResult
 from syncd.runtime.scheduler import Scheduler
 from syncd.store.leases import fetch_claim
 from syncd.store.tables import AthleteRow
+from tests.support.config import write_config
 
 from .support import wait_until
 
@@ -26,29 +27,10 @@ from .support import wait_until
 def _config(folder: Path) -> Path:
     for name in ("ana", "ben", "cleo"):
         (folder / name).mkdir()
-    path = folder / "syncd.toml"
-    path.write_text(f'''
-[database]
-url = "sqlite:///{folder / "syncd.db"}"
-
-[files]
-poll_interval = "1s"
-
-[[athletes]]
-name = "ana"
-timezone = "Europe/Lisbon"
-watch = ["{folder / "ana"}"]
-
-[[athletes]]
-name = "ben"
-timezone = "America/New_York"
-watch = ["{folder / "ben"}"]
-
-[[athletes]]
-name = "cleo"
-timezone = "Asia/Tokyo"
-''')
-    return path
+    return write_config(folder, files={"poll_interval": "1s"}, athletes=[
+        {"name": "ana", "timezone": "Europe/Lisbon", "watch": [folder / "ana"]},
+        {"name": "ben", "timezone": "America/New_York", "watch": [folder / "ben"]},
+        {"name": "cleo", "timezone": "Asia/Tokyo"}])
 
 
 @pytest.fixture

@@ -19,8 +19,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from syncd.runtime.server import AcceptErrorLog
+from tests.support.net import free_port
 
-from .support import REPO, Daemon, free_port, wait_until, write_config
+from .support import REPO, Daemon, wait_until, write_config
 
 HALF_SENT = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 

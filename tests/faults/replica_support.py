@@ -36,8 +36,10 @@ from syncd.sources.strava.callback import CALLBACK_PATH
 from tests.garmin.fake_garmin import PROFILE, FakeGarmin, make_entry, make_typed_splits
 from tests.strava.fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava, Limits
 from tests.strava.strava_support import publish
+from tests.support.config import config_text
+from tests.support.net import free_port
 
-from .support import RUN_WALK, SECRET, PlainSmtp, Receiver, Zygote, free_port, log_events
+from .support import RUN_WALK, SECRET, PlainSmtp, Receiver, Zygote, log_events
 
 ZONE = "Europe/Berlin"
 STRAVA_ATHLETES = {"ana": 600_001, "ben": 600_002, "cleo": 600_003}  # name -> Strava id
@@ -186,46 +188,25 @@ class ClinicWorld:
     def write_configs(self) -> None:
         """One file per replica, the same but for the port it listens on."""
         plan_start = (self.base - timedelta(days=self.base.weekday() + 7)).date()
-        athletes = ""
-        for name in [*STRAVA_ATHLETES, GARMIN_ATHLETE]:
-            source = "garmin" if name == GARMIN_ATHLETE else "strava"
-            own = f'email = ["{OWN_MAIL[name]}"]\n' if name in OWN_MAIL else ""
-            athletes += (f'[[athletes]]\nname = "{name}"\ntimezone = "{ZONE}"\n'
-                         f'plan_start = {plan_start.isoformat()}\nsources = ["{source}"]\n{own}')
+        athletes = [{"name": name, "timezone": ZONE, "plan_start": plan_start,
+                     "sources": ["garmin" if name == GARMIN_ATHLETE else "strava"],
+                     "email": [OWN_MAIL[name]] if name in OWN_MAIL else None}
+                    for name in [*STRAVA_ATHLETES, GARMIN_ATHLETE]]
         for replica, port in enumerate(self.ports):
-            self.config(replica).write_text(f'''
-[database]
-url = "{self.database_url}"
-{athletes}
-[strava]
-client_id = "{CLIENT_ID}"
-client_secret = "{CLIENT_SECRET}"
-api_url = "{self.strava.url}"
-webhook_verify_token = "{VERIFY_TOKEN}"
-poll_interval = "2s"
-[garmin]
-api_url = "{self.garmin.url}"
-token_store = "{self.token_store}"
-poll_interval = "2s"
-[webhook]
-url = "{self.receiver.url}"
-secret = "{SECRET}"
-timeout = "1s"
-[email]
-host = "127.0.0.1"
-port = {self.smtp.port}
-starttls = false
-sender = "syncd <syncd@example.org>"
-recipients = ["{THERAPIST}"]
-timeout = "1s"
-[alerts]
-weekly_summary = false
-[server]
-listen = "127.0.0.1:{port}"
-leadership_check = "1s"
-[log]
-format = "json"
-''', encoding="utf-8")
+            self.config(replica).write_text(config_text(
+                athletes=athletes, database={"url": self.database_url},
+                strava={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                        "api_url": self.strava.url, "webhook_verify_token": VERIFY_TOKEN,
+                        "poll_interval": "2s"},
+                garmin={"api_url": self.garmin.url, "token_store": self.token_store,
+                        "poll_interval": "2s"},
+                webhook={"url": self.receiver.url, "secret": SECRET, "timeout": "1s"},
+                email={"host": "127.0.0.1", "port": self.smtp.port, "starttls": False,
+                       "sender": "syncd <syncd@example.org>", "recipients": [THERAPIST],
+                       "timeout": "1s"},
+                alerts={"weekly_summary": False},
+                server={"listen": f"127.0.0.1:{port}", "leadership_check": "1s"},
+                log={"format": "json"}), encoding="utf-8")
 
     def connect(self) -> None:
         """What the athletes' onboarding leaves behind: Strava tokens for each Strava athlete

@@ -23,10 +23,12 @@ from aiosmtpd.controller import Controller
 
 from connectors.garmin.tokens import save_profile
 from syncd.alerts.messages import message_id
-from tests.alerts.support import SECRET, Receiver, free_port
+from tests.alerts.support import SECRET, Receiver
 from tests.garmin.fake_garmin import PROFILE, FakeGarmin, make_entry
 from tests.strava.fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava, Limits
 from tests.strava.strava_support import publish
+from tests.support.config import write_config as build_config
+from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -118,41 +120,18 @@ class World:
         """``syncd run`` on both sources (polled every second), both channels, the hip plan
         started five weeks ago."""
         plan_start = (self.base - timedelta(days=self.base.weekday() + 7)).date()
-        self.config.write_text(f'''
-[database]
-url = "sqlite:///{self.db}"
-[athlete]
-name = "ana"
-timezone = "{ZONE}"
-plan_start = {plan_start.isoformat()}
-[strava]
-client_id = "{CLIENT_ID}"
-client_secret = "{CLIENT_SECRET}"
-api_url = "{self.strava.url}"
-poll_interval = "1s"
-[garmin]
-api_url = "{self.garmin.url}"
-token_store = "{self.token_store}"
-poll_interval = "1s"
-[webhook]
-url = "{self.receiver.url}"
-secret = "{SECRET}"
-timeout = "1s"
-[email]
-host = "127.0.0.1"
-port = {self.smtp.port}
-starttls = false
-sender = "syncd <syncd@example.org>"
-recipients = ["pt@example.org"]
-timeout = "1s"
-[alerts]
-weekly_summary = false
-[server]
-listen = "127.0.0.1:{self.port}"
-[log]
-format = "json"
-{extra}''', encoding="utf-8")
-        return self.config
+        return build_config(
+            self.folder, athlete={"timezone": ZONE, "plan_start": plan_start},
+            strava={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                    "api_url": self.strava.url, "poll_interval": "1s"},
+            garmin={"api_url": self.garmin.url, "token_store": self.token_store,
+                    "poll_interval": "1s"},
+            webhook={"url": self.receiver.url, "secret": SECRET, "timeout": "1s"},
+            email={"host": "127.0.0.1", "port": self.smtp.port, "starttls": False,
+                   "sender": "syncd <syncd@example.org>", "recipients": ["pt@example.org"],
+                   "timeout": "1s"},
+            alerts={"weekly_summary": False}, server={"listen": f"127.0.0.1:{self.port}"},
+            log={"format": "json"}, extra=extra)
 
     def authorize(self) -> None:
         """What ``syncd auth strava`` and ``syncd auth garmin`` leave behind."""

@@ -23,6 +23,8 @@ from syncd.config import load_settings
 from syncd.pipeline.sync import sync_source
 from syncd.store import DbCredentialStore
 from tests.garmin.garmin_support import FAST_RETRY
+from tests.support.clock import Clock
+from tests.support.config import write_config
 
 from .faulty_servers import FaultyGarmin, FaultyStrava
 from .support import PROFILE, RUN_WALK, ZONE, Limits, make_entry, publish, query
@@ -30,16 +32,6 @@ from .support import PROFILE, RUN_WALK, ZONE, Limits, make_entry, publish, query
 KINDS = ["500", "429", "429 Retry-After", "truncated JSON", "hang"]
 LIST_PATH = {"strava": "/api/v3/athlete/activities",
              "garmin": "/activitylist-service/activities/search/activities"}
-
-
-class Clock:
-    """The application's clock, moved by the test past each back-off."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -59,9 +51,8 @@ def garmin() -> Iterator[FaultyGarmin]:
 
 
 def _app(tmp_path: Path, section: str, clock: Clock) -> App:
-    config = tmp_path / "syncd.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "syncd.db"}"\n[athlete]\n'
-                      f'name = "ana"\ntimezone = "{ZONE}"\n{section}', encoding="utf-8")
+    config = write_config(tmp_path, athlete={"timezone": ZONE, "plan": None, "plan_start": None},
+                          extra=section)
     return App(load_settings(config, env={"STATE_DIRECTORY": str(tmp_path)}), clock=clock)
 
 
@@ -89,7 +80,7 @@ def _intact(db: Path) -> None:
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k != "hang"])
 def test_strava_faults_are_survived(tmp_path: Path, strava: FaultyStrava, kind: str) -> None:
-    clock = Clock()
+    clock = Clock(datetime.now(UTC))
     app = _app(tmp_path, f'[strava]\nclient_id = "4242"\nclient_secret = '
                          f'"fake-client-secret-0123456789"\napi_url = "{strava.url}"\n', clock)
     try:
@@ -112,7 +103,7 @@ def test_strava_faults_are_survived(tmp_path: Path, strava: FaultyStrava, kind: 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_garmin_faults_are_survived(tmp_path: Path, garmin: FaultyGarmin, kind: str) -> None:
-    clock = Clock()
+    clock = Clock(datetime.now(UTC))
     store = tmp_path / "garmin"
     garmin.write_token_store(store)
     save_profile(store, PROFILE["profileId"], PROFILE["displayName"])

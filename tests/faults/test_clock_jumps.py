@@ -16,19 +16,9 @@ from syncd.config import load_settings
 from syncd.pipeline.sync import sync_source
 from syncd.store import outbox
 from syncd.store.tables import AlertRow
+from tests.support.clock import Clock
 
 from .support import World, check_invariants
-
-
-class JumpingClock:
-    """Wall time plus an offset the test changes at once, as an NTP step or a VM resume
-    would."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 def _pass(app: App, dispatcher: Dispatcher) -> list[str]:
@@ -43,7 +33,7 @@ def _pass(app: App, dispatcher: Dispatcher) -> list[str]:
     return errors
 
 
-def _settle(app: App, dispatcher: Dispatcher, clock: JumpingClock,
+def _settle(app: App, dispatcher: Dispatcher, clock: Clock,
             waited: Callable[[timedelta], None]) -> None:
     """Dispatcher passes until nothing is pending, letting the clock run to each due time."""
     for _ in range(10):
@@ -53,13 +43,13 @@ def _settle(app: App, dispatcher: Dispatcher, clock: JumpingClock,
             return
         if due > clock():
             waited(due - clock())
-            clock.offset += due - clock()
+            clock.now = due
         dispatcher.run_once()
     raise AssertionError("deliveries still pending")
 
 
 def test_a_day_forward_then_an_hour_back_loses_and_doubles_nothing(world: World) -> None:
-    clock = JumpingClock()
+    clock = Clock(datetime.now(UTC), running=True)
     app = App(load_settings(world.config, env={"STATE_DIRECTORY": str(world.folder)}),
               clock=clock)
     dispatcher = Dispatcher(app, clock=clock, jitter=0.0)
@@ -67,10 +57,10 @@ def test_a_day_forward_then_an_hour_back_loses_and_doubles_nothing(world: World)
     try:
         world.add_runs(2)
         assert _pass(app, dispatcher) == []
-        clock.offset += timedelta(days=1)  # forward a day
+        clock.advance(days=1)  # forward a day
         world.add_runs(2)
         assert _pass(app, dispatcher) == []
-        clock.offset -= timedelta(hours=1)  # back an hour
+        clock.advance(hours=-1)  # back an hour
         world.add_runs(2)
         assert _pass(app, dispatcher) == []
         assert _pass(app, dispatcher) == []  # and again, nothing new

@@ -16,7 +16,8 @@ from syncd.alerts.messages import message_id
 from syncd.app import App
 from syncd.store import outbox
 from syncd.store.tables import AlertDeliveryRow, AlertEventRow, DeliveryAttemptRow
-from tests.alerts.support import SECRET, T0, FakeClock, Receiver, finding, raise_alerts, settings
+from tests.alerts.support import SECRET, T0, Receiver, finding, raise_alerts, settings
+from tests.support.clock import Clock
 
 from .support import PlainSmtp, query
 
@@ -27,7 +28,7 @@ ALERTS = 6
 
 
 def test_three_days_without_receivers_lose_no_alert(tmp_path: Path) -> None:
-    clock = FakeClock(T0)
+    clock = Clock(T0)
     receiver = Receiver()
     port = receiver.server.server_port
     receiver.close()  # down: connections refused
@@ -70,7 +71,7 @@ def test_three_days_without_receivers_lose_no_alert(tmp_path: Path) -> None:
         smtp.stop()
 
 
-def _fail_until(app: App, dispatcher: Dispatcher, clock: FakeClock, end: object) -> int:
+def _fail_until(app: App, dispatcher: Dispatcher, clock: Clock, end: object) -> int:
     """Dispatcher passes at each due time until ``end``; how many ran."""
     passes = 0
     while True:

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from .support import REPO, Zygote, free_port, query, wait_until
+from tests.support.config import write_config
+from tests.support.net import free_port
+
+from .support import REPO, Zygote, query, wait_until
 
 HISTORY = REPO / "examples" / "history"
 
@@ -68,12 +71,9 @@ def test_a_full_disk_is_reported_status_still_answers_and_syncing_resumes(
     runs = sorted(HISTORY.glob("*-run.fit"))
     for path in runs[:2]:
         shutil.copy(path, inbox)
-    config = tmp_path / "syncd.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{db}"\n[athlete]\nname = "ana"\n'
-                      'timezone = "Europe/Berlin"\nplan_start = 2026-09-07\n'
-                      f'[files]\nwatch = ["{inbox}"]\npoll_interval = "1s"\n'
-                      f'[server]\nlisten = "127.0.0.1:{port}"\n[log]\nformat = "json"\n',
-                      encoding="utf-8")
+    config = write_config(tmp_path, athlete={"plan": None}, database={"url": f"sqlite:///{db}"},
+                          files={"watch": [inbox], "poll_interval": "1s"},
+                          server={"listen": f"127.0.0.1:{port}"}, log={"format": "json"})
     zygote, log = Zygote(), tmp_path / "daemon.log"
     pid = zygote.start(config, log)
     try:

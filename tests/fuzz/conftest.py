@@ -11,6 +11,7 @@ from syncd.app import App
 from syncd.config import load_settings
 from syncd.store import DbCredentialStore
 from syncd.web import create_app
+from tests.support.config import write_config
 
 from .support import ATHLETE_ID, SUBSCRIPTION_ID
 
@@ -20,12 +21,9 @@ def callback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestCli
     """The real HTTP application on a Strava-configured syncd with a subscription and tokens;
     accepted events are handed to a list instead of being processed."""
     folder = tmp_path_factory.mktemp("events")
-    config = folder / "syncd.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{folder / "syncd.db"}"\n'
-                      '[athlete]\nname = "ana"\ntimezone = "Europe/Berlin"\n'
-                      '[strava]\nclient_id = "4242"\nclient_secret = "s"\n'
-                      'api_url = "http://127.0.0.1:9"\nwebhook_verify_token = "v"\n',
-                      encoding="utf-8")
+    config = write_config(folder, athlete={"plan": None, "plan_start": None},
+                          strava={"client_id": "4242", "client_secret": "s",
+                                  "api_url": "http://127.0.0.1:9", "webhook_verify_token": "v"})
     app = App(load_settings(config, env={"STATE_DIRECTORY": str(folder)}))
     credentials = DbCredentialStore(app.store, app.athlete_id, prefix="strava.")
     credentials.save("tokens", {"access_token": "a", "refresh_token": "r", "expires_at": 0,

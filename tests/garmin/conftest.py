@@ -15,7 +15,8 @@ from connectors.garmin import GarminConnector, Policy
 from connectors.garmin.tokens import save_profile
 from syncd.config.sections import GarminSection
 from tests.garmin.fake_garmin import PROFILE, FakeGarmin
-from tests.garmin.garmin_support import FAST_RETRY, ZONE, Clock
+from tests.garmin.garmin_support import FAST_RETRY, NOW, ZONE
+from tests.support.clock import Clock
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def connector(fake: FakeGarmin, token_dir: Path) -> ConnectorFactory:
     def build(clock: Callable[[], datetime] | None = None, policy: Policy | None = None,
               timeout: float = 5.0, **settings: Any) -> GarminConnector:
         section = GarminSection(api_url=fake.url, token_store=token_dir, **settings)
-        context = ConnectorContext(athlete="ana", timezone=ZONE, now=clock or Clock())
+        context = ConnectorContext(athlete="ana", timezone=ZONE, now=clock or Clock(NOW))
         return GarminConnector(section, context, retry=FAST_RETRY, timeout=timeout,
                                policy=policy)
 

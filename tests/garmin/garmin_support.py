@@ -11,14 +11,3 @@ NOW = datetime(2026, 1, 10, 18, 0, tzinfo=UTC)
 ZONE = "America/Mexico_City"
 # Retries are garminconnect's own backoff; the tests keep its waits short.
 FAST_RETRY = Retry(attempts=1, min_wait=0.01, max_wait=0.02)
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        """The current (fake) time."""
-        return self.now

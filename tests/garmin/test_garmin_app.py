@@ -20,7 +20,9 @@ from syncd.pipeline.notices import notify_source_failure
 from syncd.pipeline.sync import sync_source
 from syncd.store.tables import AlertEventRow
 from tests.garmin.fake_garmin import FakeGarmin, load_fixtures, make_typed_splits
-from tests.garmin.garmin_support import FAST_RETRY, NOW, ZONE, Clock
+from tests.garmin.garmin_support import FAST_RETRY, NOW, ZONE
+from tests.support.clock import Clock
+from tests.support.config import write_config
 
 TRAIL_ID = "21482825013"
 
@@ -28,18 +30,16 @@ TRAIL_ID = "21482825013"
 def make_settings(tmp_path: Path, fake: FakeGarmin, token_dir: Path) -> Settings:
     """Plan week 2 (30-second jogs at most) covers 2026-01-05..11, the recorded trail run's
     week."""
-    config = tmp_path / "syncd.toml"
-    config.write_text(
-        f'[database]\nurl = "sqlite:///{tmp_path / "syncd.db"}"\n'
-        f'[athlete]\nname = "ana"\ntimezone = "{ZONE}"\nplan_start = 2025-12-29\n'
-        f'[garmin]\napi_url = "{fake.url}"\ntoken_store = "{token_dir}"\n'
-        'poll_interval = "30m"\nbackoff = "6h"\n')
+    config = write_config(tmp_path, athlete={"timezone": ZONE, "plan": None,
+                                             "plan_start": date(2025, 12, 29)},
+                          garmin={"api_url": fake.url, "token_store": token_dir,
+                                  "poll_interval": "30m", "backoff": "6h"})
     return load_settings(config, env={"STATE_DIRECTORY": str(tmp_path / "state")})
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
+def clock_start() -> datetime:
+    return NOW
 
 
 @pytest.fixture

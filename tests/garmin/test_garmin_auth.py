@@ -21,7 +21,9 @@ from syncd.cli.main import main
 from syncd.config.sections import GarminSection
 from syncd.errors import AuthError
 from tests.garmin.fake_garmin import PROFILE, FakeGarmin, make_entry
-from tests.garmin.garmin_support import FAST_RETRY, ZONE, Clock
+from tests.garmin.garmin_support import FAST_RETRY, NOW, ZONE
+from tests.support.clock import Clock
+from tests.support.config import write_config as build_config
 
 PASSWORD = "correct horse"
 TOKEN_PATH = "/di-oauth2-service/oauth/token"
@@ -32,11 +34,9 @@ def mode(path: Path) -> int:
 
 
 def write_config(tmp_path: Path, fake: FakeGarmin, folder: Path) -> Path:
-    config = tmp_path / "syncd.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "syncd.db"}"\n'
-                      f'[athlete]\ntimezone = "America/Mexico_City"\n'
-                      f'[garmin]\napi_url = "{fake.url}"\ntoken_store = "{folder}"\n')
-    return config
+    return build_config(tmp_path, athlete={"name": None, "timezone": "America/Mexico_City",
+                                           "plan": None, "plan_start": None},
+                        garmin={"api_url": fake.url, "token_store": folder})
 
 
 def run_cli(config: Path, *args: str, stdin: str = "") -> int:
@@ -69,7 +69,7 @@ def test_a_headless_login_waits_for_the_code_then_the_daemon_runs_on_tokens(tmp_
     # The daemon's side: no password, only the token store.
     fake.activities = [make_entry(1, datetime(2026, 1, 9, 7))]
     daemon = GarminConnector(GarminSection(api_url=fake.url, token_store=folder),
-                             ConnectorContext(athlete="ana", timezone=ZONE, now=Clock()))
+                             ConnectorContext(athlete="ana", timezone=ZONE, now=Clock(NOW)))
     assert [r.source_id for r in daemon.fetch(None).records] == ["1"]
 
 

@@ -19,7 +19,8 @@ from tests.garmin.fake_garmin import (
     make_laps,
     make_typed_splits,
 )
-from tests.garmin.garmin_support import NOW, Clock
+from tests.garmin.garmin_support import NOW
+from tests.support.clock import Clock
 
 TRAIL_ID = "21482825013"
 # The synthetic bouts behind the recorded summaries: 27 runs (1,563.026 s), 28 walks (660.109).
@@ -230,7 +231,7 @@ def test_gear_is_read_at_most_daily_shoes_only(fake, connector):
                         make_gear("c" * 32, "Gravel bike", 3_000_000.0, kind="Bike")):
         fake.gear.append(gear)
         fake.gear_stats[gear["uuid"]] = stats
-    clock = Clock()
+    clock = Clock(NOW)
     garmin = connector(clock=clock)
 
     first = garmin.fetch(None)

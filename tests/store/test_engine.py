@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import stat
 import threading
@@ -23,6 +22,7 @@ from syncd.store import (
     open_engine,
     record_sync_error,
 )
+from tests.support.net import free_port
 
 from .conftest import NOW
 
@@ -149,14 +149,8 @@ def test_database_under_a_regular_file_cannot_be_created(tmp_path: Path) -> None
         Store.open(f"sqlite:///{tmp_path / 'occupied' / 'syncd.db'}")
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_unreachable_postgres_is_storage_error_without_the_password() -> None:
-    port = _closed_port()
+    port = free_port()
     with pytest.raises(StorageError) as caught:
         Store.open(f"postgresql+psycopg://syncd:hunter2secret@127.0.0.1:{port}/syncd")
     message = str(caught.value)

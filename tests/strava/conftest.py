@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,13 @@ from connectors.strava import StravaConnector
 from syncd.config.sections import StravaSection
 from syncd.store import DbCredentialStore, Store, ensure_athlete
 from tests.strava.fake_strava import FakeStrava
-from tests.strava.strava_support import Clock, make_connector, strava_settings
+from tests.strava.strava_support import NOW, make_connector, strava_settings
+from tests.support.clock import Clock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock_start() -> datetime:
+    return NOW
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +18,11 @@ from tests.strava.fake_strava import (
     bouts_streams,
     summary,
 )
+from tests.support.clock import Clock
+from tests.support.config import write_config
 
 # A Monday morning in the athlete's autumn; the fake's activities lie before it.
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves by hand, shared by the fake server and syncd."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        """Move the clock forward."""
-        self.now += timedelta(**delta)
-        return self.now
 
 
 def strava_settings(api_url: str, **extra: object) -> StravaSection:
@@ -74,11 +61,9 @@ def app_settings(folder: Path, api_url: str, *, plan_start: str | None = None,
                  strava: str = "") -> Settings:
     """Whole settings: athlete "ana" in Berlin on the hip plan, SQLite in ``folder``, Strava at
     ``api_url`` (``strava``: more lines for the section)."""
-    config = folder / "syncd.toml"
-    start = f"plan_start = {plan_start}\n" if plan_start else ""
-    config.write_text(
-        f'[database]\nurl = "sqlite:///{folder / "syncd.db"}"\n'
-        f'[athlete]\nname = "ana"\ntimezone = "Europe/Berlin"\n{start}'
-        f'[strava]\nclient_id = "{CLIENT_ID}"\nclient_secret = "{CLIENT_SECRET}"\n'
-        f'api_url = "{api_url}"\n{strava}', encoding="utf-8")
+    config = write_config(
+        folder, athlete={"plan": None, "plan_start": date.fromisoformat(plan_start)
+                         if plan_start else None},
+        strava={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "api_url": api_url},
+        extra=strava)
     return load_settings(config, env={"STATE_DIRECTORY": str(folder / "state")})

@@ -12,7 +12,7 @@ import random
 import statistics
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,9 @@ from syncd.store.leases import fetch_claim
 from syncd.store.tables import ActivityRow
 from syncd.web.factory import create_app
 from tests.strava.fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava
-from tests.strava.strava_support import RUN_WALK, STEADY, Clock, publish
+from tests.strava.strava_support import RUN_WALK, STEADY, publish
+from tests.support.clock import Clock
+from tests.support.config import write_config
 
 START = datetime(2026, 11, 3, tzinfo=UTC)  # a Tuesday, UTC midnight
 SUBSCRIPTION_ID = 7001
@@ -39,14 +41,13 @@ TICK = timedelta(seconds=60)
 
 def clinic_config(folder: Path, db_url: str, api_url: str, athletes: int, *,
                   webhooks: bool) -> Path:
-    members = "".join(f'\n[[athletes]]\nname = "patient-{i:03d}"\ntimezone = "Europe/Berlin"\n'
-                      f"plan_start = 2026-10-26\n" for i in range(athletes))
-    verify = 'webhook_verify_token = "verify-7f3a"\n' if webhooks else ""
-    path = folder / "syncd.toml"
-    path.write_text(f'[database]\nurl = "{db_url}"\n{members}\n'
-                    f'[strava]\nclient_id = "{CLIENT_ID}"\nclient_secret = "{CLIENT_SECRET}"\n'
-                    f'api_url = "{api_url}"\n{verify}', encoding="utf-8")
-    return path
+    verify = {"webhook_verify_token": "verify-7f3a"} if webhooks else {}
+    return write_config(
+        folder, database={"url": db_url},
+        athletes=[{"name": f"patient-{i:03d}", "timezone": "Europe/Berlin",
+                   "plan_start": date(2026, 10, 26)} for i in range(athletes)],
+        strava={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "api_url": api_url,
+                **verify})
 
 
 @dataclass

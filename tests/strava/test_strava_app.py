@@ -15,7 +15,8 @@ from syncd.pipeline.sync import SourceResult, sync_source
 from syncd.store import DbCredentialStore
 from syncd.store.tables import ActivityRow
 from tests.strava.fake_strava import FakeStrava
-from tests.strava.strava_support import NOW, RUN_WALK, Clock, app_settings, publish
+from tests.strava.strava_support import NOW, RUN_WALK, app_settings, publish
+from tests.support.clock import Clock
 
 
 @pytest.fixture

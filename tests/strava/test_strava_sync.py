@@ -15,7 +15,8 @@ from connectors.strava import StravaConnector
 from syncd.errors import TransientError
 from syncd.models import Activity
 from tests.strava.fake_strava import FakeStrava
-from tests.strava.strava_support import NOW, RUN_WALK, STEADY, Clock, publish
+from tests.strava.strava_support import NOW, RUN_WALK, STEADY, publish
+from tests.support.clock import Clock
 
 
 def paths(fake: FakeStrava) -> list[str]:

@@ -22,7 +22,8 @@ from syncd.config.sections import StravaSection
 from syncd.errors import AuthError, TransientError
 from syncd.store import DbCredentialStore, Store
 from tests.strava.fake_strava import FakeStrava, summary
-from tests.strava.strava_support import NOW, Clock, make_connector, strava_settings
+from tests.strava.strava_support import NOW, make_connector, strava_settings
+from tests.support.clock import Clock
 
 REVOKED = "Strava access revoked or expired: run `syncd auth strava`"
 

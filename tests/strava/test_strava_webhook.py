@@ -26,7 +26,8 @@ from syncd.store import DbCredentialStore
 from syncd.store.tables import ActivityRow, AlertEventRow
 from syncd.web.context import WebContext
 from tests.strava.fake_strava import ATHLETE_ID, FakeStrava
-from tests.strava.strava_support import NOW, Clock, app_settings, publish
+from tests.strava.strava_support import NOW, app_settings, publish
+from tests.support.clock import Clock
 
 VERIFY = "verify-me-7f3a"
 SUBSCRIPTION_ID = 120475

@@ -25,6 +25,8 @@ from syncd.sources.strava.callback import CALLBACK_PATH
 from syncd.store import DbCredentialStore
 from tests.strava.fake_strava import ATHLETE_ID, CLIENT_ID, CLIENT_SECRET, FakeStrava, Limits
 from tests.strava.strava_support import RUN_WALK, publish
+from tests.support.config import write_config
+from tests.support.net import free_port
 
 SUBSCRIPTION_ID = 66001
 VERIFY = "verify-daemon-5e1b"
@@ -32,12 +34,6 @@ MB = 1024 * 1024
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(),
                                 reason="reads the process's memory from /proc")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -84,14 +80,11 @@ def started(folder: Path) -> Iterator[Running]:
     fake.subscriptions[SUBSCRIPTION_ID] = {"id": SUBSCRIPTION_ID}
     port = free_port()
     db = folder / "syncd.db"
-    config = folder / "syncd.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{db}"\n'
-                      '[athlete]\nname = "ana"\ntimezone = "Europe/Berlin"\n'
-                      f'[strava]\nclient_id = "{CLIENT_ID}"\nclient_secret = "{CLIENT_SECRET}"\n'
-                      f'api_url = "{fake.url}"\nwebhook_verify_token = "{VERIFY}"\n'
-                      'poll_interval = "1h"\n'
-                      f'[server]\nlisten = "127.0.0.1:{port}"\n[log]\nformat = "json"\n',
-                      encoding="utf-8")
+    config = write_config(
+        folder, athlete={"plan": None, "plan_start": None}, database={"url": f"sqlite:///{db}"},
+        strava={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "api_url": fake.url,
+                "webhook_verify_token": VERIFY, "poll_interval": "1h"},
+        server={"listen": f"127.0.0.1:{port}"}, log={"format": "json"})
     env = {"STATE_DIRECTORY": str(folder / "state"),
            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
     app = App(load_settings(config, env=env))

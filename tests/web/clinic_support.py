@@ -13,6 +13,7 @@ from syncd.clinic import Clinic
 from syncd.config import load_settings
 from syncd.models import Activity, Segment
 from syncd.store.state import record_sync_error, record_sync_success
+from tests.support.config import write_config
 
 from .support import REPO
 
@@ -43,13 +44,9 @@ def gated_plan(folder: Path) -> Path:
 def write_clinic_config(folder: Path, db_url: str, members: list[Member],
                         extra: str = "") -> Path:
     """A clinic configuration: the database, every member, then ``extra`` TOML."""
-    athletes = "".join(
-        f'\n[[athletes]]\nname = "{m.name}"\ntimezone = "{m.timezone}"\nplan = "{m.plan}"\n'
-        + (f"plan_start = {m.plan_start.isoformat()}\n" if m.plan_start else "")
-        for m in members)
-    path = folder / "syncd.toml"
-    path.write_text(f'[database]\nurl = "{db_url}"\n{athletes}\n{extra}\n')
-    return path
+    return write_config(folder, database={"url": db_url}, extra=extra, athletes=[
+        {"name": m.name, "timezone": m.timezone, "plan": m.plan, "plan_start": m.plan_start}
+        for m in members])
 
 
 def open_clinic(folder: Path, db_url: str, members: list[Member], extra: str = "",

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from syncd.app import App
+from tests.support.config import write_config as build_config
 
 REPO = Path(__file__).resolve().parents[2]
 HISTORY = REPO / "examples" / "history"
@@ -22,22 +23,9 @@ MakeApp = Callable[..., App]
 
 def write_config(folder: Path, database: Path, extra: str = "") -> Path:
     """A configuration for the sample runner on the shipped hip plan, plus ``extra`` TOML."""
-    path = folder / "syncd.toml"
-    path.write_text(f'''
-[database]
-url = "sqlite:///{database}"
-
-[athlete]
-name = "sample-runner"
-timezone = "Europe/Berlin"
-plan = "hip-return-run-walk"
-plan_start = 2026-09-07
-
-[files]
-watch = ["{HISTORY}"]
-{extra}
-''')
-    return path
+    return build_config(folder, athlete={"name": "sample-runner"},
+                        database={"url": f"sqlite:///{database}"}, files={"watch": [HISTORY]},
+                        extra=extra)
 
 
 def client_for(web: FastAPI, **kwargs: Any) -> TestClient:

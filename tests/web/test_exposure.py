@@ -3,7 +3,6 @@ when ``[server] listen`` reaches other machines and no ``[server] token`` is set
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from syncd.errors import ConfigError
 from syncd.web import create_app
+from tests.support.net import free_port
 
 from .support import REPO, TOKEN, MakeApp, write_config
 
@@ -34,13 +34,6 @@ def test_an_address_other_machines_reach_needs_the_token(make_app: MakeApp,
                                     "[::1]:8765"])
 def test_loopback_needs_no_token(make_app: MakeApp, listen: str) -> None:
     assert create_app(make_app(f'[server]\nlisten = "{listen}"\n')).state.policy.token is None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def test_syncd_run_stops_with_one_clear_line(tmp_path: Path) -> None:

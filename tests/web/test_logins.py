@@ -11,24 +11,14 @@ from fastapi.testclient import TestClient
 from syncd.web import create_app
 from syncd.web.logins import SESSION_LIFETIME
 from syncd.web.security import COOKIE
+from tests.support.clock import Clock
 
 from .support import NOW, TOKEN, MakeApp, client_for
 
 
-class Clock:
-    """The App's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        """The current (test) time."""
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock_start() -> datetime:
+    return NOW
 
 
 @pytest.fixture

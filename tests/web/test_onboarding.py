@@ -39,6 +39,8 @@ from syncd.store.tables import CredentialRow, InviteRow, SyncStateRow
 from syncd.web import create_app
 from tests.garmin.fake_garmin import FakeGarmin
 from tests.strava.fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava
+from tests.support.clock import Clock
+from tests.support.config import write_config as build_config
 
 PUBLIC = "https://clinic.example.org"
 SERVER_TOKEN = "therapist-token-0123456789"
@@ -47,17 +49,6 @@ PASSWORD = "Garmin-Pa55word-Cleo!"
 MFA_CODE = "123456"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 GONE = "This link no longer works"
-
-
-class Clock:
-    """The clinic's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        """The current (test) time."""
-        return self.now
 
 
 @dataclass
@@ -104,39 +95,13 @@ class Site:
 def write_config(folder: Path, strava: FakeStrava, garmin: FakeGarmin, *,
                  public_url: str | None = PUBLIC) -> Path:
     """A clinic: Ana Lima (Strava and Garmin), Ben (Strava), Cleo (Garmin)."""
-    config = folder / "syncd.toml"
-    public = f'public_url = "{public_url}"' if public_url else ""
-    config.write_text(f'''
-[database]
-url = "sqlite:///{folder / "syncd.db"}"
-
-[[athletes]]
-name = "Ana Lima"
-timezone = "Europe/Lisbon"
-sources = ["strava", "garmin"]
-
-[[athletes]]
-name = "Ben"
-sources = ["strava"]
-
-[[athletes]]
-name = "Cleo"
-sources = ["garmin"]
-
-[strava]
-client_id = "{CLIENT_ID}"
-client_secret = "{CLIENT_SECRET}"
-api_url = "{strava.url}"
-
-[garmin]
-api_url = "{garmin.url}"
-token_store = "{folder / "garmin"}"
-
-[server]
-token = "{SERVER_TOKEN}"
-{public}
-''')
-    return config
+    return build_config(
+        folder, athletes=[
+            {"name": "Ana Lima", "timezone": "Europe/Lisbon", "sources": ["strava", "garmin"]},
+            {"name": "Ben", "sources": ["strava"]}, {"name": "Cleo", "sources": ["garmin"]}],
+        strava={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "api_url": strava.url},
+        garmin={"api_url": garmin.url, "token_store": folder / "garmin"},
+        server={"token": SERVER_TOKEN, **({"public_url": public_url} if public_url else {})})
 
 
 @pytest.fixture
@@ -159,7 +124,7 @@ def site(tmp_path: Path, fake_strava: FakeStrava, fake_garmin: FakeGarmin) -> It
     """The clinic's web application as a patient's browser reaches it: on the public URL."""
     config = write_config(tmp_path, fake_strava, fake_garmin)
     state = tmp_path / "state"
-    clock = Clock()
+    clock = Clock(NOW)
     clinic = Clinic(load_settings(config, env={"STATE_DIRECTORY": str(state)}), clock)
     web = create_app(clinic.apps()[0])
     client = TestClient(web, base_url=PUBLIC, follow_redirects=False)

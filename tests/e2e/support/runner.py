@@ -17,10 +17,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+
+from tests.support.config import write_config
 
 from .servers import (
     CLIENT_ID,
@@ -167,15 +168,14 @@ class Runner:
         sections: dict[str, dict[str, Any]] = {
             "database": {"url": f"sqlite:///{folder / 'syncd.db'}"},
             "athlete": {"name": "ana", "timezone": scenario.timezone,
-                        "plan": str(plan) if plan.is_file() else scenario.plan},
+                        "plan": str(plan) if plan.is_file() else scenario.plan,
+                        "plan_start": scenario.plan_start},
             "webhook": {"url": receiver.url, "secret_file": str(folder / "webhook.secret")},
             "email": {"host": "127.0.0.1", "port": smtp.port, "starttls": True,
                       "username": SMTP_USER, "sender": "syncd <syncd@example.org>",
                       "recipients": ["ana@example.org"]},
             "log": {"format": "json"},
         }
-        if scenario.plan_start is not None:
-            sections["athlete"]["plan_start"] = scenario.plan_start
         if strava is not None:
             (folder / "strava.secret").write_text(CLIENT_SECRET, encoding="utf-8")
             # A history long enough for scenarios dated in the past (the DST week).
@@ -190,28 +190,5 @@ class Runner:
             (folder / "inbox").mkdir(exist_ok=True)
         for name, values in scenario.settings.items():
             sections.setdefault(name, {}).update(values)
-        path = folder / "syncd.toml"
-        path.write_text(to_toml(sections), encoding="utf-8")
-        return path
-
-
-def to_toml(sections: dict[str, dict[str, Any]]) -> str:
-    """A TOML file of flat tables (all a syncd configuration needs)."""
-    lines: list[str] = []
-    for name, values in sections.items():
-        lines.append(f"[{name}]")
-        lines += [f"{key} = {_value(value)}" for key, value in values.items()]
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+        athlete, database = sections.pop("athlete"), sections.pop("database")
+        return write_config(folder, athlete=athlete, database=database, **sections)

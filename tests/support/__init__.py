@@ -1,0 +1,1 @@
+"""What every test folder shares: the injected clock, a free port, the configuration builder."""
