@@ -80,18 +80,8 @@ def test_sync_leaves_a_source_another_syncd_is_reading(tmp_path: Path,
 
     for name in ("ana", "ben"):
         (tmp_path / name).mkdir()
-    config = tmp_path / "syncd.toml"
-    config.write_text(f'''
-[database]
-url = "sqlite:///{tmp_path / "syncd.db"}"
-[files]
-[[athletes]]
-name = "ana"
-watch = ["{tmp_path / "ana"}"]
-[[athletes]]
-name = "ben"
-watch = ["{tmp_path / "ben"}"]
-''')
+    config = write_config(tmp_path, files={}, athletes=[
+        {"name": "ana", "watch": [tmp_path / "ana"]}, {"name": "ben", "watch": [tmp_path / "ben"]}])
     clinic = Clinic(load_settings(config))
     try:
         ana = clinic.app("ana")

@@ -10,6 +10,7 @@ import pytest
 
 from syncd.cli.main import main
 from tests.alerts.support import OTHER_SECRET, SECRET, Receiver
+from tests.support.config import write_config
 
 
 @pytest.fixture
@@ -27,28 +28,12 @@ def test_each_webhook_gets_only_the_alerts_of_its_athletes(
     therapist, team = receivers
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
     monkeypatch.delenv("SYNCD_ATHLETE", raising=False)
-    config = tmp_path / "syncd.toml"
-    config.write_text(f"""
-[database]
-url = "sqlite:///{tmp_path / 'syncd.db'}"
-[[athletes]]
-name = "ana"
-channels = ["webhook:therapist"]
-[[athletes]]
-name = "ben"
-channels = ["webhook:team"]
-[[athletes]]
-name = "cleo"
-channels = []
-[[webhooks]]
-name = "therapist"
-url = "{therapist.url}"
-secret = "{SECRET}"
-[[webhooks]]
-name = "team"
-url = "{team.url}"
-secret = "{OTHER_SECRET}"
-""", encoding="utf-8")
+    config = write_config(
+        tmp_path, athletes=[{"name": "ana", "channels": ["webhook:therapist"]},
+                            {"name": "ben", "channels": ["webhook:team"]},
+                            {"name": "cleo", "channels": []}],
+        webhooks=[{"name": "therapist", "url": therapist.url, "secret": SECRET},
+                  {"name": "team", "url": team.url, "secret": OTHER_SECRET}])
     for name in ("ana", "ben", "cleo"):
         assert main(["--config", str(config), "--athlete", name, "pain", "6"]) == 0
     # Two passes: the second finds every event already routed and adds nothing.

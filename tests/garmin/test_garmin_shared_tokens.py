@@ -41,6 +41,7 @@ from syncd.store.invites import create_invite
 from syncd.store.tables import CredentialRow
 from tests.garmin.fake_garmin import PROFILE, FakeGarmin, make_entry
 from tests.garmin.garmin_support import ZONE
+from tests.support.config import write_config
 
 PASSWORD = "correct horse"
 TOKEN_PATH = "/di-oauth2-service/oauth/token"
@@ -90,12 +91,11 @@ class Machine:
 
 def machine(root: Path, db_url: str, fake: FakeGarmin) -> Machine:
     root.mkdir(parents=True)
-    config = root / "syncd.toml"
-    config.write_text(
-        f"[database]\nurl = {json.dumps(db_url)}\n"
-        f'[[athletes]]\nname = "ana"\ntimezone = "{ZONE}"\nsources = ["garmin"]\n'
-        f'[garmin]\napi_url = "{fake.url}"\ntoken_store = "{root / "garmin"}"\n'
-        '[log]\nlevel = "debug"\nformat = "json"\n', encoding="utf-8")
+    config = write_config(
+        root, database={"url": db_url},
+        athletes=[{"name": "ana", "timezone": ZONE, "sources": ["garmin"]}],
+        garmin={"api_url": fake.url, "token_store": root / "garmin"},
+        log={"level": "debug", "format": "json"})
     return Machine(root, config)
 
 
