@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from syncd.store.tables import StravaEventRow
 
 # Activity events kept per athlete. An inbox holding more than a few is served by one
-# listing (see syncd.sources.strava.callback), so more rows would buy nothing but disk.
+# listing (see syncd.sources.strava.inbox), so more rows would buy nothing but disk.
 PER_ATHLETE_CAP = 20
 
 

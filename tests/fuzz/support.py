@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from syncd.app import App
 from syncd.errors import SyncdError
-from syncd.sources.strava.callback import inbox_events
+from syncd.sources.strava.inbox import inbox_events
 
 REPO = Path(__file__).resolve().parents[2]
 HISTORY = REPO / "examples" / "history"

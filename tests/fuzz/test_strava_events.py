@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syncd.app import App
-from syncd.sources.strava.callback import CALLBACK_PATH, StravaEvent
+from syncd.sources.strava.callback import CALLBACK_PATH
+from syncd.sources.strava.events import StravaEvent
 
 from .support import ATHLETE_ID, FUZZ, SUBSCRIPTION_ID, inbox
 

@@ -15,13 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from syncd.app import App
-from syncd.sources.strava.callback import (
-    CALLBACK_PATH,
-    StravaEvent,
-    challenge_answer,
-    drain_inbox,
-    router,
-)
+from syncd.sources.strava.callback import CALLBACK_PATH, challenge_answer, router
+from syncd.sources.strava.events import StravaEvent
+from syncd.sources.strava.inbox import drain_inbox
 from syncd.store import DbCredentialStore
 from syncd.store.tables import ActivityRow, AlertEventRow
 from syncd.web.context import WebContext

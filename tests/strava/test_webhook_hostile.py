@@ -19,8 +19,8 @@ import pytest
 import structlog
 from sqlalchemy import delete, select
 
-from syncd.sources.strava.callback import inbox_events
 from syncd.sources.strava.coordinator import StravaCoordinator
+from syncd.sources.strava.inbox import inbox_events
 from syncd.sources.strava.planner import (
     DEFAULT_LIMITS,
     BudgetView,

@@ -9,7 +9,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import text
 
-from syncd.sources.strava.callback import inbox_events
+from syncd.sources.strava.inbox import inbox_events
 from syncd.store import Store
 from syncd.store.schema import alembic_config
 

@@ -15,7 +15,9 @@ from fastapi.testclient import TestClient
 
 from syncd.app import App
 from syncd.clinic import Clinic
-from syncd.sources.strava.callback import CALLBACK_PATH, StravaEvent, inbox_events
+from syncd.sources.strava.callback import CALLBACK_PATH
+from syncd.sources.strava.events import StravaEvent
+from syncd.sources.strava.inbox import inbox_events
 from syncd.store import DbCredentialStore
 from syncd.store.queries import ensure_athlete
 from syncd.web import create_app

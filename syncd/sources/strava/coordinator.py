@@ -11,7 +11,7 @@ piece at a time, checking the budget Strava last reported before each piece (a f
 cost more than estimated). Each athlete's Strava fetch is claimed for the duration, so that a
 replica never fetches it at the same time.
 
-Webhook events are served as :func:`syncd.sources.strava.callback.plan_inbox` says (many
+Webhook events are served as :func:`syncd.sources.strava.inbox.plan_inbox` says (many
 events of one athlete by one listing), while the athlete's
 :class:`~syncd.sources.strava.planner.EventAllowance`
 lasts: a flood of forged events naming one athlete costs a few reads, and the others' events,
@@ -36,6 +36,8 @@ import structlog
 
 from syncd.pipeline.sync import SourceResult, make_connector, sync_source
 from syncd.sources.registry import enabled_sources
+from syncd.sources.strava.events import StravaEvent
+from syncd.sources.strava.inbox import InboxWork, listing_pass, plan_inbox, process_event
 from syncd.sources.strava.planner import (
     DAY,
     DEFAULT_LIMITS,
@@ -64,7 +66,6 @@ if TYPE_CHECKING:
     from connectors.strava.budget import RateBudget
     from syncd.app import App
     from syncd.clinic import Clinic
-    from syncd.sources.strava.callback import InboxWork, StravaEvent
     from syncd.store import Store
 
 log = structlog.get_logger("syncd.sources.strava.coordinator")
@@ -231,8 +232,6 @@ class StravaCoordinator:
 
     def _event(self, app: App, work: InboxWork, now: datetime, report: TickReport) -> str:
         """Serve waiting events: one, or many by one listing (a sync pass)."""
-        from syncd.sources.strava.callback import StravaEvent, listing_pass, process_event
-
         if work.listing:
             outcome, result = listing_pass(app, work.events)
             report.results.append(result)
@@ -275,8 +274,6 @@ class StravaCoordinator:
                     interval: timedelta) -> list[Work]:
         """Waiting events of athletes whose allowance lasts, and at most one sync pass per
         athlete (at its most urgent kind; none when a listing serves its events)."""
-        from syncd.sources.strava.callback import plan_inbox
-
         costs = settings.costs
         slots = self._slots_of(tuple(app.athlete.name for app in apps.values()), interval)
         candidates: list[Work] = []

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from syncd.sources.hooks import AddCommand, Coordinator, EventInbox, SourceHooks
 from syncd.sources.strava import cli
+from syncd.sources.strava.inbox import drain_inbox, inbox_events
 from syncd.sources.strava.planner import EventAllowance
 from syncd.store.credentials import STRAVA_TOKENS
 
@@ -28,15 +29,11 @@ class StravaInbox:
 
     def waiting(self, app: App) -> bool:
         """True when ``app``'s athlete has Strava events waiting in the inbox."""
-        from syncd.sources.strava.callback import inbox_events  # loads FastAPI
-
         with app.store.read() as tx:
             return bool(inbox_events(tx, app.athlete_id))
 
     def drain(self, app: App) -> None:
         """Serve the athlete's waiting events within their allowance."""
-        from syncd.sources.strava.callback import drain_inbox  # loads FastAPI
-
         drain_inbox(app, self.allowance)
 
 
