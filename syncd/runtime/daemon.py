@@ -39,7 +39,7 @@ from syncd.runtime.scheduler import Coordinator, Deliverer, Scheduler
 from syncd.runtime.server import BACKLOG, AcceptErrorLog, OncePerMinute, server_config
 from syncd.sources.hooks import EventInbox
 from syncd.sources.registry import enabled_sources, hooks_for, source_names
-from syncd.store import leases
+from syncd.store import leases, replicas
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -151,7 +151,7 @@ class Daemon:
     scheduler: Scheduler = field(init=False)
     web: FastAPI = field(init=False)
     leadership: leases.Leadership = field(init=False)
-    replica_id: str = field(default_factory=leases.new_replica_id)
+    replica_id: str = field(default_factory=replicas.new_replica_id)
     _retired: list[App] = field(default_factory=list)
     _retired_dispatchers: list[Deliverer | None] = field(default_factory=list)
     _abort: threading.Event = field(default_factory=threading.Event)
@@ -187,9 +187,9 @@ class Daemon:
         store = self.clinic.store
         self.leadership = leases.Leadership(store, self.replica_id)
         leader = self.leadership.try_acquire()
-        leases.register_replica(store, self.replica_id, socket.gethostname(), os.getpid(),
-                                self.app.clock())
-        leases.beat(store, self.replica_id, leader, self.app.clock())  # /status at once
+        replicas.register_replica(store, self.replica_id, socket.gethostname(), os.getpid(),
+                                  self.app.clock())
+        replicas.beat(store, self.replica_id, leader, self.app.clock())  # /status at once
         self.scheduler = Scheduler(self.app, dispatcher=self.dispatcher, leader=leader,
                                    coordinators=coordinators_for(self.clinic))
         self.web = self.web_factory(self.app, scheduler=self.scheduler)
@@ -252,7 +252,7 @@ class Daemon:
     def replicas_status(self) -> dict[str, object]:
         """What ``/status`` shows about the replicas: this one, whether it leads, and every
         replica seen in the last minute."""
-        live = leases.live_replicas(self.clinic.store, self.app.clock())
+        live = replicas.live_replicas(self.clinic.store, self.app.clock())
         return {"this": self.replica_id, "leader": self.scheduler.leader,
                 "live": [replica.as_dict() for replica in live]}
 
@@ -286,9 +286,10 @@ class Daemon:
         elif leader:
             self._drain_inboxes(only_waiting=True)
         store, now = self.clinic.store, self.app.clock()
-        if not leases.beat(store, self.replica_id, leader, now):
-            leases.register_replica(store, self.replica_id, socket.gethostname(), os.getpid(), now)
-            leases.beat(store, self.replica_id, leader, now)
+        if not replicas.beat(store, self.replica_id, leader, now):
+            replicas.register_replica(store, self.replica_id, socket.gethostname(),
+                                      os.getpid(), now)
+            replicas.beat(store, self.replica_id, leader, now)
 
     def _drain_inboxes(self, only_waiting: bool = False) -> None:
         """Hand the events stored by any replica (or before the last stop) to the events
@@ -386,7 +387,7 @@ class Daemon:
         self.leadership.release()  # a standby takes over at once
         if idle:  # (a pass still running may hold the write lock; the row just ages out)
             with contextlib.suppress(SyncdError):
-                leases.forget_replica(self.clinic.store, self.replica_id)
+                replicas.forget_replica(self.clinic.store, self.replica_id)
         if not idle:
             log.warning("stopped with passes still running; they are redone at the next "
                         "start", sources=sorted(self.scheduler.running()))

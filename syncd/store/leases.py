@@ -16,55 +16,42 @@ On SQLite (one machine) the same locks are ``flock`` locks on files beside the d
 which the kernel releases when the process dies. An in-memory database belongs to one process,
 which is then always the leader.
 
-The ``replicas`` table says which processes are running, for ``/status``: each registers at
-start, beats while it runs, and is forgotten when it stops; a row not seen for a day is pruned.
+Which processes are running is in the ``replicas`` table (:mod:`syncd.store.replicas`).
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import os
 import re
-import secrets
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
 
 from syncd.errors import StorageError
-from syncd.models import utc_iso
 from syncd.store.database import Store
-from syncd.store.engine import translate_error
-from syncd.store.tables import ReplicaRow
+from syncd.store.lock_sessions import (
+    dedicated_connection,
+    first_line,
+    lock_storage_error,
+    open_lock_file,
+    sqlite_path,
+    try_flock,
+    unlock_and_close,
+)
 
 if TYPE_CHECKING:
     import psycopg
 
 log = structlog.get_logger("syncd.leases")
 
-# Probes after 10 s of silence, every 5 s, 3 unanswered: a vanished peer is noticed within
-# 10 + 3 x 5 = 25 s, inside the 30 s take-over promise. Set on both ends: the server drops a
-# vanished holder's locks, and the holder learns that its own session is gone.
-KEEPALIVE_IDLE_S = 10
-KEEPALIVE_INTERVAL_S = 5
-KEEPALIVE_COUNT = 3
-# Data sent into a dead network (a check of a lock) is given up after as long.
-TCP_USER_TIMEOUT_MS = 25_000
-CONNECT_TIMEOUT_S = 5
 # Any fixed number; advisory locks are per database, so two clinics on one server don't meet.
 LEADER_LOCK_KEY = 0x5359_4E44_4C45_4144
-REPLICA_SEEN_WITHIN = timedelta(seconds=60)
-REPLICA_FORGOTTEN_AFTER = timedelta(days=1)
 
 _CHECK_LEADER_LOCK = (
     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
@@ -162,7 +149,7 @@ def _leader_lock(store: Store, replica_id: str) -> _LeaderLock:
     """The lock that suits the store's database."""
     if store.engine.dialect.name == "postgresql":
         return _PostgresLeaderLock(store, replica_id)
-    path = _sqlite_path(store)
+    path = sqlite_path(store)
     if path is None:
         return _SoleProcess()
     return _FileLeaderLock(path.with_name(path.name + ".leader"), replica_id)
@@ -189,7 +176,7 @@ class _PostgresLeaderLock:
         """Close the connection: the server ends the session and with it the lock."""
         connection, self._connection = self._connection, None
         if connection is not None:
-            _unlock_and_close(connection, "SELECT pg_advisory_unlock(%s)", (LEADER_LOCK_KEY,))
+            unlock_and_close(connection, "SELECT pg_advisory_unlock(%s)", (LEADER_LOCK_KEY,))
 
     def _query(self, query: str, params: tuple[int, ...]) -> Any:
         """The first value of ``query``'s row; any database error as :class:`_Unavailable`."""
@@ -197,11 +184,11 @@ class _PostgresLeaderLock:
 
         try:
             if self._connection is None or self._connection.closed:
-                self._connection = _dedicated_connection(self.store, self.application_name)
+                self._connection = dedicated_connection(self.store, self.application_name)
             row = self._connection.execute(query, params).fetchone()
         except psycopg.Error as err:
             self.release()
-            raise _Unavailable(_first_line(err)) from err
+            raise _Unavailable(first_line(err)) from err
         return row[0] if row else None
 
 
@@ -217,10 +204,10 @@ class _FileLeaderLock:
         """Lock the file without waiting and write who leads into it (for the operator)."""
         self.release()
         try:
-            descriptor = _open_lock_file(self.path)
+            descriptor = open_lock_file(self.path)
         except OSError as err:
             raise _Unavailable(f"cannot open {self.path}: {err.strerror}") from err
-        if not _try_flock(descriptor):
+        if not try_flock(descriptor):
             os.close(descriptor)
             return False
         self._descriptor = descriptor
@@ -313,35 +300,35 @@ def _postgres_claim(store: Store, athlete_id: int, source: str) -> Iterator[bool
 
     key = (athlete_id, source_lock_key(source))
     try:
-        connection = _dedicated_connection(store, f"syncd fetch {athlete_id} {source}")
+        connection = dedicated_connection(store, f"syncd fetch {athlete_id} {source}")
     except psycopg.Error as err:
-        raise _storage_error(err, store) from err
+        raise lock_storage_error(err, store) from err
     try:
         row = connection.execute(
             "SELECT pg_try_advisory_lock(%s::integer, %s::integer)", key).fetchone()
     except psycopg.Error as err:
         connection.close()
-        raise _storage_error(err, store) from err
+        raise lock_storage_error(err, store) from err
     try:
         yield bool(row and row[0])
     finally:
         # Unlocked before closing: closing alone ends the session a moment later, and a
         # claim asked for meanwhile would be refused for nothing.
-        _unlock_and_close(connection, "SELECT pg_advisory_unlock(%s::integer, %s::integer)",
+        unlock_and_close(connection, "SELECT pg_advisory_unlock(%s::integer, %s::integer)",
                           key)
 
 
 @contextmanager
 def _file_claim(store: Store, athlete_id: int, source: str) -> Iterator[bool]:
     """An ``flock`` on ``<database>.locks/fetch-<athlete>-<source>.lock`` for the block."""
-    path = _sqlite_path(store)
+    path = sqlite_path(store)
     if path is None:  # in memory: the process-wide lock is the whole story
         yield True
         return
     name = source if _SAFE_NAME.fullmatch(source) else f"{source_lock_key(source):+011d}"
     lock_path = path.with_name(path.name + ".locks") / f"fetch-{athlete_id}-{name}.lock"
     try:
-        descriptor = _open_lock_file(lock_path)
+        descriptor = open_lock_file(lock_path)
     except OSError as err:
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
             raise StorageError(f"cannot create the fetch lock {lock_path}: the disk is full; "
@@ -349,187 +336,8 @@ def _file_claim(store: Store, athlete_id: int, source: str) -> Iterator[bool]:
         raise StorageError(f"cannot create the fetch lock {lock_path}: {err.strerror}; make "
                            "the database's folder writable by the syncd user") from err
     try:
-        yield _try_flock(descriptor)
+        yield try_flock(descriptor)
     finally:
         os.close(descriptor)  # lets the lock go; the file stays for the next claim
 
 
-# ---------------------------------------------------------------------------------------------
-# Helpers shared by both locks
-
-
-def _dedicated_connection(store: Store, application_name: str) -> psycopg.Connection[Any]:
-    """A new autocommit connection to the store's PostgreSQL, outside its pool, whose
-    session survives idle timeouts and notices a vanished peer within about 25 s."""
-    import psycopg
-
-    args, params = store.engine.dialect.create_connect_args(store.engine.url)
-    params.pop("context", None)  # SQLAlchemy's adapters: plain values suffice here
-    # The URL's own choices win; these only fill what it leaves open.
-    params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
-    params.setdefault("keepalives", 1)
-    params.setdefault("keepalives_idle", KEEPALIVE_IDLE_S)
-    params.setdefault("keepalives_interval", KEEPALIVE_INTERVAL_S)
-    params.setdefault("keepalives_count", KEEPALIVE_COUNT)
-    params.setdefault("tcp_user_timeout", TCP_USER_TIMEOUT_MS)
-    params["application_name"] = application_name[:63]
-    connection = psycopg.connect(*args, autocommit=True, **params)
-    try:
-        settings = _session_settings(connection.info.server_version)
-        connection.execute(
-            "SELECT set_config(name, value, false) FROM unnest(%s::text[], %s::text[])"
-            " AS setting(name, value)", (list(settings), list(settings.values())))
-    except BaseException:
-        connection.close()
-        raise
-    return connection
-
-
-def _session_settings(server_version: int) -> dict[str, str]:
-    """The server-side settings of a lock's session (TCP ones are ignored on a Unix socket)."""
-    settings = {
-        "tcp_keepalives_idle": str(KEEPALIVE_IDLE_S),
-        "tcp_keepalives_interval": str(KEEPALIVE_INTERVAL_S),
-        "tcp_keepalives_count": str(KEEPALIVE_COUNT),
-        "tcp_user_timeout": str(TCP_USER_TIMEOUT_MS),
-        # The session is idle by design, and in autocommit it never idles in a transaction.
-        "idle_in_transaction_session_timeout": "0",
-        "statement_timeout": "0",
-    }
-    if server_version >= 140000:  # idle_session_timeout arrived in PostgreSQL 14
-        settings["idle_session_timeout"] = "0"
-    return settings
-
-
-def _unlock_and_close(connection: psycopg.Connection[Any], query: str,
-                      params: tuple[int, ...]) -> None:
-    """Let an advisory lock go and close its connection; a dead connection has already
-    lost the lock, so errors are ignored."""
-    import psycopg
-
-    try:
-        if not connection.closed:
-            connection.execute(query, params)
-    except psycopg.Error:
-        pass
-    finally:
-        connection.close()
-
-
-def _storage_error(err: Exception, store: Store) -> StorageError:
-    """The user-facing form of a database error met while taking a lock."""
-    translated = translate_error(err, store.where)
-    if translated is not None:
-        return translated
-    return StorageError(f"cannot take a lock in database {store.where}: {_first_line(err)}")
-
-
-def _first_line(err: BaseException) -> str:
-    """The first line of an error's message (psycopg adds details on further lines)."""
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
-
-
-def _sqlite_path(store: Store) -> Path | None:
-    """The SQLite database's file, or None for an in-memory database."""
-    database = store.engine.url.database or ""
-    if database in ("", ":memory:") or "mode=memory" in database:
-        return None
-    if database.startswith("file:"):
-        database = database.removeprefix("file:").split("?", 1)[0]
-    return Path(database).expanduser().resolve()
-
-
-def _open_lock_file(path: Path) -> int:
-    """Open (create: 0600, its folder 0700) a lock file; raises OSError."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-
-
-def _try_flock(descriptor: int) -> bool:
-    """Take an exclusive ``flock`` without waiting; False when someone else has it."""
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-# ---------------------------------------------------------------------------------------------
-# Replica registry
-
-
-@dataclass(frozen=True, slots=True)
-class ReplicaStatus:
-    """A running ``syncd run`` process as it last reported itself."""
-
-    id: str
-    host: str
-    pid: int
-    leader: bool
-    started_at: datetime
-    seen_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        """The replica as ``GET /status`` shows it."""
-        return {"id": self.id, "host": self.host, "pid": self.pid, "leader": self.leader,
-                "started_at": utc_iso(self.started_at), "seen_at": utc_iso(self.seen_at)}
-
-
-def new_replica_id() -> str:
-    """A fresh id for this process: ``host:pid:random`` (a restart gets a new one)."""
-    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def register_replica(store: Store, replica_id: str, host: str, pid: int,
-                     now: datetime) -> None:
-    """Record this process as running (not leading yet), and prune replicas not seen for a
-    day (machines that stopped without saying so)."""
-    with store.write() as tx:
-        _prune(tx, now - REPLICA_FORGOTTEN_AFTER)
-        tx.merge(ReplicaRow(id=replica_id, host=host[:200], pid=pid, started_at=now,
-                            seen_at=now, leader=False))
-
-
-def beat(store: Store, replica_id: str, leader: bool, now: datetime) -> bool:
-    """Say that this replica is alive and whether it leads. A leader's beat clears the flag
-    of every other row, so that a dead leader's last word does not linger on ``/status``.
-    Returns False when the row is gone (pruned or forgotten): register again."""
-    with store.write() as tx:
-        updated = tx.execute(update(ReplicaRow).where(ReplicaRow.id == replica_id)
-                             .values(seen_at=now, leader=leader))
-        found = bool(getattr(updated, "rowcount", 0))
-        if leader and found:
-            tx.execute(update(ReplicaRow)
-                       .where(ReplicaRow.id != replica_id, ReplicaRow.leader.is_(True))
-                       .values(leader=False))
-        return found
-
-
-def live_replicas(store: Store, now: datetime,
-                  within: timedelta = REPLICA_SEEN_WITHIN) -> list[ReplicaStatus]:
-    """The replicas seen within ``within`` of ``now``, by host and pid."""
-    query = (select(ReplicaRow).where(ReplicaRow.seen_at >= now - within)
-             .order_by(ReplicaRow.host, ReplicaRow.pid, ReplicaRow.id))
-    with store.read() as tx:
-        return [ReplicaStatus(id=row.id, host=row.host, pid=row.pid, leader=row.leader,
-                              started_at=row.started_at, seen_at=row.seen_at)
-                for row in tx.scalars(query)]
-
-
-def forget_replica(store: Store, replica_id: str) -> None:
-    """Remove this replica's row (at a clean shutdown)."""
-    with store.write() as tx:
-        tx.execute(delete(ReplicaRow).where(ReplicaRow.id == replica_id))
-
-
-def prune_replicas(store: Store, now: datetime,
-                   older_than: timedelta = REPLICA_FORGOTTEN_AFTER) -> int:
-    """Delete replicas not seen for ``older_than``; returns how many."""
-    with store.write() as tx:
-        return _prune(tx, now - older_than)
-
-
-def _prune(tx: Session, before: datetime) -> int:
-    """Delete the replicas last seen before ``before``."""
-    result = tx.execute(delete(ReplicaRow).where(ReplicaRow.seen_at < before))
-    return int(getattr(result, "rowcount", 0) or 0)

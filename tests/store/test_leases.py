@@ -22,16 +22,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from syncd.store import Store
-from syncd.store.leases import (
-    Leadership,
+from syncd.store.leases import Leadership, fetch_claim, source_lock_key
+from syncd.store.replicas import (
     beat,
-    fetch_claim,
     forget_replica,
     live_replicas,
     new_replica_id,
     prune_replicas,
     register_replica,
-    source_lock_key,
 )
 
 from .conftest import NOW
