@@ -20,12 +20,10 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-import sdnotify
 import structlog
 import uvicorn
 
@@ -35,8 +33,16 @@ from syncd.clinic import Clinic
 from syncd.config import load_settings
 from syncd.errors import ConfigError, SyncdError
 from syncd.runtime.exposure import check_exposure
+from syncd.runtime.listen import (
+    ListenError,
+    NoColorMessage,
+    ServerWithoutSignals,
+    bind,
+    dashboard_url,
+)
 from syncd.runtime.scheduler import Coordinator, Deliverer, Scheduler
-from syncd.runtime.server import BACKLOG, AcceptErrorLog, OncePerMinute, server_config
+from syncd.runtime.server import AcceptErrorLog, OncePerMinute, server_config
+from syncd.runtime.systemd import Notifier
 from syncd.sources.hooks import EventInbox
 from syncd.sources.registry import enabled_sources, hooks_for, source_names
 from syncd.store import leases, replicas
@@ -53,81 +59,6 @@ READY_TIMEOUT_S = 30.0
 LEADERSHIP_CHECK_S = 5.0
 # The leader reads the athletes added from the command line (on any replica) this often.
 ROSTER_REFRESH_S = 30.0
-
-
-class ListenError(SyncdError):
-    """The HTTP listen address cannot be bound."""
-
-    exit_code = 2
-
-
-class Notifier:
-    """systemd's notify protocol (through ``sdnotify``); silent when not under systemd."""
-
-    def __init__(self, env: dict[str, str] | None = None) -> None:
-        env = dict(os.environ) if env is None else env
-        self.enabled = bool(env.get("NOTIFY_SOCKET"))
-        self._notifier = sdnotify.SystemdNotifier() if self.enabled else None
-        self.watchdog_s = _watchdog_interval(env)
-
-    def send(self, *lines: str) -> None:
-        """Send ``KEY=value`` lines in one datagram."""
-        if self._notifier is not None:
-            self._notifier.notify("\n".join(lines))
-
-
-def _watchdog_interval(env: dict[str, str]) -> float | None:
-    """Half of ``WATCHDOG_USEC`` in seconds, when the watchdog is meant for this process."""
-    usec = env.get("WATCHDOG_USEC", "")
-    pid = env.get("WATCHDOG_PID")
-    if not usec.isdigit() or int(usec) == 0 or (pid and pid != str(os.getpid())):
-        return None
-    return int(usec) / 2 / 1_000_000
-
-
-class _NoColorMessage(logging.Filter):
-    """uvicorn attaches a terminal-coloured copy of some messages (``color_message``), which
-    the log pipeline would print as an extra field full of escape codes."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Drop the coloured copy; keep the record."""
-        record.__dict__.pop("color_message", None)
-        return True
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the daemon owns SIGTERM, SIGINT and SIGHUP
-    (uvicorn would re-raise SIGTERM after shutting down, killing the process instead of letting
-    the scheduler finish)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Leave the process's signal handlers alone."""
-        yield
-
-
-def bind(listen_host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``listen_host:port`` (IPv4 or IPv6)."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            listen_host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-        sock = socket.socket(family, kind, proto)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(BACKLOG)
-    except OSError as err:
-        raise ListenError(f"cannot listen on {listen_host}:{port}: {err.strerror}; stop what "
-                          "uses the port or change [server] listen") from None
-    sock.setblocking(False)
-    return sock
-
-
-def dashboard_url(sock: socket.socket) -> str:
-    """The URL the dashboard answers on."""
-    host, port = sock.getsockname()[:2]
-    if host in ("0.0.0.0", "::"):  # noqa: S104 - describing, not binding
-        host = "127.0.0.1"
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
 class WebFactory(Protocol):
@@ -214,10 +145,10 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_stop, stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self._on_reload)
-        logging.getLogger("uvicorn.error").addFilter(_NoColorMessage())
+        logging.getLogger("uvicorn.error").addFilter(NoColorMessage())
         logging.getLogger("uvicorn.error").addFilter(OncePerMinute("Exceeded concurrency limit."))
         loop.set_exception_handler(AcceptErrorLog())
-        server = _Server(server_config(self.web))
+        server = ServerWithoutSignals(server_config(self.web))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         await self._wait_started(server, serving)
         self.scheduler.start()
