@@ -56,7 +56,7 @@ def _unknown_source(name: str, enabled: Sequence[str]) -> None:
 
 def _sync_athlete(app: App, args: argparse.Namespace, *, deliver: bool) -> int:
     # Imported here: APScheduler loads only for a sync, not for every command.
-    from syncd.runtime.scheduler import claimed, pass_key
+    from syncd.runtime.passes import claimed, pass_key
 
     names = canonical_first(enabled_sources(app), app.settings.sources.canonical_order)
     if args.source:

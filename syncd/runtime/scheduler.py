@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,10 +24,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from syncd.errors import StorageError
-from syncd.pipeline.sync import SourceResult, sync_source
+from syncd.pipeline.sync import SourceResult
+from syncd.runtime.passes import (
+    SourceStats,
+    SyncPass,
+    claimed,
+    default_sync,
+    log_pass,
+    pass_key,
+    source_job_id,
+)
 from syncd.sources.hooks import Coordinator
 from syncd.sources.registry import enabled_sources
-from syncd.store.leases import fetch_claim
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -55,59 +62,18 @@ class Deliverer(Protocol):
         ...
 
 
-SyncPass = Callable[["App", str], SourceResult]
 # At most this many source passes run at once, whatever the number of athletes (a clinic's
 # passes queue for a worker; each athlete's source still runs at most once at a time).
 MAX_SOURCE_WORKERS = 8
 
 
-def _default_sync(app: App, name: str) -> SourceResult:
-    return sync_source(app, name)
-
-
-@dataclass(slots=True)
-class SourceStats:
-    """How one source's scheduled passes went since the daemon started (for ``/metrics``)."""
-
-    runs: int = 0
-    errors: int = 0
-    skipped: int = 0
-    crashes: int = 0
-    fetched: int = 0
-    running_since: datetime | None = None
-    last_duration_s: float | None = None
-    last_outcome: str | None = None
-
-
 def _quiet_executor_logs() -> None:
     """APScheduler logs every job run at INFO: with a heartbeat every 5 s that floods the
-    journal. Runs are logged by :func:`_log_pass` instead; debug level shows them again."""
+    journal. Runs are logged by :func:`log_pass` instead; debug level shows them again."""
     root = logging.getLogger().getEffectiveLevel()
     level = logging.DEBUG if root <= logging.DEBUG else logging.WARNING
     logging.getLogger("apscheduler.executors").setLevel(level)
     logging.getLogger("apscheduler.scheduler").setLevel(level)
-
-
-def _log_pass(result: SourceResult) -> None:
-    """One line for a pass that changed something; a quiet pass only at debug level (failures
-    are logged once by :mod:`syncd.pipeline.sync`)."""
-    changed = (result.inserted, result.updated, result.deleted, result.raised, result.resolved)
-    emit = log.info if any(changed) else log.debug
-    if result.error is None and result.skipped_until is None:
-        emit("source synced", source=result.source, fetched=result.fetched,
-             inserted=result.inserted, updated=result.updated, deleted=result.deleted,
-             alerts_raised=result.raised, alerts_resolved=result.resolved)
-
-
-def source_job_id(name: str) -> str:
-    """The APScheduler job id of source ``name`` (or ``athlete/source`` in a clinic)."""
-    return f"sync:{name}"
-
-
-def pass_key(app: App, source: str) -> str:
-    """How the scheduler names one athlete's source: the source's name for a single athlete,
-    ``athlete/source`` in a clinic."""
-    return f"{app.athlete.name}/{source}" if app.settings.clinic else source
 
 
 class Scheduler:
@@ -115,7 +81,7 @@ class Scheduler:
     ``wait_idle()`` then ``shutdown()`` stop it in bounded time."""
 
     def __init__(self, app: App, *, dispatcher: Deliverer | None = None,
-                 sync: SyncPass = _default_sync,
+                 sync: SyncPass = default_sync,
                  dispatch_interval: timedelta = DISPATCH_INTERVAL,
                  heartbeat_interval: timedelta = HEARTBEAT_INTERVAL,
                  stale_after: timedelta = STALE_AFTER,
@@ -436,7 +402,7 @@ class Scheduler:
             log.exception("sync pass crashed", source=name, athlete=app.athlete.name)
             return None
         stats.fetched += result.fetched
-        _log_pass(result)
+        log_pass(result)
         if result.skipped_until is not None:
             stats.skipped += 1
             stats.last_outcome = "backoff"
@@ -462,10 +428,3 @@ class Scheduler:
             self._dispatching.release()
 
 
-@contextmanager
-def claimed(app: App, source: str) -> Iterator[bool]:
-    """Hold the claim on ``app``'s athlete's ``source`` while the block runs (True), or learn
-    that another process holds it (False): one fetch per athlete and source at a time, across
-    replicas."""
-    with fetch_claim(app.store, app.athlete_id, source) as mine:
-        yield mine

@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from syncd.alerts.metrics import by_label
-from syncd.runtime.scheduler import SourceStats
+from syncd.runtime.passes import SourceStats
 from syncd.store import dashboard as queries
 
 if TYPE_CHECKING:

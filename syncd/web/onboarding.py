@@ -39,7 +39,7 @@ from syncd.invites import (
     LINK_PATH,
     connectable_sources,
 )
-from syncd.runtime.scheduler import pass_key
+from syncd.runtime.passes import pass_key
 from syncd.store.invites import Invite, pending_invite
 from syncd.web.context import context_of
 from syncd.web.dashboard import page

@@ -1,0 +1,74 @@
+"""One scheduled pass of an athlete's source: how the scheduler names it, the claim it holds
+across replicas, how it went (for ``/metrics``) and the line it logs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import structlog
+
+from syncd.pipeline.sync import SourceResult, sync_source
+from syncd.store.leases import fetch_claim
+
+if TYPE_CHECKING:
+    from syncd.app import App
+
+# The scheduler's logger: a pass's line reads with the scheduler's own.
+log = structlog.get_logger("syncd.runtime.scheduler")
+
+SyncPass = Callable[["App", str], SourceResult]
+
+
+def default_sync(app: App, name: str) -> SourceResult:
+    """One pass of source ``name`` for ``app``'s athlete (:func:`~syncd.pipeline.sync.sync_source`),
+    what the scheduler runs unless it is handed another."""
+    return sync_source(app, name)
+
+
+@dataclass(slots=True)
+class SourceStats:
+    """How one source's scheduled passes went since the daemon started (for ``/metrics``)."""
+
+    runs: int = 0
+    errors: int = 0
+    skipped: int = 0
+    crashes: int = 0
+    fetched: int = 0
+    running_since: datetime | None = None
+    last_duration_s: float | None = None
+    last_outcome: str | None = None
+
+
+def log_pass(result: SourceResult) -> None:
+    """One line for a pass that changed something; a quiet pass only at debug level (failures
+    are logged once by :mod:`syncd.pipeline.sync`)."""
+    changed = (result.inserted, result.updated, result.deleted, result.raised, result.resolved)
+    emit = log.info if any(changed) else log.debug
+    if result.error is None and result.skipped_until is None:
+        emit("source synced", source=result.source, fetched=result.fetched,
+             inserted=result.inserted, updated=result.updated, deleted=result.deleted,
+             alerts_raised=result.raised, alerts_resolved=result.resolved)
+
+
+def source_job_id(name: str) -> str:
+    """The APScheduler job id of source ``name`` (or ``athlete/source`` in a clinic)."""
+    return f"sync:{name}"
+
+
+def pass_key(app: App, source: str) -> str:
+    """How the scheduler names one athlete's source: the source's name for a single athlete,
+    ``athlete/source`` in a clinic."""
+    return f"{app.athlete.name}/{source}" if app.settings.clinic else source
+
+
+@contextmanager
+def claimed(app: App, source: str) -> Iterator[bool]:
+    """Hold the claim on ``app``'s athlete's ``source`` while the block runs (True), or learn
+    that another process holds it (False): one fetch per athlete and source at a time, across
+    replicas."""
+    with fetch_claim(app.store, app.athlete_id, source) as mine:
+        yield mine
