@@ -33,7 +33,8 @@ from syncd.config import Settings
 from syncd.config.sections import AthleteSection
 from syncd.errors import ConfigError, SyncdError
 from syncd.sources.registry import all_hooks
-from syncd.store.athletes import erase_athlete, export_athlete, import_athlete
+from syncd.store.athlete_import import import_athlete
+from syncd.store.athletes import erase_athlete, export_athlete
 from syncd.store.export_file import KINDS, read_export, write_export
 from syncd.store.invites import invite_ids
 from syncd.store.outbox import move_channel

@@ -1,5 +1,5 @@
-"""Everything stored about one athlete: export, import, and erasure (the export file itself is
-:mod:`syncd.store.export_file`'s).
+"""Everything stored about one athlete: export, import (:mod:`syncd.store.athlete_import`),
+and erasure (the export file itself is :mod:`syncd.store.export_file`'s).
 
 A clinic hands a patient everything syncd keeps about them and erases a patient completely.
 :data:`REACH` says, for every table, how its rows reach an athlete: directly by the athlete's
@@ -16,9 +16,7 @@ channel), so that an import into another database relinks them.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from types import MappingProxyType
@@ -33,10 +31,8 @@ from sqlalchemy import (
     MetaData,
     RowMapping,
     Table,
-    bindparam,
     delete,
     false,
-    insert,
     or_,
     select,
     update,
@@ -45,14 +41,10 @@ from sqlalchemy.orm import Session
 
 from syncd.errors import SyncdError
 from syncd.store.engine import lock_athlete
-from syncd.store.export_file import KINDS, InvalidExport, shape_problem, utc_text
+from syncd.store.export_file import utc_text
 from syncd.store.tables import Base, UTCDateTime
 
-_IN_CHUNK = 500
-
-
-class ImportConflict(SyncdError):
-    """An export cannot go into this database as it is (its name or its alerts are taken)."""
+IN_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,12 +157,12 @@ def reach_problems(metadata: MetaData = Base.metadata) -> list[str]:
     return problems
 
 
-def _table(name: str) -> Table:
+def table_named(name: str) -> Table:
     """The table called ``name``."""
     return Base.metadata.tables[name]
 
 
-def _fields(table: Table) -> list[Column[Any]]:
+def exported_columns(table: Table) -> list[Column[Any]]:
     """The columns of ``table`` that an export carries."""
     only = _ONLY.get(table.name)
     if only is not None:
@@ -187,7 +179,7 @@ def export_athlete(tx: Session, athlete_id: int) -> dict[str, Any]:
     object) and a list per other kind of :data:`KINDS`. Timestamps are ISO 8601 in UTC;
     credentials appear by name only. Raises :class:`SyncdError` for an unknown athlete."""
     _one_snapshot(tx)
-    athletes = _table("athletes")
+    athletes = table_named("athletes")
     row = tx.execute(select(athletes).where(athletes.c.id == athlete_id)).mappings().first()
     if row is None:
         raise _unknown(athlete_id)
@@ -220,7 +212,7 @@ def _unknown(athlete_id: int) -> SyncdError:
 
 def _rows(tx: Session, name: str, athlete_id: int, *order: str) -> list[RowMapping]:
     """The athlete's rows of table ``name`` in the given column order."""
-    table = _table(name)
+    table = table_named(name)
     query = (select(table).where(athlete_rows(table, athlete_id))
              .order_by(*(table.c[column] for column in order)))
     return list(tx.execute(query).mappings())
@@ -228,13 +220,13 @@ def _rows(tx: Session, name: str, athlete_id: int, *order: str) -> list[RowMappi
 
 def _plain(tx: Session, name: str, athlete_id: int, *order: str) -> list[dict[str, Any]]:
     """The athlete's rows of table ``name`` as export entries."""
-    table = _table(name)
+    table = table_named(name)
     return [_entry(table, row) for row in _rows(tx, name, athlete_id, *order)]
 
 
 def _entry(table: Table, row: RowMapping) -> dict[str, Any]:
     """One row as an export entry."""
-    return {column.name: _to_json(column, row[column.name]) for column in _fields(table)}
+    return {column.name: _to_json(column, row[column.name]) for column in exported_columns(table)}
 
 
 def _export_activities(tx: Session, athlete_id: int) -> list[dict[str, Any]]:
@@ -242,10 +234,10 @@ def _export_activities(tx: Session, athlete_id: int) -> list[dict[str, Any]]:
     rows = _rows(tx, "activities", athlete_id, "source", "source_id")
     key_of = {row["id"]: f"{row['source']}:{row['source_id']}" for row in rows}
     segments: dict[int, list[dict[str, Any]]] = {}
-    table = _table("segments")
+    table = table_named("segments")
     for row in _rows(tx, "segments", athlete_id, "activity_id", "seq"):
         segments.setdefault(row["activity_id"], []).append(_entry(table, row))
-    activities = _table("activities")
+    activities = table_named("activities")
     return [{"key": key_of[row["id"]], **_entry(activities, row),
              "canonical": key_of.get(row["canonical_id"]),
              "segments": segments.get(row["id"], [])} for row in rows]
@@ -254,10 +246,10 @@ def _export_activities(tx: Session, athlete_id: int) -> list[dict[str, Any]]:
 def _export_deliveries(tx: Session, athlete_id: int) -> list[dict[str, Any]]:
     """Deliveries of the athlete's events (by event id and channel) with their attempts."""
     attempts: dict[int, list[dict[str, Any]]] = {}
-    table = _table("delivery_attempts")
+    table = table_named("delivery_attempts")
     for row in _rows(tx, "delivery_attempts", athlete_id, "delivery_id", "at", "id"):
         attempts.setdefault(row["delivery_id"], []).append(_entry(table, row))
-    deliveries = _table("alert_deliveries")
+    deliveries = table_named("alert_deliveries")
     return [{**_entry(deliveries, row), "attempt_log": attempts.get(row["id"], [])}
             for row in _rows(tx, "alert_deliveries", athlete_id, "event_id", "channel")]
 
@@ -273,7 +265,7 @@ def _to_json(column: Column[Any], value: Any) -> Any:
     return value
 
 
-def _from_json(column: Column[Any], value: Any) -> Any:
+def from_json(column: Column[Any], value: Any) -> Any:
     """An export value as the column's value (the inverse of :func:`_to_json`)."""
     if value is None:
         return None
@@ -292,157 +284,6 @@ def _from_json(column: Column[Any], value: Any) -> Any:
     return value
 
 
-# -- import --------------------------------------------------------------------------------
-
-
-def import_athlete(tx: Session, data: Mapping[str, Any], *, name: str | None = None,
-                   now: datetime) -> int:
-    """Store the athlete of ``data`` (from :func:`read_export`) with all their rows, under
-    ``name`` when given, and return the new athlete's id.
-
-    Rows are relinked by their stable keys. Credentials are not imported (an export holds
-    none). An invite keeps its history but can never be opened (its token stayed with the
-    old database): one still open is imported as expiring ``now``. Raises
-    :class:`ImportConflict` when the name is taken or the alerts are stored already, and
-    :class:`InvalidExport` for entries that cannot be read."""
-    for kind in KINDS:
-        problem = shape_problem(data, kind)
-        if problem:
-            raise InvalidExport(f"the export is damaged: {problem}")
-    [athlete] = _values(_table("athletes"), "athlete", [data["athlete"]])
-    if name is not None:
-        athlete["name"] = name
-    _refuse_conflicts(tx, athlete["name"], data)
-    [athlete_id] = _insert(tx, "athletes", [athlete], ids=True)
-    _import_activities(tx, athlete_id, data["activities"])
-    for kind in ("pain_reports", "gear", "sync_state"):
-        rows = _values(_table(kind), kind, data[kind])
-        _insert(tx, kind, [{**row, "athlete_id": athlete_id} for row in rows])
-    alerts = _values(_table("alerts"), "alerts", data["alerts"])
-    _insert(tx, "alerts", [{**row, "athlete_id": athlete_id} for row in alerts])
-    events = _values(_table("alert_events"), "alert_events", data["alert_events"])
-    _require_known("alert_events", [e["alert_id"] for e in events if e["alert_id"]],
-                   {a["id"] for a in alerts})
-    _insert(tx, "alert_events", [{**row, "athlete_id": athlete_id} for row in events])
-    _import_deliveries(tx, data["deliveries"], {e["id"] for e in events})
-    invites = _values(_table("invites"), "invites", data["invites"])
-    _insert(tx, "invites", [_dead_invite(row, athlete_id, now) for row in invites])
-    return athlete_id
-
-
-def _values(table: Table, kind: str, entries: Sequence[Any]) -> list[dict[str, Any]]:
-    """Export entries of ``kind`` as column values of ``table`` (a missing optional value is
-    ``None``). Raises :class:`InvalidExport` naming the entry that cannot be read."""
-    rows: list[dict[str, Any]] = []
-    for number, entry in enumerate(entries, 1):
-        try:
-            rows.append({column.name: _from_json(column, _value(entry, column))
-                         for column in _fields(table)})
-        except KeyError as err:
-            raise _unreadable(kind, number, f"it has no {err.args[0]}") from err
-        except (TypeError, ValueError) as err:
-            raise _unreadable(kind, number, str(err)) from err
-    return rows
-
-
-def _value(entry: Mapping[str, Any], column: Column[Any]) -> Any:
-    """The entry's value for ``column``; raises ``KeyError`` when a required one is missing
-    (an optional column added after the export was written is simply empty)."""
-    return entry.get(column.name) if column.nullable else entry[column.name]
-
-
-def _unreadable(kind: str, number: int, reason: str) -> InvalidExport:
-    """The error for an export entry that cannot be imported."""
-    return InvalidExport(f"the export is damaged: entry {number} of {kind}.json cannot be "
-                         f"read ({reason})", hint="export the athlete again")
-
-
-def _require_known(kind: str, references: Sequence[str], known: set[str]) -> None:
-    """Refuse references to rows the export does not hold."""
-    missing = sorted(set(references) - known)
-    if missing:
-        raise InvalidExport(f"the export is damaged: {kind}.json refers to {missing[0]}, "
-                            "which it does not hold", hint="export the athlete again")
-
-
-def _refuse_conflicts(tx: Session, name: str, data: Mapping[str, Any]) -> None:
-    """Raise :class:`ImportConflict` when ``name`` or the export's alert or event ids are
-    taken (the ids are the webhook's, so they are kept rather than made anew)."""
-    athletes = _table("athletes")
-    if tx.execute(select(athletes.c.id).where(athletes.c.name == name)).first() is not None:
-        raise ImportConflict(f"an athlete called {name!r} is stored already",
-                             hint="import under another name, or delete that athlete first")
-    for kind in ("alerts", "alert_events"):
-        table = _table(kind)
-        ids = [str(entry.get("id")) for entry in data[kind]]
-        for start in range(0, len(ids), _IN_CHUNK):
-            query = (select(athletes.c.name).select_from(table)
-                     .outerjoin(athletes, athletes.c.id == table.c.athlete_id)
-                     .where(table.c.id.in_(ids[start:start + _IN_CHUNK])).limit(1))
-            taken = tx.execute(query).first()
-            if taken is not None:
-                owner = f", for athlete {taken.name!r}" if taken.name else ""
-                raise ImportConflict(
-                    f"the {kind.replace('_', ' ')} of this export are stored already{owner}",
-                    hint="the export was imported before: delete that athlete first, or "
-                    "import into another database")
-
-
-def _insert(tx: Session, name: str, rows: list[dict[str, Any]], *,
-            ids: bool = False) -> list[int]:
-    """Insert ``rows`` into table ``name``; with ``ids``, return their new ids in order."""
-    if not rows:
-        return []
-    table = _table(name)
-    if not ids:
-        tx.execute(insert(table), rows)
-        return []
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(tx.execute(statement, rows).scalars())
-
-
-def _import_activities(tx: Session, athlete_id: int, entries: list[dict[str, Any]]) -> None:
-    """Insert activities and their segments, then point duplicates at their canonical row."""
-    rows = _values(_table("activities"), "activities", entries)
-    ids = _insert(tx, "activities", [{**row, "athlete_id": athlete_id, "canonical_id": None}
-                                     for row in rows], ids=True)
-    id_of = {f"{row['source']}:{row['source_id']}": new_id for row, new_id in zip(rows, ids,
-                                                                                  strict=True)}
-    canonicals = [(new_id, str(entry["canonical"]))
-                  for entry, new_id in zip(entries, ids, strict=True) if entry.get("canonical")]
-    _require_known("activities", [key for _, key in canonicals], set(id_of))
-    if canonicals:
-        activities = _table("activities")
-        tx.execute(update(activities).where(activities.c.id == bindparam("row_id"))
-                   .values(canonical_id=bindparam("canonical")),
-                   [{"row_id": new_id, "canonical": id_of[key]} for new_id, key in canonicals])
-    segments = _table("segments")
-    _insert(tx, "segments", [
-        {**row, "activity_id": new_id} for entry, new_id in zip(entries, ids, strict=True)
-        for row in _values(segments, "activities", entry.get("segments") or [])])
-
-
-def _import_deliveries(tx: Session, entries: list[dict[str, Any]], event_ids: set[str]) -> None:
-    """Insert deliveries (of the imported events only) and their attempts."""
-    rows = _values(_table("alert_deliveries"), "deliveries", entries)
-    _require_known("deliveries", [row["event_id"] for row in rows], event_ids)
-    ids = _insert(tx, "alert_deliveries", rows, ids=True)
-    attempts = _table("delivery_attempts")
-    _insert(tx, "delivery_attempts", [
-        {**row, "delivery_id": new_id} for entry, new_id in zip(entries, ids, strict=True)
-        for row in _values(attempts, "deliveries", entry.get("attempt_log") or [])])
-
-
-def _dead_invite(row: dict[str, Any], athlete_id: int, now: datetime) -> dict[str, Any]:
-    """An imported invite: the hash of a token nobody holds, and closed if it was open."""
-    token_sha256 = hashlib.sha256(secrets.token_bytes(32)).hexdigest()
-    expires_at = row["expires_at"]
-    if row["used_at"] is None and expires_at is not None and expires_at > now:
-        expires_at = now
-    return {**row, "athlete_id": athlete_id, "token_sha256": token_sha256,
-            "expires_at": expires_at}
-
-
 # -- erasure -------------------------------------------------------------------------------
 
 
@@ -457,7 +298,7 @@ def erase_athlete(tx: Session, athlete_id: int) -> dict[str, int]:
     if problems:
         raise SyncdError("cannot erase an athlete completely: " + "; ".join(problems),
                          hint="this syncd is incomplete: report it")
-    athletes = _table("athletes")
+    athletes = table_named("athletes")
     if tx.execute(select(athletes.c.id).where(athletes.c.id == athlete_id)).first() is None:
         raise _unknown(athlete_id)
     lock_athlete(tx, athlete_id)
@@ -474,7 +315,7 @@ def erase_athlete(tx: Session, athlete_id: int) -> dict[str, int]:
 def _unlink_duplicates_of(tx: Session, athlete_id: int) -> None:
     """Make other athletes' rows that name one of this athlete's activities as canonical
     canonical themselves (what ``ON DELETE SET NULL`` does when foreign keys are on)."""
-    activities = _table("activities")
+    activities = table_named("activities")
     theirs = select(activities.c.id).where(activities.c.athlete_id == athlete_id)
     tx.execute(update(activities)
                .where(activities.c.canonical_id.in_(theirs),

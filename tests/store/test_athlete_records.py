@@ -54,13 +54,8 @@ from syncd.store import (
     upsert_activities,
     upsert_gear,
 )
-from syncd.store.athletes import (
-    ImportConflict,
-    erase_athlete,
-    export_athlete,
-    import_athlete,
-    reach_problems,
-)
+from syncd.store.athlete_import import ImportConflict, import_athlete
+from syncd.store.athletes import erase_athlete, export_athlete, reach_problems
 from syncd.store.export_file import (
     CREDENTIALS_NOTE,
     KINDS,
