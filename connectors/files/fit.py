@@ -25,16 +25,19 @@ from typing import Any
 
 import fitdecode
 
-from connectors.files.runwalk import Lap, SpeedTrack
-from connectors.files.summary import MAX_UTC_OFFSET_S, ParsedFile
+from connectors.files.fit_values import (
+    device_of,
+    distance_between,
+    first_known,
+    lap_of,
+    number_of,
+    sport_type_of,
+    track_of,
+    utc_offset_of,
+)
+from connectors.files.summary import ParsedFile
 from syncd.errors import InvalidFile
-from syncd.models import SegmentKind, sport_family
 
-_WALK_INTENSITIES = {"rest", "recovery"}
-_RUN_INTENSITIES = {"active", "interval"}
-# Offsets are rounded to the quarter hour: local_timestamp and timestamp are written a few
-# milliseconds apart by some devices.
-_OFFSET_STEP_S = 15 * 60
 FIT_EPOCH = datetime(1989, 12, 31, tzinfo=UTC)
 # FIT SDK: a date_time below this is "system time (seconds from device power on)".
 SYSTEM_TIME_LIMIT = 0x10000000
@@ -232,19 +235,19 @@ class _Collected:
                 f"{file_name}: FIT file has no session, lap or record with a time",
                 hint="only activity files can be imported (not courses, workouts or settings)",
             )
-        track = _track(start, self.times, self.speeds, self.distances)
+        track = track_of(start, self.times, self.speeds, self.distances)
         return ParsedFile(
             format="fit",
             start_utc=start,
             elapsed_s=_elapsed(session, self.laps, self.times, start),
-            sport_type=_sport_type(session, self.sport, self.laps),
-            moving_s=_number(session, "total_timer_time"),
+            sport_type=sport_type_of(session, self.sport, self.laps),
+            moving_s=number_of(session, "total_timer_time"),
             distance_m=self._distance(session),
-            laps=[_lap(lap, start) for lap in self.laps if lap.get("start_time")],
+            laps=[lap_of(lap, start) for lap in self.laps if lap.get("start_time")],
             track=track,
-            utc_offset_s=_utc_offset(self.activity),
+            utc_offset_s=utc_offset_of(self.activity),
             name=self.sport.get("name") or session.get("sport_profile_name"),
-            device=_device(self.file_id),
+            device=device_of(self.file_id),
         )
 
     def _leg(self, number: int, session: dict[str, Any], end: datetime | None) -> ParsedFile:
@@ -260,20 +263,20 @@ class _Collected:
             format="fit",
             start_utc=start,
             elapsed_s=_elapsed(session, laps, times, start),
-            sport_type=_sport_type(session, {}, laps),
-            moving_s=_number(session, "total_timer_time"),
-            distance_m=_first_known(_number(session, "total_distance"),
-                                    _distance_between(distances)),
-            laps=[_lap(lap, start) for lap in laps],
-            track=_track(start, times, [self.speeds[i] for i in chosen], distances),
-            utc_offset_s=_utc_offset(self.activity),
+            sport_type=sport_type_of(session, {}, laps),
+            moving_s=number_of(session, "total_timer_time"),
+            distance_m=first_known(number_of(session, "total_distance"),
+                                   distance_between(distances)),
+            laps=[lap_of(lap, start) for lap in laps],
+            track=track_of(start, times, [self.speeds[i] for i in chosen], distances),
+            utc_offset_s=utc_offset_of(self.activity),
             name=session.get("sport_profile_name"),
-            device=_device(self.file_id),
+            device=device_of(self.file_id),
             leg=number,
         )
 
     def _distance(self, session: dict[str, Any]) -> float | None:
-        total = _number(session, "total_distance")
+        total = number_of(session, "total_distance")
         if total is not None:
             return total
         known = [d for d in self.distances if d is not None]
@@ -312,7 +315,7 @@ def _leg_start(session: dict[str, Any]) -> datetime | None:
     start = session.get("start_time")
     if isinstance(start, datetime):
         return start.astimezone(UTC)
-    end, elapsed = session.get("timestamp"), _number(session, "total_elapsed_time")
+    end, elapsed = session.get("timestamp"), number_of(session, "total_elapsed_time")
     if isinstance(end, datetime) and elapsed is not None:
         return end.astimezone(UTC) - timedelta(seconds=elapsed)
     return None
@@ -364,7 +367,7 @@ def _start(
 def _elapsed(session: dict[str, Any], laps: list[dict[str, Any]], times: list[Any],
              start: datetime) -> float:
     """The session's elapsed time, else the laps', else the records' span."""
-    total = _number(session, "total_elapsed_time")
+    total = number_of(session, "total_elapsed_time")
     if total is not None:
         return total
     lap_total = sum(float(lap.get("total_elapsed_time") or 0) for lap in laps)
@@ -373,106 +376,3 @@ def _elapsed(session: dict[str, Any], laps: list[dict[str, Any]], times: list[An
     return (times[-1] - start).total_seconds() if times else 0.0
 
 
-def _number(values: dict[str, Any], key: str) -> float | None:
-    value = values.get(key)
-    return float(value) if isinstance(value, int | float) else None
-
-
-def _first_known(*values: float | None) -> float | None:
-    return next((v for v in values if v is not None), None)
-
-
-def _distance_between(distances: list[float | None]) -> float | None:
-    """A leg's distance from its records: devices either restart the count at each leg or
-    carry it on, and the difference is right either way."""
-    known = [d for d in distances if d is not None]
-    return float(known[-1] - known[0]) if len(known) >= 2 else None
-
-
-def _sport_type(
-    session: dict[str, Any], sport: dict[str, Any], laps: list[dict[str, Any]]
-) -> str | None:
-    """``running``, or ``sport/sub_sport`` when the sub-sport says more (``training/yoga``)."""
-    source = session if session.get("sport") is not None else sport
-    if source.get("sport") is None and laps:
-        source = laps[0]
-    main = source.get("sport")
-    if main is None:
-        return None
-    sub = source.get("sub_sport")
-    if sub in (None, "generic", "all") or not isinstance(sub, str):
-        return str(main)
-    return f"{main}/{sub}"
-
-
-def _lap(values: dict[str, Any], start: datetime) -> Lap:
-    lap_start = values["start_time"].astimezone(UTC)
-    elapsed = float(values.get("total_elapsed_time") or 0)
-    timer = values.get("total_timer_time")
-    distance = values.get("total_distance")
-    return Lap(
-        offset_s=(lap_start - start).total_seconds(),
-        elapsed_s=elapsed,
-        distance_m=None if distance is None else float(distance),
-        timer_s=None if timer is None else float(timer),
-        kind=_lap_kind(values),
-    )
-
-
-def _lap_kind(values: dict[str, Any]) -> SegmentKind | None:
-    """The lap's kind when the file says it: a walking sub-sport or a rest/recovery step."""
-    sport = values.get("sport")
-    if isinstance(sport, str) and sport_family(sport) in ("walk", "hike"):
-        return "walk"
-    intensity = values.get("intensity")
-    if intensity in _WALK_INTENSITIES:
-        return "walk"
-    if intensity in _RUN_INTENSITIES and isinstance(sport, str) and sport_family(sport) == "run":
-        return "run"
-    return None
-
-
-def _track(
-    start: datetime, times: list[Any], speeds: list[float | None],
-    distances: list[float | None],
-) -> SpeedTrack:
-    """Record offsets and speeds; speed comes from the distance when a record lacks it."""
-    if not times or (all(s is None for s in speeds) and all(d is None for d in distances)):
-        return SpeedTrack((), ())
-    offsets = [(t - start).total_seconds() for t in times]
-    filled: list[float] = []
-    for i, speed in enumerate(speeds):
-        if speed is None:
-            speed = _speed_from_distance(offsets, distances, i)
-        filled.append(float(speed))
-    return SpeedTrack(offsets, filled, distances)
-
-
-def _speed_from_distance(offsets: list[float], distances: list[float | None], i: int) -> float:
-    if i == 0:
-        return 0.0
-    d0, d1 = distances[i - 1], distances[i]
-    step = offsets[i] - offsets[i - 1]
-    if d0 is None or d1 is None or step <= 0:
-        return 0.0
-    return (d1 - d0) / step
-
-
-def _utc_offset(activity: dict[str, Any]) -> int | None:
-    """The device's UTC offset from the activity message (fitdecode reads both as UTC);
-    ``None`` when either is missing or the difference is no real time zone (a local
-    timestamp of 0 gives -34 years)."""
-    local, utc = activity.get("local_timestamp"), activity.get("timestamp")
-    if not isinstance(local, datetime) or not isinstance(utc, datetime):
-        return None
-    seconds = (local - utc).total_seconds()
-    if abs(seconds) > MAX_UTC_OFFSET_S:
-        return None
-    return int(round(seconds / _OFFSET_STEP_S) * _OFFSET_STEP_S)
-
-
-def _device(file_id: dict[str, Any]) -> str | None:
-    product = file_id.get("garmin_product") or file_id.get("product_name")
-    maker = file_id.get("manufacturer")
-    parts = [str(p) for p in (maker, product) if p is not None]
-    return " ".join(parts) or None
