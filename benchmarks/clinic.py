@@ -591,7 +591,7 @@ def strava_day(folder: Path, athletes: int, *, webhooks: bool) -> dict[str, Any]
     from strava_support import RUN_WALK, STEADY, publish
 
     from syncd.sources.strava.coordinator import StravaCoordinator
-    from syncd.sources.strava.planner import capacity
+    from syncd.sources.strava.polls import capacity
     from syncd.store import DbCredentialStore
     from syncd.store.tables import ActivityRow
 

@@ -13,19 +13,21 @@ from hypothesis import strategies as st
 
 from connectors.strava.budget import RateBudget
 from syncd.sources.strava.planner import (
-    INTERVAL_LADDER,
     Kind,
     QuotaSettings,
     Work,
     budget_view,
-    capacity,
     choose,
     events_reserve,
+    spread,
+)
+from syncd.sources.strava.polls import (
+    INTERVAL_LADDER,
+    capacity,
     latest_slot,
     poll_due,
     poll_interval,
     poll_slots,
-    spread,
 )
 
 NOON = datetime(2026, 11, 2, 12, 3, tzinfo=UTC)

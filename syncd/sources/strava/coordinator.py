@@ -42,20 +42,16 @@ from syncd.sources.strava.planner import (
     DAY,
     DEFAULT_LIMITS,
     BudgetView,
-    Capacity,
     EventAllowance,
     Kind,
     QuotaSettings,
     Work,
     affordable,
     budget_view,
-    capacity,
     choose,
     events_reserve,
-    poll_due,
-    poll_interval,
-    poll_slots,
 )
+from syncd.sources.strava.polls import Capacity, capacity, poll_due, poll_interval, poll_slots
 from syncd.store.credentials import STRAVA_SUBSCRIPTION as SUBSCRIPTION
 from syncd.store.credentials import STRAVA_TOKENS as TOKENS
 from syncd.store.credentials import any_stored, athletes_holding
