@@ -36,6 +36,14 @@ import structlog
 
 from syncd.pipeline.sync import SourceResult, make_connector, sync_source
 from syncd.sources.registry import enabled_sources
+from syncd.sources.strava.athlete_state import (
+    SOURCE,
+    AthleteState,
+    read_states,
+    remember_seen,
+    sync_kind,
+    waiting_inboxes,
+)
 from syncd.sources.strava.events import StravaEvent
 from syncd.sources.strava.inbox import InboxWork, listing_pass, plan_inbox, process_event
 from syncd.sources.strava.planner import (
@@ -51,22 +59,25 @@ from syncd.sources.strava.planner import (
     choose,
     events_reserve,
 )
-from syncd.sources.strava.polls import Capacity, capacity, poll_due, poll_interval, poll_slots
+from syncd.sources.strava.polls import (
+    Capacity,
+    capacity,
+    poll_interval,
+    poll_slots,
+    quota_settings,
+)
 from syncd.store.credentials import STRAVA_SUBSCRIPTION as SUBSCRIPTION
 from syncd.store.credentials import STRAVA_TOKENS as TOKENS
 from syncd.store.credentials import any_stored, athletes_holding
-from syncd.store.state import stored_cursors, strava_pass_facts
-from syncd.store.strava_inbox import StoredEvent, waiting_events
+from syncd.store.state import stored_cursors
 
 if TYPE_CHECKING:
     from connectors.strava.budget import RateBudget
     from syncd.app import App
     from syncd.clinic import Clinic
-    from syncd.store import Store
 
 log = structlog.get_logger("syncd.sources.strava.coordinator")
 
-SOURCE = "strava"
 # A tick stops starting work after this long; the rest waits for the next tick (the leader's
 # other jobs, and a replica's fail-over, are not held up by a burst).
 TICK_SECONDS = 20.0
@@ -104,16 +115,6 @@ class TickReport:
         return sum(d.reads for d in self.done)
 
 
-@dataclass(frozen=True, slots=True)
-class _State:
-    """One athlete's Strava sync state, as much as the planner needs."""
-
-    last_success: datetime | None = None
-    backoff_until: datetime | None = None
-    laps_pending: bool = False  # activities stored without their laps
-    backfill_more: bool = False  # a backfill stopped after a batch, with more to read
-
-
 @dataclass(slots=True)
 class _Measured:
     """Reads that one kind of work really took, on average."""
@@ -145,7 +146,7 @@ class StravaCoordinator:
         self._interval: timedelta | None = None
         self._webhooks: bool | None = None
         self._budget: RateBudget | None = None
-        self._states: dict[int, _State] = {}
+        self._states: dict[int, AthleteState] = {}
         self._scanned: tuple[datetime, frozenset[int]] | None = None
         self._slots_for: tuple[tuple[str, ...], timedelta] | None = None
         self._slots: dict[str, timedelta] = {}
@@ -213,7 +214,7 @@ class StravaCoordinator:
             else:
                 result = sync_source(app, SOURCE)
                 report.results.append(result)
-                fresh = _read_states(app.store, [app.athlete_id])
+                fresh = read_states(app.store, [app.athlete_id])
                 with self._lock:
                     self._states.update(fresh)
                 outcome = ("synced" if result.ok and result.skipped_until is None
@@ -244,7 +245,7 @@ class StravaCoordinator:
 
     # -- what is due --------------------------------------------------------------------------
 
-    def _connected(self, now: datetime) -> tuple[dict[int, App], dict[int, _State]]:
+    def _connected(self, now: datetime) -> tuple[dict[int, App], dict[int, AthleteState]]:
         """The Apps of the athletes who use Strava and have connected it, and their sync
         states, by athlete id; the states are read again when :data:`RESCAN` has passed or the
         roster changed."""
@@ -257,8 +258,8 @@ class StravaCoordinator:
                 store = self.clinic.store
                 with store.read() as tx:
                     connected = athletes_holding(tx, TOKENS) & roster
-                states = {k: v for k, v in _read_states(store, None).items() if k in connected}
-                states.update({k: _State() for k in connected - set(states)})
+                states = {k: v for k, v in read_states(store, None).items() if k in connected}
+                states.update({k: AthleteState() for k in connected - set(states)})
                 self._states = states
                 self._scanned = (now, roster)
                 self._webhooks = None
@@ -266,7 +267,7 @@ class StravaCoordinator:
         return {k: apps[k] for k in sorted(states)}, states
 
     def _candidates(self, now: datetime, apps: Mapping[int, App],
-                    states: Mapping[int, _State], settings: QuotaSettings,
+                    states: Mapping[int, AthleteState], settings: QuotaSettings,
                     interval: timedelta) -> list[Work]:
         """Waiting events of athletes whose allowance lasts, and at most one sync pass per
         athlete (at its most urgent kind; none when a listing serves its events)."""
@@ -274,7 +275,7 @@ class StravaCoordinator:
         slots = self._slots_of(tuple(app.athlete.name for app in apps.values()), interval)
         candidates: list[Work] = []
         listed: set[int] = set()
-        for athlete_id, events in _inboxes(self.clinic.store, apps).items():
+        for athlete_id, events in waiting_inboxes(self.clinic.store, apps).items():
             app = apps[athlete_id]
             for work in plan_inbox(events):
                 if self.allowance.left(athlete_id, now) < work.cost:
@@ -291,7 +292,7 @@ class StravaCoordinator:
             if state.backoff_until is not None and state.backoff_until > now:
                 continue  # failing or rate limited: the pass would not run
             name = app.athlete.name
-            kind, since = _sync_kind(now, state, slots[name], interval)
+            kind, since = sync_kind(now, state, slots[name], interval)
             if kind is not None and since is not None:
                 candidates.append(Work(kind, name, costs[kind].most, since, (app,)))
         return candidates
@@ -390,82 +391,6 @@ class StravaCoordinator:
                               f"(about {served.servable_at_most} fit): events will wait; ask "
                               "Strava for a higher limit or use a second application")
         return out
-
-
-def _sync_kind(now: datetime, state: _State, offset: timedelta,
-               interval: timedelta) -> tuple[Kind | None, datetime | None]:
-    """The most urgent reason to run the athlete's sync pass now, and since when."""
-    if state.last_success is None:
-        return Kind.NEW, now  # connected, never synced
-    if state.laps_pending:
-        return Kind.NEW, state.last_success
-    due = poll_due(now, state.last_success, offset, interval)
-    if due is not None:
-        return Kind.POLL, due
-    if state.backfill_more:
-        return Kind.BACKFILL, state.last_success
-    return None, None
-
-
-def _read_states(store: Store, athlete_ids: list[int] | None) -> dict[int, _State]:
-    """The Strava sync states of these athletes (all when ``None``), in one query."""
-    with store.read() as tx:
-        facts = strava_pass_facts(tx, SOURCE, athlete_ids)
-    return {f.athlete_id: _State(f.last_success_at, f.backoff_until, bool(f.laps_pending),
-                                 bool(f.more and f.backfill_since)) for f in facts}
-
-
-def _inboxes(store: Store, apps: Mapping[int, App]) -> dict[int, list[StoredEvent]]:
-    """The events waiting in the athletes' inboxes, oldest first, by athlete id (one query
-    over the inbox rows: an empty inbox has none)."""
-    with store.read() as tx:
-        waiting = waiting_events(tx)
-    return {athlete_id: events for athlete_id, events in waiting.items() if athlete_id in apps}
-
-
-def quota_settings(clinic: Clinic) -> QuotaSettings:
-    """The quota settings from ``[strava]``: ``poll_interval`` (polling without webhooks),
-    and ``reconcile_interval`` and ``activities_per_athlete_day`` when the section has them."""
-    section = clinic.settings.strava
-    base = QuotaSettings()
-    if section is None:
-        return base
-    return replace(
-        base,
-        poll_interval=getattr(section, "poll_interval", None) or base.poll_interval,
-        reconcile_interval=getattr(section, "reconcile_interval", None)
-        or base.reconcile_interval,
-        activities_per_athlete_day=float(getattr(section, "activities_per_athlete_day", None)
-                                         or base.activities_per_athlete_day))
-
-
-def remember_seen(app: App, event: StravaEvent) -> None:
-    """Note in the athlete's Strava cursor an activity an event just stored, as a poll would
-    have: the next reconciliation poll then finds it unchanged and reads no laps for it (else
-    every activity would cost its reads twice, once for the event and once for the poll)."""
-    from connectors.strava.cursor import Seen, SyncCursor, epoch
-    from connectors.strava.normalize import fingerprint, read_summary
-    from syncd.errors import SyncdError
-    from syncd.store.activities import find_activity
-    from syncd.store.state import get_sync_state, set_cursor
-
-    with app.store.read() as tx:
-        found = find_activity(tx, app.athlete_id, SOURCE, str(event.object_id))
-        state = get_sync_state(tx, app.athlete_id, SOURCE)
-    cursor = SyncCursor.decode(state.cursor)
-    raw = found[0].raw if found is not None else None
-    if cursor.newest is None or not isinstance(raw, Mapping):
-        return  # no walk has reached today: the first sync lists it anyway
-    detail = raw.get("activity")
-    try:
-        summary = read_summary(detail, app.athlete.timezone)
-    except SyncdError:
-        return
-    assert isinstance(detail, Mapping)
-    cursor.seen[summary.id] = Seen(epoch(summary.start_utc), fingerprint(detail),
-                                   summary.sport_type, summary.elapsed_s)
-    with app.store.write() as tx:
-        set_cursor(tx, app.athlete_id, SOURCE, cursor.encode(), now=app.clock())
 
 
 def _iso(moment: datetime) -> str:

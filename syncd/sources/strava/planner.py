@@ -208,18 +208,18 @@ def events_reserve(now: datetime, athletes: int, settings: QuotaSettings) -> int
     them)."""
     per_day = athletes * settings.activities_per_athlete_day * settings.costs[Kind.EVENT].mean
     remaining = day_start(now) + DAY - now + EVENT_SLACK
-    return whole_reads(per_day * min(1.0, remaining / DAY))
+    return _ceil(per_day * min(1.0, remaining / DAY))
 
 
 def floors(budget: BudgetView, kind: Kind, reserve: int,
            settings: QuotaSettings) -> tuple[int, int]:
     """(window, day) reads that work of ``kind`` must leave untouched."""
-    window = whole_reads(budget.window_limit * settings.window_reserve.get(kind, 0.0))
+    window = _ceil(budget.window_limit * settings.window_reserve.get(kind, 0.0))
     if kind is Kind.EVENT:
-        return window, whole_reads(budget.day_limit * settings.event_day_reserve)
+        return window, _ceil(budget.day_limit * settings.event_day_reserve)
     day = reserve
     if kind is Kind.BACKFILL:
-        day += whole_reads(budget.day_limit * settings.backfill_day_reserve)
+        day += _ceil(budget.day_limit * settings.backfill_day_reserve)
     return window, day
 
 
@@ -297,7 +297,7 @@ class EventAllowance:
                 day if day_at == day_start(now) else 0)
 
 
-def whole_reads(value: float) -> int:
+def _ceil(value: float) -> int:
     """Whole reads, rounding up (1.5 x 1.1 x 300 is 495, not the 495.00000000000006 that
     floating point makes of it)."""
     return math.ceil(round(value, 6))

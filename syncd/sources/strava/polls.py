@@ -11,11 +11,14 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncd.sources.strava.planner import DAY, Kind, QuotaSettings
+
+if TYPE_CHECKING:
+    from syncd.clinic import Clinic
 
 
 def stable_rank_key(athlete: str) -> bytes:
@@ -165,3 +168,19 @@ def capacity(athletes: int, day_limit: int, settings: QuotaSettings) -> Capacity
 def _floor(value: float) -> int:
     """A count of athletes from a ratio (a huge one when the denominator is nothing)."""
     return 10**9 if math.isinf(value) else max(0, math.floor(value))
+
+
+def quota_settings(clinic: Clinic) -> QuotaSettings:
+    """The quota settings from ``[strava]``: ``poll_interval`` (polling without webhooks),
+    and ``reconcile_interval`` and ``activities_per_athlete_day`` when the section has them."""
+    section = clinic.settings.strava
+    base = QuotaSettings()
+    if section is None:
+        return base
+    return replace(
+        base,
+        poll_interval=getattr(section, "poll_interval", None) or base.poll_interval,
+        reconcile_interval=getattr(section, "reconcile_interval", None)
+        or base.reconcile_interval,
+        activities_per_athlete_day=float(getattr(section, "activities_per_athlete_day", None)
+                                         or base.activities_per_athlete_day))
