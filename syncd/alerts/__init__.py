@@ -3,14 +3,9 @@ and the delivery metrics."""
 
 from __future__ import annotations
 
-from syncd.alerts.dispatcher import (
-    ChannelReport,
-    Dispatcher,
-    DispatchReport,
-    build_channels,
-    deliver_pending,
-)
+from syncd.alerts.dispatcher import Dispatcher, build_channels, deliver_pending
 from syncd.alerts.metrics import DeliveryMetrics
+from syncd.alerts.reports import ChannelReport, DispatchReport
 
 __all__ = ["ChannelReport", "DeliveryMetrics", "DispatchReport", "Dispatcher", "build_channels",
            "deliver_pending"]

@@ -14,7 +14,6 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,7 @@ from syncd.alerts.channel import (
     unbuildable,
 )
 from syncd.alerts.metrics import DeliveryMetrics
+from syncd.alerts.reports import ChannelReport, DispatchReport
 from syncd.alerts.smtp import EmailChannel
 from syncd.alerts.summary import queue_weekly_summary
 from syncd.alerts.webhook import WebhookChannel
@@ -81,47 +81,6 @@ def build_channels(settings: Settings, *, roster: Sequence[AthleteSection] | Non
                                              settings.alerts, tls_context=tls_context,
                                              operator=False))
     return channels
-
-
-@dataclass(slots=True)
-class ChannelReport:
-    """What one pass did on one channel."""
-
-    delivered: int = 0
-    retry: int = 0  # failed attempts with another one scheduled
-    failed: int = 0  # failed attempts that were the last
-    gone: int = 0
-    skipped: int = 0
-    disabled: int = 0
-    released: int = 0  # claimed but not attempted in time; due again at once
-
-    @property
-    def attempts(self) -> int:
-        """Requests or mails that actually went out."""
-        return self.delivered + self.retry + self.failed + self.gone
-
-
-@dataclass(slots=True)
-class DispatchReport:
-    """What one pass did: per channel counts, rows added, summaries queued, errors."""
-
-    now: datetime
-    added: int = 0
-    summaries: list[str] = field(default_factory=list)
-    channels: dict[str, ChannelReport] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-
-    def total(self, name: str) -> int:
-        """The sum of one counter (``delivered``, ``retry``...) over the channels."""
-        return sum(getattr(report, name) for report in self.channels.values())
-
-    def summary(self) -> str:
-        """One line for the CLI."""
-        parts = [f"{name}: {r.delivered} delivered, {r.retry} to retry, {r.failed} failed"
-                 + (f", {r.disabled + r.gone} disabled" if r.disabled + r.gone else "")
-                 + (f", {r.skipped} skipped" if r.skipped else "")
-                 for name, r in self.channels.items()]
-        return "; ".join(parts) if parts else "no delivery channel configured"
 
 
 class Dispatcher:
