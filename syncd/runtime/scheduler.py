@@ -10,7 +10,6 @@ memory (never a shared job store: one process schedules).
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,12 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from syncd.errors import StorageError
 from syncd.pipeline.sync import SourceResult
+from syncd.runtime.executors import EVENTS_EXECUTOR, background_scheduler, quiet_executor_logs
 from syncd.runtime.passes import (
     SourceStats,
     SyncPass,
@@ -51,7 +49,6 @@ STALE_AFTER = timedelta(seconds=30)
 MAX_JITTER = timedelta(seconds=60)
 _HEARTBEAT_JOB = "heartbeat"
 _DISPATCH_JOB = "dispatch"
-_EVENTS = "events"
 
 
 class Deliverer(Protocol):
@@ -60,20 +57,6 @@ class Deliverer(Protocol):
     def run_once(self, now: datetime) -> Any:
         """Deliver every pending delivery that is due at ``now``."""
         ...
-
-
-# At most this many source passes run at once, whatever the number of athletes (a clinic's
-# passes queue for a worker; each athlete's source still runs at most once at a time).
-MAX_SOURCE_WORKERS = 8
-
-
-def _quiet_executor_logs() -> None:
-    """APScheduler logs every job run at INFO: with a heartbeat every 5 s that floods the
-    journal. Runs are logged by :func:`log_pass` instead; debug level shows them again."""
-    root = logging.getLogger().getEffectiveLevel()
-    level = logging.DEBUG if root <= logging.DEBUG else logging.WARNING
-    logging.getLogger("apscheduler.executors").setLevel(level)
-    logging.getLogger("apscheduler.scheduler").setLevel(level)
 
 
 class Scheduler:
@@ -107,22 +90,7 @@ class Scheduler:
         self._running: dict[str, datetime] = {}
         self._dispatching = threading.Lock()
         self._accepting = True
-        self._scheduler = self._make_scheduler(len(self._passes()))
-
-    @staticmethod
-    def _make_scheduler(passes: int) -> BackgroundScheduler:
-        # One worker per source pass (up to a cap), the dispatcher, the heartbeat, a spare for
-        # a reload's new sources: for a single athlete no job ever waits for a worker another
-        # job holds.
-        workers = min(passes, MAX_SOURCE_WORKERS) + 4
-        return BackgroundScheduler(
-            # Webhook events (Strava) are handled one at a time in their own worker, so a
-            # burst of them never queues in front of a source's pass.
-            executors={"default": ThreadPoolExecutor(max_workers=workers),
-                       _EVENTS: ThreadPoolExecutor(max_workers=1)},
-            job_defaults={"coalesce": True, "max_instances": 1},
-            timezone=UTC,
-        )
+        self._scheduler = background_scheduler(len(self._passes()))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -130,7 +98,7 @@ class Scheduler:
         """Schedule every enabled source (first pass now), the dispatcher and the heartbeat."""
         now = datetime.now(UTC)
         self._beat = time.monotonic()
-        _quiet_executor_logs()
+        quiet_executor_logs()
         self._scheduler.add_job(self._heartbeat, IntervalTrigger(
             seconds=self._heartbeat_interval.total_seconds()), id=_HEARTBEAT_JOB,
             name="heartbeat", misfire_grace_time=None)
@@ -316,7 +284,7 @@ class Scheduler:
         if not self._accepting:
             return False
         self._scheduler.add_job(self._event_job, args=(name, handler, *args),
-                                executor=_EVENTS, name=name, misfire_grace_time=None)
+                                executor=EVENTS_EXECUTOR, name=name, misfire_grace_time=None)
         return True
 
     def _event_job(self, name: str, handler: Callable[..., object], *args: object) -> None:
