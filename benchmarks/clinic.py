@@ -586,14 +586,13 @@ def strava_day(folder: Path, athletes: int, *, webhooks: bool) -> dict[str, Any]
     """One simulated UTC day of ``athletes`` with one new activity each, against the fake
     Strava; the requests it received that day, and the planner's capacity at Strava's real
     limits for the mode."""
-    sys.path.insert(0, str(REPO / "tests" / "strava"))
-    from fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava, Limits
-    from strava_support import RUN_WALK, STEADY, publish
-
+    sys.path.insert(0, str(REPO))  # the fake Strava lives in the tests package
     from syncd.sources.strava.coordinator import StravaCoordinator
     from syncd.sources.strava.polls import capacity
     from syncd.store import DbCredentialStore
     from syncd.store.tables import ActivityRow
+    from tests.strava.fake_strava import CLIENT_ID, CLIENT_SECRET, FakeStrava, Limits
+    from tests.strava.strava_support import RUN_WALK, STEADY, publish
 
     clock = Clock(STRAVA_DAY - timedelta(hours=1))  # connected just before the day
     fake = FakeStrava(clock=clock, limits=Limits(overall=(2000, 20000), read=(1000, 10000)))

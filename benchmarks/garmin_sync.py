@@ -40,9 +40,15 @@ from typing import Any
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "garmin"))
+sys.path.insert(0, str(REPO))  # the fake lives with the tests, in the tests package
 
-from fake_garmin import (  # noqa: E402 - the fake lives with the tests
+from connectors.base import ConnectorContext  # noqa: E402
+from connectors.garmin import GarminConnector  # noqa: E402
+from connectors.garmin.fetching import Policy  # noqa: E402
+from connectors.garmin.session import new_garmin  # noqa: E402
+from connectors.garmin.tokens import save_profile  # noqa: E402
+from syncd.config.sections import GarminSection  # noqa: E402
+from tests.garmin.fake_garmin import (  # noqa: E402
     PROFILE,
     FakeGarmin,
     Logged,
@@ -51,13 +57,6 @@ from fake_garmin import (  # noqa: E402 - the fake lives with the tests
     make_laps,
     make_typed_splits,
 )
-
-from connectors.base import ConnectorContext  # noqa: E402
-from connectors.garmin import GarminConnector  # noqa: E402
-from connectors.garmin.fetching import Policy  # noqa: E402
-from connectors.garmin.session import new_garmin  # noqa: E402
-from connectors.garmin.tokens import save_profile  # noqa: E402
-from syncd.config.sections import GarminSection  # noqa: E402
 
 FIRST_DAY = datetime(2021, 1, 4, 6, 30)
 GOAL = 1.5

@@ -36,9 +36,13 @@ from typing import Any
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "strava"))
+sys.path.insert(0, str(REPO))  # the test suite's fake server, in the tests package
 
-from fake_strava import (  # noqa: E402 - the test suite's fake server
+from connectors.base import ConnectorContext  # noqa: E402
+from connectors.strava import StravaConnector  # noqa: E402
+from syncd.config.sections import StravaSection  # noqa: E402
+from syncd.logs import configure_logging  # noqa: E402
+from tests.strava.fake_strava import (  # noqa: E402
     CLIENT_ID,
     CLIENT_SECRET,
     FakeStrava,
@@ -47,11 +51,6 @@ from fake_strava import (  # noqa: E402 - the test suite's fake server
     bouts_streams,
     summary,
 )
-
-from connectors.base import ConnectorContext  # noqa: E402
-from connectors.strava import StravaConnector  # noqa: E402
-from syncd.config.sections import StravaSection  # noqa: E402
-from syncd.logs import configure_logging  # noqa: E402
 
 FIRST = datetime(2024, 1, 1, 6, 0, tzinfo=UTC)
 SEPARATING = [(120, 2.8), (600, 1.4)] * 4  # a run/walk watch mode: one lap per bout
