@@ -12,12 +12,12 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.support.config import write_config as build_config
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 HISTORY = REPO / "examples" / "history"
@@ -72,15 +72,6 @@ class NotifySocket:
         self._thread.join(1)
         self._sock.close()
 
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` every 50 ms; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 @dataclass

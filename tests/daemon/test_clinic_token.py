@@ -8,8 +8,9 @@ from pathlib import Path
 
 from tests.support.config import write_config
 from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
-from .support import HISTORY, start_daemon, wait_until
+from .support import HISTORY, start_daemon
 
 WARNING = ("a clinic without [server] token: every program and user on this machine can read "
            "the athletes' data; set token (or token_file)")

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from .support import REPO, wait_until
+from tests.support.waiting import wait_until
+
+from .support import REPO
 
 
 def _busy(port: int) -> bool:

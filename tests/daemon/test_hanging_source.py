@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
-from .support import REPO, start_daemon, wait_until, write_config
+from .support import REPO, start_daemon, write_config
 
 HANG_S = 300.0
 

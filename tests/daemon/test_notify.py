@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
-from .support import Daemon, NotifySocket, start_daemon, wait_until, write_config
+from .support import Daemon, NotifySocket, start_daemon, write_config
 
 WATCHDOG_USEC = 400_000  # pings every 0.2 s
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
-from .support import start_daemon, wait_until, write_config
+from .support import start_daemon, write_config
 
 
 def test_sighup_applies_a_new_schedule_and_refuses_a_broken_file(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ from syncd.app import App
 from syncd.config import load_settings
 from syncd.pipeline.sync import SourceResult
 from syncd.runtime.scheduler import Scheduler
+from tests.support.waiting import wait_until
 
-from .support import wait_until, write_config
+from .support import write_config
 
 
 @pytest.fixture

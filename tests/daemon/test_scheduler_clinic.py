@@ -20,8 +20,7 @@ from syncd.runtime.scheduler import Scheduler
 from syncd.store.leases import fetch_claim
 from syncd.store.tables import AthleteRow
 from tests.support.config import write_config
-
-from .support import wait_until
+from tests.support.waiting import wait_until
 
 
 def _config(folder: Path) -> Path:

@@ -20,8 +20,9 @@ from structlog.testing import capture_logs
 
 from syncd.runtime.server import AcceptErrorLog
 from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
-from .support import REPO, Daemon, wait_until, write_config
+from .support import REPO, Daemon, write_config
 
 HALF_SENT = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 

@@ -12,8 +12,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -221,16 +219,6 @@ class Zygote:
             self.process.stdin.close()
         self.process.wait(10)
 
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str,
-               every: float = 0.05) -> None:
-    """Poll ``condition``; fail after ``timeout`` seconds, saying what was awaited."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def log_events(log: Path) -> list[str]:

@@ -20,8 +20,9 @@ import pytest
 
 from tests.support.config import write_config
 from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
-from .support import REPO, Zygote, query, wait_until
+from .support import REPO, Zygote, query
 
 HISTORY = REPO / "examples" / "history"
 

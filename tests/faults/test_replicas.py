@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
+from tests.support.waiting import wait_until
+
 from .replica_support import (
     GARMIN_ATHLETE,
     STRAVA_ATHLETES,
@@ -34,7 +36,7 @@ from .replica_support import (
     sleep_watching,
     stored_activities,
 )
-from .support import Zygote, wait_until
+from .support import Zygote
 
 KILLS = int(os.environ.get("SYNCD_REPLICA_KILLS", "20"))
 TAKEOVER_LIMIT_S = 30.0

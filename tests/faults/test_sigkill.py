@@ -25,7 +25,9 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from .support import World, Zygote, check_invariants, log_events, settled, wait_until
+from tests.support.waiting import wait_until
+
+from .support import World, Zygote, check_invariants, log_events, settled
 
 KILLS = int(os.environ.get("SYNCD_FAULT_KILLS", "100"))
 

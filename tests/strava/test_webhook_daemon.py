@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from tests.strava.fake_strava import ATHLETE_ID, CLIENT_ID, CLIENT_SECRET, FakeS
 from tests.strava.strava_support import RUN_WALK, publish
 from tests.support.config import write_config
 from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
 SUBSCRIPTION_ID = 66001
 VERIFY = "verify-daemon-5e1b"
@@ -56,14 +57,6 @@ class Running:
                 return int(line.split()[1]) * 1024
         raise AssertionError("no VmRSS in /proc")
 
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def answers(url: str) -> bool:
