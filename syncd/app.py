@@ -89,6 +89,8 @@ class App:
         self.profile = profile if profile is not None else settings.roster()[0]
         self.clinic = clinic
         self._owns_store = store is None
+        # An App opened on its own (syncd.clinic.open_app) closes its clinic of one with it.
+        self.closes_clinic = False
         if store is not None:
             self.__dict__["store"] = store
 
@@ -242,6 +244,8 @@ class App:
         """Release the database connections (a clinic's shared store is the clinic's)."""
         if self._owns_store and "store" in self.__dict__:
             self.store.close()
+        if self.closes_clinic and self.clinic is not None:
+            self.clinic.close()
 
 
 def athlete_channels(settings: Settings, profile: AthleteSection) -> list[str]:

@@ -130,6 +130,16 @@ class Clinic:
             self.store.close()
 
 
+def open_app(settings: Settings, clock: Callable[[], datetime] = utcnow,
+             athlete: str | None = None) -> App:
+    """The App of one athlete (without a name, the only one) in a clinic of its own: what a
+    command, a test or a benchmark serving one athlete opens. Closing the App closes the
+    clinic."""
+    app = Clinic(settings, clock).app(athlete)
+    app.closes_clinic = True
+    return app
+
+
 def stored_profile(settings: Settings, name: str, profile: Any) -> AthleteSection | None:
     """An added athlete's stored settings, validated (``None``, logged, when they no longer
     fit the configuration, e.g. a channel that was removed)."""
