@@ -33,6 +33,9 @@ class _Limits(BaseModel):
     shoe_warn_km: float = Field(483, gt=0)
     shoe_replace_km: float = Field(805, gt=0)
     progression: Literal["calendar", "gated"] = "calendar"
+    # What a week with pain that means stop (or pain that lasts) does to a gated plan: repeat
+    # the week, or go back one plan week.
+    regression: Literal["repeat", "step_back"] = "repeat"
 
 
 class _Week(BaseModel):
@@ -69,6 +72,7 @@ class Limits:
     shoe_warn_km: float = 483
     shoe_replace_km: float = 805
     progression: str = "calendar"
+    regression: str = "repeat"
 
 
 @dataclass(frozen=True, slots=True)

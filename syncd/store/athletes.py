@@ -82,6 +82,9 @@ REACH: Mapping[str, Reach] = MappingProxyType({
     "invites": Reach("invites", _OWN),
     # Strava webhook events waiting to be acted on: like the credentials, not exported.
     "strava_events": Reach("credentials", _OWN),
+    # Where a gated plan stood each week: derived by the evaluation, which rebuilds it after
+    # an import; erased with the athlete, never exported.
+    "plan_positions": Reach("credentials", _OWN),
 })
 # Tables that hold nothing about any athlete.
 NO_ATHLETE_DATA = frozenset({"replicas"})

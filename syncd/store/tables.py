@@ -169,6 +169,10 @@ class PainReportRow(Base):
     score: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The report's *when* (models.PAIN_WHENS); "when" itself is an SQL keyword.
+    timing: Mapped[str] = mapped_column(String(16), default="other", server_default="other")
+    # Known symptom names (models.SYMPTOMS) joined by commas in their fixed order; "" for none.
+    symptoms: Mapped[str] = mapped_column(String(120), default="", server_default="")
 
 
 class GearRow(Base):
@@ -359,3 +363,23 @@ class ReplicaRow(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     leader: Mapped[bool] = mapped_column(Boolean)
+
+
+class PlanPositionRow(Base):
+    """Where an athlete's gated plan stood in one local week: the plan week it had and how it
+    got there (``start``, ``advance``, ``repeat``, ``step_back``; empty outside the plan).
+
+    Derived from the evaluation and rewritten by it from the first week a change touches, so
+    that an incremental evaluation starts here instead of replaying the plan from its start.
+    ``plan_key`` fingerprints the plan, its start and the time zone: a row written under
+    another key is never read.
+    """
+
+    __tablename__ = "plan_positions"
+
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    plan_key: Mapped[str] = mapped_column(String(64))
+    week: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(16))
