@@ -36,7 +36,7 @@ import httpx
 
 from syncd.alerts import Dispatcher
 from syncd.alerts.webhook import render_body, signed_headers, signer
-from syncd.app import App
+from syncd.clinic import open_app
 from syncd.config import Settings
 from syncd.logs import configure_logging
 from syncd.models import Finding, Subject, SubjectKind
@@ -199,7 +199,7 @@ def compare(store: Store, url: str, args: argparse.Namespace) -> dict[str, Any]:
     size = -(-len(bodies) // args.rounds)
     wall = {"bare": 0.0, "dispatcher": 0.0}
     cpu = dict(wall)
-    with Dispatcher(App(settings, store=store), concurrency=args.concurrency,
+    with Dispatcher(open_app(settings, store=store), concurrency=args.concurrency,
                     batch_size=args.batch) as dispatcher, PeakRss() as memory:
         for start in range(0, len(bodies), size):
             chunk = bodies[start:start + size]

@@ -262,7 +262,7 @@ def api_headers(tokens: dict[str, Any]) -> dict[str, str]:
 
 def run_store(url: str, token_dir: Path, since: date, folder: Path) -> float:
     """The whole ``syncd sync --source garmin --since`` into SQLite (all passes)."""
-    from syncd.app import App
+    from syncd.clinic import open_app
     from syncd.config import load_settings
     from syncd.pipeline.sync import sync_source
 
@@ -270,7 +270,7 @@ def run_store(url: str, token_dir: Path, since: date, folder: Path) -> float:
     config.write_text(f'[database]\nurl = "sqlite:///{folder / "bench.db"}"\n'
                       '[athlete]\ntimezone = "Europe/Berlin"\nplan_start = 2021-01-04\n'
                       f'[garmin]\napi_url = "{url}"\ntoken_store = "{token_dir}"\n')
-    app = App(load_settings(config, env={"STATE_DIRECTORY": str(folder / "state")}))
+    app = open_app(load_settings(config, env={"STATE_DIRECTORY": str(folder / "state")}))
     started = time.perf_counter()
     result = sync_source(app, "garmin", since=since, force=True)
     while result.ok and result.more:

@@ -16,7 +16,7 @@ from syncd.config.plans import resolve_plan
 from syncd.config.sections import AthleteSection
 from syncd.models import Activity, Alert, Gear, PainReport
 from syncd.pipeline.evaluation import local_midnight, reevaluate
-from syncd.plan import Plan, load_plan, week_start
+from syncd.plan import Plan, week_start
 from syncd.progress import WeekSummary, weeks_overview
 from syncd.rules import Athlete, History
 from syncd.store import Store, queries
@@ -77,22 +77,19 @@ class Ingested:
 class App:
     """One athlete's syncd: everything a command needs, opened on first use.
 
-    ``profile`` is the athlete's section (default: the configuration's only athlete); in a
-    clinic every athlete's App shares the clinic's ``store`` and knows its ``clinic``.
+    ``profile`` is the athlete's section (default: the configuration's first athlete). Every
+    App belongs to a ``clinic`` (a single athlete is a clinic of one) and shares its ``store``;
+    :func:`syncd.clinic.open_app` opens one on its own.
     """
 
     def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow, *,
-                 profile: AthleteSection | None = None, store: Store | None = None,
-                 clinic: Roster | None = None) -> None:
+                 clinic: Roster, profile: AthleteSection | None = None) -> None:
         self.settings = settings
         self.clock = clock
         self.profile = profile if profile is not None else settings.roster()[0]
         self.clinic = clinic
-        self._owns_store = store is None
         # An App opened on its own (syncd.clinic.open_app) closes its clinic of one with it.
         self.closes_clinic = False
-        if store is not None:
-            self.__dict__["store"] = store
 
     @cached_property
     def plan(self) -> Plan | None:
@@ -101,9 +98,7 @@ class App:
         if not name:
             return None
         path = resolve_plan(name, self.settings.config_dir)
-        if self.clinic is not None:  # a clinic's athletes mostly share a few plans
-            return self.clinic.plan_at(path)
-        return load_plan(path)
+        return self.clinic.plan_at(path)  # a clinic's athletes mostly share a few plans
 
     @cached_property
     def athlete(self) -> Athlete:
@@ -112,10 +107,11 @@ class App:
         return Athlete(name=section.name, timezone=section.timezone, plan=self.plan,
                        plan_start=section.plan_start)
 
-    @cached_property
+    @property
     def store(self) -> Store:
-        """The database, migrated to this version of syncd."""
-        return Store.open(self.settings.database_url)
+        """The database every athlete of the clinic shares, migrated to this version of
+        syncd."""
+        return self.clinic.store
 
     @cached_property
     def athlete_id(self) -> int:
@@ -165,18 +161,24 @@ class App:
                                         first_session=first_after, first_known=True)
         return Ingested(result, evaluation)
 
-    def record_pain(self, score: int, at: datetime | None = None,
-                    note: str | None = None) -> tuple[PainReport, ApplyResult]:
-        """Store a pain report and evaluate the sessions around it."""
+    def record_pain(self, score: int, at: datetime | None = None, note: str | None = None,
+                    *, when: str = "other", symptoms: Iterable[str] = ()
+                    ) -> tuple[PainReport, ApplyResult]:
+        """Store a pain report and evaluate the sessions around it. ``when`` and ``symptoms``
+        take the values of :data:`~syncd.models.PAIN_WHENS` and
+        :data:`~syncd.models.SYMPTOMS` (``ValueError`` naming the choices otherwise)."""
         moment = (at or self.clock()).astimezone(UTC)
         local = moment.astimezone(self.zone).replace(tzinfo=None)
+        asked = PainReport("", moment, score, when=when, symptoms=tuple(symptoms))
         with self.store.write() as tx:
             same = [p for p in queries.load_pain(tx, self.athlete_id, moment,
                                                  moment + timedelta(seconds=1))
-                    if p.at_utc == moment and p.score == score]
+                    if (p.at_utc, p.score, p.when, p.symptoms)
+                    == (moment, score, asked.when, asked.symptoms)]
             if same:  # the same report again (a re-run import): nothing changes
                 return same[0], ApplyResult()
             report = queries.add_pain(tx, self.athlete_id, moment, score, note, local,
+                                      when=asked.when, symptoms=asked.symptoms,
                                       now=self.clock())
             dates = {local.date()}
             following = queries.first_session_after(tx, self.athlete_id, local)
@@ -241,10 +243,9 @@ class App:
         }
 
     def close(self) -> None:
-        """Release the database connections (a clinic's shared store is the clinic's)."""
-        if self._owns_store and "store" in self.__dict__:
-            self.store.close()
-        if self.closes_clinic and self.clinic is not None:
+        """Release the database connections when this App was opened on its own (otherwise
+        the clinic's store is the clinic's to close)."""
+        if self.closes_clinic:
             self.clinic.close()
 
 

@@ -36,8 +36,12 @@ class UnknownAthlete(ConfigError):
 class Clinic:
     """Every athlete syncd watches, with their Apps. ``clinic.app(name)`` picks one."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow, *,
+                 store: Store | None = None) -> None:
         self.settings = settings
+        self._owns_store = store is None
+        if store is not None:  # several clinics over one store (a test's threads, a benchmark)
+            self.__dict__["store"] = store
         self.clock = clock
         self._added: list[AthleteSection] | None = None
         self._apps: dict[str, App] = {}
@@ -96,8 +100,7 @@ class Clinic:
         for profile in self.roster():
             app = self._apps.get(profile.name)
             if app is None or app.profile != profile:
-                app = App(self.settings, self.clock, profile=profile, store=self.store,
-                          clinic=self)
+                app = App(self.settings, self.clock, profile=profile, clinic=self)
                 self._apps[profile.name] = app
             apps.append(app)
         return apps
@@ -125,17 +128,17 @@ class Clinic:
         return None
 
     def close(self) -> None:
-        """Release the database connections."""
-        if "store" in self.__dict__:
+        """Release the database connections (those of a store it opened)."""
+        if self._owns_store and "store" in self.__dict__:
             self.store.close()
 
 
 def open_app(settings: Settings, clock: Callable[[], datetime] = utcnow,
-             athlete: str | None = None) -> App:
+             athlete: str | None = None, *, store: Store | None = None) -> App:
     """The App of one athlete (without a name, the only one) in a clinic of its own: what a
     command, a test or a benchmark serving one athlete opens. Closing the App closes the
     clinic."""
-    app = Clinic(settings, clock).app(athlete)
+    app = Clinic(settings, clock, store=store).app(athlete)
     app.closes_clinic = True
     return app
 

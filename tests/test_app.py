@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from syncd.app import App
+from syncd.clinic import open_app
 from syncd.config import load_settings
 from syncd.models import Activity
 from tests.support.config import write_config
@@ -24,7 +25,7 @@ def berlin_run(day: date, minutes: float, source_id: str) -> Activity:
 @pytest.fixture
 def app(tmp_path: Path) -> App:
     config = write_config(tmp_path, athlete={"name": None, "plan": "", "plan_start": None})
-    application = App(load_settings(config, env={}),
+    application = open_app(load_settings(config, env={}),
                       clock=lambda: datetime(2027, 3, 1, 12, tzinfo=UTC))
     yield application
     application.close()

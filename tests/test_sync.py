@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from connectors.base import FetchResult
 from connectors.memory import MemoryConnector
 from syncd.app import App
+from syncd.clinic import open_app
 from syncd.config import load_settings
 from syncd.errors import RateLimited, SyncdError, TransientError
 from syncd.pipeline.sync import sync_source
@@ -38,7 +39,7 @@ class FailingSource(MemoryConnector):
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
     config = write_config(tmp_path, athlete={"name": None, "plan": "", "plan_start": None})
-    application = App(load_settings(config, env={}), clock=lambda: NOW)
+    application = open_app(load_settings(config, env={}), clock=lambda: NOW)
     yield application
     application.close()
 

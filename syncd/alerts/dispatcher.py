@@ -96,9 +96,8 @@ class Dispatcher:
         self.store = app.store
         self.settings = settings = app.settings
         self.clock = clock
-        roster = app.clinic.roster() if app.clinic is not None else None
         self.channels = list(channels) if channels is not None else build_channels(
-            settings, roster=roster, tls_context=tls_context, concurrency=concurrency,
+            settings, roster=app.clinic.roster(), tls_context=tls_context, concurrency=concurrency,
             batch_size=batch_size)
         self.metrics = metrics or DeliveryMetrics()
         self.metrics.watch(self.store)
@@ -163,10 +162,8 @@ class Dispatcher:
 
     def _audience(self) -> dict[str, set[str]]:
         """Channel -> the athletes whose events it carries: those routed to it."""
-        roster = (self.app.clinic.roster() if self.app.clinic is not None
-                  else self.settings.roster())
         audience: dict[str, set[str]] = {}
-        for profile in roster:
+        for profile in self.app.clinic.roster():
             for name in athlete_channels(self.settings, profile):
                 audience.setdefault(name, set()).add(profile.name)
         return audience
@@ -176,8 +173,7 @@ class Dispatcher:
         if (not self.settings.alerts.weekly_summary
                 or not any(isinstance(c, EmailChannel) for c in self.channels)):
             return
-        apps = self.app.clinic.apps() if self.app.clinic is not None else [self.app]
-        for app in apps:
+        for app in self.app.clinic.apps():
             routed = [n for n in app.channels() if n in names]
             if not routed:
                 continue

@@ -195,7 +195,7 @@ def _folders_of(clinic: Clinic, row: StoredAthlete, tx: Session) -> list[Path]:
     """The athlete's folders that exist: what each source keeps for them (their Garmin token
     folder), and Garmin sign-ins of their invites still waiting in the onboarding folder."""
     settings = clinic.settings
-    app = App(settings, profile=AthleteSection(name=row.name, plan=None), store=clinic.store)
+    app = App(settings, profile=AthleteSection(name=row.name, plan=None), clinic=clinic)
     folders = [path for hooks in all_hooks() for path in hooks.athlete_files(app)]
     invites = invite_ids(tx, row.id)
     staging = settings.state_dir / "onboarding"

@@ -148,7 +148,7 @@ def athlete_overview(clinic: Clinic, *, include_unwatched: bool = False) -> list
             section = _section_of(settings, row)
             state = ("removed" if row.removed_at is not None else
                      "not in the configuration" if row.origin != ADDED else "settings invalid")
-            entries.append(_entry(App(settings, profile=section, store=clinic.store), row,
+            entries.append(_entry(App(settings, profile=section, clinic=clinic), row,
                                   counts, row.origin, state))
     return entries
 

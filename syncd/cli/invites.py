@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from syncd.clinic import UnknownAthlete
 from syncd.config.durations import parse_duration
 from syncd.errors import ConfigError
 from syncd.invites import CONNECTABLE, connectable_sources, invite_link
@@ -77,12 +76,7 @@ def cmd_invite(app: App, args: argparse.Namespace) -> int:
 
 def _athlete(app: App, name: str) -> App:
     """The App of athlete ``name`` (:class:`~syncd.clinic.UnknownAthlete` when unknown)."""
-    if app.clinic is not None:
-        return app.clinic.app(name)
-    if app.athlete.name != name:
-        raise UnknownAthlete([f"athlete {name!r} is not watched by this syncd; the athlete "
-                              f"is {app.athlete.name!r}"])
-    return app
+    return app.clinic.app(name)
 
 
 def _sources(app: App, wanted: str | None) -> list[str]:

@@ -139,7 +139,7 @@ def cmd_check_config(app: App, args: argparse.Namespace) -> int:
     settings: Settings = app.settings
     print(f"configuration: {settings.config_path or 'built-in defaults'}: OK")
     print(f"database: {settings.database_url_redacted()}")
-    apps = app.clinic.apps() if app.clinic is not None and args.athlete is None else [app]
+    apps = app.clinic.apps() if args.athlete is None else [app]
     for athlete_app in apps:
         _describe_athlete(athlete_app, settings)
     if len(apps) > 1:
@@ -195,7 +195,7 @@ def cmd_alerts(app: App, args: argparse.Namespace) -> int:
     """List alerts: one athlete's, or every athlete's when several and none is named."""
     every = _every_athlete(app, args)
     if every:
-        names = set(app.clinic.names()) if app.clinic is not None else set()
+        names = set(app.clinic.names())
         with app.store.read() as tx:
             alerts = [a for a in list_alerts(tx, include_resolved=args.all)
                       if a.athlete in names]
@@ -217,7 +217,7 @@ def cmd_alerts(app: App, args: argparse.Namespace) -> int:
 
 def _every_athlete(app: App, args: argparse.Namespace) -> bool:
     """True when a command about athletes must cover all of them (several, none named)."""
-    return args.athlete is None and app.clinic is not None and len(app.clinic.apps()) > 1
+    return args.athlete is None and len(app.clinic.apps()) > 1
 
 
 def cmd_status(app: App, args: argparse.Namespace) -> int:
@@ -250,7 +250,6 @@ def _clinic_status(app: App, args: argparse.Namespace) -> int:
     # Imported here: the web package loads FastAPI, which every other command can do without.
     from syncd.web.overview import clinic_summary
 
-    assert app.clinic is not None
     summary = clinic_summary(app.clinic.apps(), app.store, app.clock())
     if args.json:
         _print_json(summary)

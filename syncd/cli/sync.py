@@ -35,7 +35,7 @@ def register(add: Add) -> None:
 def cmd_sync(app: App, args: argparse.Namespace) -> int:
     """Sync every enabled source once (or one) of one athlete, or of every athlete when none
     is named; exit 1 when any source failed."""
-    if args.athlete is None and app.clinic is not None:
+    if args.athlete is None:
         apps = app.clinic.apps()
         if args.source and not any(args.source in enabled_sources(a) for a in apps):
             _unknown_source(args.source, app.settings.enabled_sources())
@@ -60,7 +60,7 @@ def _sync_athlete(app: App, args: argparse.Namespace, *, deliver: bool) -> int:
 
     names = canonical_first(enabled_sources(app), app.settings.sources.canonical_order)
     if args.source:
-        if args.source not in names and app.clinic is not None and len(app.clinic.apps()) > 1:
+        if args.source not in names and len(app.clinic.apps()) > 1:
             return 0  # this athlete does not use the source
         if args.source not in names:
             enabled = ", ".join(names) or "none"
@@ -111,7 +111,7 @@ def _deliver(app: App) -> None:
     sources.
     """
     if not app.settings.shared_channels() and not any(
-            a.email for a in (app.clinic.roster() if app.clinic else [app.profile])):
+            a.email for a in app.clinic.roster()):
         return
     report = deliver_pending(app)
     print(f"delivery: {report.summary()}")

@@ -98,9 +98,7 @@ class Daemon:
     @property
     def clinic(self) -> Clinic:
         """The athletes served (a single athlete is a clinic of one)."""
-        if self.app.clinic is None:
-            self.app = Clinic(self.app.settings, self.app.clock).apps()[0]
-        assert isinstance(self.app.clinic, Clinic)  # only a Clinic builds Apps that know one
+        assert isinstance(self.app.clinic, Clinic)  # only a Clinic builds Apps
         return self.app.clinic
 
     def run(self) -> int:
@@ -326,9 +324,7 @@ class Daemon:
             if isinstance(dispatcher, Dispatcher):
                 dispatcher.close()
         for app in [*self._retired, self.app]:
-            app.close()
-            if app.clinic is not None:
-                app.clinic.close()
+            app.clinic.close()
         log.info("stopped")
         return idle
 

@@ -113,7 +113,7 @@ class Scheduler:
                  athletes=len(self._apps()), leader=self.leader)
 
     def _apps(self) -> list[App]:
-        return self.app.clinic.apps() if self.app.clinic is not None else [self.app]
+        return self.app.clinic.apps()
 
     def _passes(self) -> dict[str, tuple[App, str]]:
         """Every (athlete, source) the scheduler runs on its own job, by key; sources run by

@@ -103,9 +103,8 @@ class WebContext:
     # -- the athletes -------------------------------------------------------------------------
 
     def apps(self) -> list[App]:
-        """Every athlete's App: the clinic's roster, or the one App of a single athlete."""
-        clinic = self.app.clinic
-        return clinic.apps() if clinic is not None else [self.app]
+        """Every athlete's App (a single athlete is a clinic of one)."""
+        return self.app.clinic.apps()
 
     def several(self) -> bool:
         """True when this syncd watches more than one athlete (a clinic)."""

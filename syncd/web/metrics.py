@@ -48,7 +48,7 @@ class SyncdCollector(Collector):
             failing = queries.failing_athletes(tx) if clinic else {}
         if clinic:
             yield _gauge("syncd_athletes", "Athletes watched", [],
-                         {(): float(len(self.app.clinic.apps()) if self.app.clinic else 1)})
+                         {(): float(len(self.app.clinic.apps()))})
             yield _gauge("syncd_athletes_failing", "Athletes whose source is failing now",
                          ["source"], {(k,): float(v) for k, v in failing.items()})
         yield _gauge("syncd_activities", "Stored activities (not deleted)",

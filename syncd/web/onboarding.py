@@ -125,8 +125,6 @@ def patient_of(home: App, invite: Invite | None) -> Patient | None:
     if invite is None:
         return None
     clinic = home.clinic
-    if clinic is None:
-        return Patient(invite, home) if home.athlete_id == invite.athlete_id else None
     app = clinic.app_for_id(invite.athlete_id)
     if app is None and clinic.refresh():
         app = clinic.app_for_id(invite.athlete_id)

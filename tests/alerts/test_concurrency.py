@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from syncd.alerts import Dispatcher
-from syncd.app import App
+from syncd.clinic import open_app
 from syncd.store.database import Store
 from syncd.store.outbox import DELIVERED
 from syncd.store.tables import AlertDeliveryRow
@@ -28,10 +28,10 @@ def test_two_dispatchers_share_the_work_and_send_each_alert_once(
 
     receiver.responder = slow
     config = settings(tmp_path, db_url=db_url, webhook=webhook(receiver.url))
-    app = App(config, clock)
+    app = open_app(config, clock)
     raise_alerts(app, [finding(n) for n in range(80)], clock.now)
     stores = [Store.open(db_url), Store.open(db_url)]
-    dispatchers = [Dispatcher(App(config, clock, store=store), clock, batch_size=8,
+    dispatchers = [Dispatcher(open_app(config, clock, store=store), clock, batch_size=8,
                               concurrency=4) for store in stores]
     start = threading.Barrier(2)
     delivered: dict[int, int] = {}

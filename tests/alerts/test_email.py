@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from syncd.alerts import Dispatcher
 from syncd.alerts.messages import digest_message_id, message_id
-from syncd.app import App
+from syncd.clinic import open_app
 from syncd.store.outbox import DELIVERED, PENDING, SKIPPED
 from syncd.store.tables import AlertDeliveryRow
 from tests.support.clock import Clock
@@ -30,7 +30,7 @@ from .support import (
 
 def test_one_mail_per_alert_over_starttls_with_auth_login(
         tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: Clock) -> None:
-    app = App(settings(tmp_path, email=email_section(smtp, min_severity="warning")), clock)
+    app = open_app(settings(tmp_path, email=email_section(smtp, min_severity="warning")), clock)
     result = raise_alerts(app, [finding(1), finding(2, "pain_stop", "critical"),
                                 finding(3, "load_ratio", "info")], clock.now)
     ids = event_ids(result, app)
@@ -60,7 +60,7 @@ def test_the_digest_waits_for_its_interval_then_sends_one_mail(
         tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: Clock) -> None:
     config = settings(tmp_path, email=email_section(smtp),
                       alerts={"email_mode": "digest", "digest_interval": "1h"})
-    app = App(config, clock)
+    app = open_app(config, clock)
     events: list[str] = []
     with Dispatcher(app, clock=clock, tls_context=client_tls(ca)) as dispatcher:
         for n in range(3):
@@ -84,7 +84,7 @@ def test_implicit_tls(tmp_path: Path, ca: trustme.CA, clock: Clock) -> None:
     server = SmtpServer(ca, implicit=True)
     try:
         section = email_section(server, starttls=False, implicit_tls=True)
-        app = App(settings(tmp_path, email=section), clock)
+        app = open_app(settings(tmp_path, email=section), clock)
         raise_alerts(app, [finding(1)], clock.now)
         with Dispatcher(app, clock=clock, tls_context=client_tls(ca)) as dispatcher:
             assert dispatcher.run_once().channels["email"].delivered == 1
@@ -99,7 +99,7 @@ def test_smtp_down_loses_nothing_and_the_mail_goes_out_when_it_is_back(
     section = {"host": "127.0.0.1", "port": port, "username": SMTP_USER,
                "password": "s3cret-smtp-pass", "sender": "syncd@example.org",
                "recipients": ["runner@example.org"]}
-    app = App(settings(tmp_path, email=section), clock)
+    app = open_app(settings(tmp_path, email=section), clock)
     raise_alerts(app, [finding(1), finding(2)], clock.now)
     with Dispatcher(app, clock=clock, tls_context=client_tls(ca), jitter=0) as dispatcher:
         report = dispatcher.run_once()
@@ -123,7 +123,7 @@ def test_a_refused_login_is_retried_and_named_without_the_password(
         tmp_path: Path, ca: trustme.CA, clock: Clock) -> None:
     server = SmtpServer(ca, password="another-password")
     try:
-        app = App(settings(tmp_path, email=email_section(server)), clock)
+        app = open_app(settings(tmp_path, email=email_section(server)), clock)
         raise_alerts(app, [finding(1)], clock.now)
         with Dispatcher(app, clock=clock, tls_context=client_tls(ca)) as dispatcher:
             assert dispatcher.run_once().channels["email"].retry == 1
@@ -139,7 +139,7 @@ def test_a_refused_login_is_retried_and_named_without_the_password(
 
 def test_an_untrusted_certificate_is_refused(
         tmp_path: Path, smtp: SmtpServer, clock: Clock) -> None:
-    app = App(settings(tmp_path, email=email_section(smtp)), clock)
+    app = open_app(settings(tmp_path, email=email_section(smtp)), clock)
     raise_alerts(app, [finding(1)], clock.now)
     with Dispatcher(app, clock=clock) as dispatcher:  # the system trust store only
         assert dispatcher.run_once().channels["email"].retry == 1
@@ -151,7 +151,7 @@ def test_an_untrusted_certificate_is_refused(
 
 def test_deliveries_are_recorded_per_channel(
         tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: Clock) -> None:
-    app = App(settings(tmp_path, email=email_section(smtp, min_severity="critical")), clock)
+    app = open_app(settings(tmp_path, email=email_section(smtp, min_severity="critical")), clock)
     raise_alerts(app, [finding(1), finding(2, "pain_stop", "critical")], clock.now)
     with Dispatcher(app, clock=clock, tls_context=client_tls(ca)) as dispatcher:
         dispatcher.run_once()

@@ -116,12 +116,12 @@ def test_a_poisoned_gear_name_is_delivered_cleanly_with_every_other_alert(
 
 def test_syncd_alerts_prints_no_escape_from_a_row_stored_before_cleaning(
         tmp_path: Path, configured: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from syncd.app import App
+    from syncd.clinic import open_app
     from syncd.config import load_settings
 
     from .support import finding, raise_alerts
 
-    app = App(load_settings(configured))
+    app = open_app(load_settings(configured))
     dirty = finding(1)
     old_row = type(dirty)(**{**{f: getattr(dirty, f) for f in dirty.__dataclass_fields__},
                              "message": "Shoes Peg\x1b[2J\x1b]0;owned\x07asus\r\n\u202eok"})

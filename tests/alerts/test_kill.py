@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from syncd.app import App
+from syncd.clinic import open_app
 from syncd.store.outbox import DELIVERED, PENDING
 from syncd.store.tables import AlertDeliveryRow, DeliveryAttemptRow
 from tests.support.config import write_config
@@ -36,7 +36,7 @@ def _deliver(config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 
 def _alerts(tmp_path: Path, receiver: Receiver, count: int) -> set[str]:
-    app = App(settings(tmp_path, webhook={"url": receiver.url, "secret": SECRET}))
+    app = open_app(settings(tmp_path, webhook={"url": receiver.url, "secret": SECRET}))
     try:
         result = raise_alerts(app, [finding(n) for n in range(count)], app.clock())
         return set(event_ids(result, app).values())
@@ -45,7 +45,7 @@ def _alerts(tmp_path: Path, receiver: Receiver, count: int) -> set[str]:
 
 
 def _rows(tmp_path: Path) -> tuple[list[AlertDeliveryRow], int]:
-    app = App(settings(tmp_path))
+    app = open_app(settings(tmp_path))
     try:
         with app.store.read() as tx:
             rows = list(tx.scalars(select(AlertDeliveryRow)))

@@ -15,7 +15,7 @@ import trustme
 from prometheus_client import CollectorRegistry, generate_latest
 
 from syncd.alerts import DeliveryMetrics, Dispatcher
-from syncd.app import App
+from syncd.clinic import open_app
 from syncd.logs import configure_logging
 from tests.support.clock import Clock
 from tests.support.net import free_port
@@ -50,7 +50,7 @@ def test_counts_latency_and_queue_gauges(
         tmp_path: Path, receiver: Receiver, clock: Clock) -> None:
     answers = iter([200, 500, 200])
     receiver.responder = lambda got: (next(answers), {})
-    app = App(settings(tmp_path, webhook=webhook(receiver.url, min_severity="warning")), clock)
+    app = open_app(settings(tmp_path, webhook=webhook(receiver.url, min_severity="warning")), clock)
     raise_alerts(app, [finding(n) for n in range(3)] + [finding(9, "load_ratio", "info")],
                  clock.now)
     registry = CollectorRegistry()
@@ -76,7 +76,7 @@ def test_one_line_per_attempt_and_no_secret_or_body_in_the_logs(
         log_output: io.StringIO) -> None:
     dead = f"http://127.0.0.1:{free_port()}/hook?token=url-token-123"
     wrong_password = dict(email_section(smtp), password="not-" + SMTP_PASSWORD)
-    app = App(settings(tmp_path, webhook=webhook(dead), email=wrong_password), clock)
+    app = open_app(settings(tmp_path, webhook=webhook(dead), email=wrong_password), clock)
     alerts = raise_alerts(app, [finding(1), finding(2)], clock.now).raised
     with Dispatcher(app, clock=clock, tls_context=client_tls(ca), jitter=0) as dispatcher:
         report = dispatcher.run_once()

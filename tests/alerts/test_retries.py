@@ -14,6 +14,7 @@ from syncd.alerts import DeliveryMetrics, Dispatcher
 from syncd.alerts.schedule import MAX_ATTEMPTS, RETRY_DELAYS, parse_retry_after, retry_delay
 from syncd.app import App
 from syncd.cli.main import main
+from syncd.clinic import open_app
 from syncd.store.outbox import DISABLED, FAILED, PENDING, attempts_of, list_deliveries, next_due
 from syncd.store.tables import AlertDeliveryRow, AlertEventRow
 from tests.support.clock import Clock
@@ -75,7 +76,7 @@ def test_a_receiver_down_for_three_hours_gets_every_alert_on_the_schedule(
     start = clock.now
     up_at = start + timedelta(hours=3)
     receiver.responder = lambda got: (500, {}) if clock.now < up_at else (200, {})
-    app = App(settings(tmp_path, db_url, webhook=webhook(receiver.url)), clock)
+    app = open_app(settings(tmp_path, db_url, webhook=webhook(receiver.url)), clock)
     created = {}
     with Dispatcher(app, clock=clock, jitter=0) as dispatcher:
         for offset in (0, 1 * H, 2.5 * H):
@@ -108,7 +109,7 @@ def test_a_receiver_down_for_three_hours_gets_every_alert_on_the_schedule(
 def test_retry_after_is_honoured(tmp_path: Path, receiver: Receiver, clock: Clock) -> None:
     answers = iter([(503, {"retry-after": "120"}), (429, {"retry-after": "1"}), (200, {})])
     receiver.responder = lambda got: next(answers)
-    app = App(settings(tmp_path, webhook=webhook(receiver.url)), clock)
+    app = open_app(settings(tmp_path, webhook=webhook(receiver.url)), clock)
     result = raise_alerts(app, [finding(1)], clock.now)
     with Dispatcher(app, clock=clock, jitter=0) as dispatcher:
         _drive(dispatcher, app, clock, clock.now + timedelta(hours=1))
@@ -126,7 +127,7 @@ def test_the_last_failed_attempt_leaves_a_visible_failed_delivery(
     # The alert never gets through; the operator notice saying so does.
     receiver.responder = lambda got: (
         (200, {}) if got.payload["type"] == "operator.notice" else (500, {}))
-    app = App(settings(tmp_path, webhook=webhook(receiver.url)), clock)
+    app = open_app(settings(tmp_path, webhook=webhook(receiver.url)), clock)
     alert = raise_alerts(app, [finding(1)], clock.now).raised[0]
     metrics = DeliveryMetrics()
     with Dispatcher(app, clock=clock, jitter=0, metrics=metrics) as dispatcher:
@@ -172,7 +173,7 @@ def test_410_gone_disables_the_endpoint_and_tells_the_operator(
         sections = {"webhook": webhook(receiver.url), "webhooks": [webhook(other.url)]}
         if with_email:
             sections["email"] = email_section(smtp)
-        app = App(settings(tmp_path, **sections), clock)
+        app = open_app(settings(tmp_path, **sections), clock)
         raise_alerts(app, [finding(1), finding(2)], clock.now)
         with Dispatcher(app, clock=clock, jitter=0, tls_context=client_tls(ca),
                         concurrency=1) as dispatcher:
@@ -208,7 +209,7 @@ def test_a_dead_receiver_loses_nothing_and_the_pass_goes_on(
         tmp_path: Path, clock: Clock) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/hook"
-    app = App(settings(tmp_path, webhook=webhook(url)), clock)
+    app = open_app(settings(tmp_path, webhook=webhook(url)), clock)
     alerts = raise_alerts(app, [finding(n) for n in range(5)], clock.now).raised
     with Dispatcher(app, clock=clock, jitter=0) as dispatcher:
         report = dispatcher.run_once()

@@ -14,6 +14,7 @@ from syncd.alerts import Dispatcher
 from syncd.alerts.chart import ACTUAL, OVER, PLAN
 from syncd.alerts.messages import message_id
 from syncd.app import App
+from syncd.clinic import open_app
 from syncd.models import Activity, Segment
 from syncd.store.tables import AlertEventRow
 from tests.support.clock import Clock
@@ -51,7 +52,7 @@ def _app(tmp_path: Path, smtp: SmtpServer, clock: Clock) -> App:
     config = settings(tmp_path, email=email_section(smtp),
                       athlete={"timezone": "Europe/Berlin", "plan": "hip-return-run-walk",
                                "plan_start": PLAN_START.isoformat()})
-    app = App(config, clock)
+    app = open_app(config, clock)
     app.ingest(_history())
     return app
 
@@ -132,7 +133,7 @@ def test_no_summary_without_email_or_when_turned_off(
     config = settings(tmp_path, email=email_section(smtp), alerts={"weekly_summary": False},
                       athlete={"timezone": "Europe/Berlin", "plan": "hip-return-run-walk",
                                "plan_start": PLAN_START.isoformat()})
-    app = App(config, clock)
+    app = open_app(config, clock)
     app.ingest(_history())
     with Dispatcher(app, clock=clock, tls_context=client_tls(ca)) as dispatcher:
         assert dispatcher.run_once().summaries == []

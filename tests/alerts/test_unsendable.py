@@ -18,6 +18,7 @@ from syncd.alerts.channel import EVENT_SUMMARY
 from syncd.alerts.messages import message_id
 from syncd.alerts.schedule import RETRY_DELAYS
 from syncd.app import App
+from syncd.clinic import open_app
 from syncd.errors import AuthError
 from syncd.pipeline.notices import notify_source_failure
 from syncd.pipeline.sync import SourceResult
@@ -71,7 +72,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_an_event_that_cannot_be_built_fails_alone_and_is_reported(
         tmp_path: Path, smtp: SmtpServer, receiver: Receiver, ca: trustme.CA,
         clock: Clock) -> None:
-    app = App(settings(tmp_path, email=email_section(smtp),
+    app = open_app(settings(tmp_path, email=email_section(smtp),
                        webhook=webhook(receiver.url)), clock)
     first = raise_alerts(app, [finding(1), finding(2, "pain_stop", "critical")], clock.now)
     broken = _broken_summary(app, clock.now)
@@ -118,7 +119,7 @@ def test_an_event_that_cannot_be_built_fails_alone_and_is_reported(
 
 def test_a_header_stored_dirty_is_cleaned_when_the_mail_is_built(
         tmp_path: Path, smtp: SmtpServer, ca: trustme.CA, clock: Clock) -> None:
-    app = App(settings(tmp_path, email=email_section(smtp)), clock)
+    app = open_app(settings(tmp_path, email=email_section(smtp)), clock)
     dirty = finding(1)
     stored_before = type(dirty)(**{**{f: getattr(dirty, f) for f in dirty.__dataclass_fields__},
                                    "message": "Shoes Peg\r\nBcc: x@example.org\x1b[2J asus"})
@@ -135,7 +136,7 @@ def test_a_header_stored_dirty_is_cleaned_when_the_mail_is_built(
 
 
 def test_an_alert_no_attempt_reached_shows_as_stalled(tmp_path: Path, clock: Clock) -> None:
-    app = App(settings(tmp_path, webhook=webhook("http://127.0.0.1:9/hook")), clock)
+    app = open_app(settings(tmp_path, webhook=webhook("http://127.0.0.1:9/hook")), clock)
     raise_alerts(app, [finding(1)], clock.now)
     clock.advance(hours=2)  # and no dispatcher pass got to it (stopped, or crashing)
 
@@ -150,7 +151,7 @@ def test_operator_notices_never_reach_a_patients_own_mail(
         clock: Clock) -> None:
     config = settings(tmp_path, email=email_section(smtp, recipients=["pt@example.org"]),
                       webhook=webhook(receiver.url), athlete=ANA)
-    app = App(config, clock)
+    app = open_app(config, clock)
     assert "email:ana" in app.channels()
     raise_alerts(app, [finding(1)], clock.now)
     notify_source_failure(app, SourceResult(
@@ -185,7 +186,7 @@ def test_metrics_name_no_patient(tmp_path: Path, smtp: SmtpServer, ca: trustme.C
                                  clock: Clock) -> None:
     config = settings(tmp_path, email=email_section(smtp, recipients=["pt@example.org"]),
                       athlete=ANA)
-    app = App(config, clock)
+    app = open_app(config, clock)
     raise_alerts(app, [finding(1), finding(2)], clock.now)
     metrics = DeliveryMetrics()
     with Dispatcher(app, clock=clock, tls_context=client_tls(ca), metrics=metrics) as dispatcher:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from syncd.alerts import Dispatcher
 from syncd.alerts.webhook import render_body, signed_headers, signer
-from syncd.app import App
+from syncd.clinic import open_app
 from syncd.store.outbox import DELIVERED, PENDING, SKIPPED, attempts_of
 from syncd.store.tables import AlertDeliveryRow
 from tests.support.clock import Clock
@@ -55,7 +55,7 @@ def test_receiver_accepts_a_signed_body_and_rejects_tampering_and_old_timestamps
 
 def test_an_alert_arrives_signed_with_the_design_payload(
         tmp_path: Path, db_url: str, receiver: Receiver, clock: Clock) -> None:
-    app = App(settings(tmp_path, db_url, webhook=webhook(receiver.url)), clock)
+    app = open_app(settings(tmp_path, db_url, webhook=webhook(receiver.url)), clock)
     result = raise_alerts(app, [finding(1)], clock.now)
     alert = result.raised[0]
     with Dispatcher(app, clock=clock, jitter=0) as dispatcher:
@@ -90,7 +90,7 @@ def test_each_endpoint_has_its_own_secret_and_filter(tmp_path: Path, clock: Cloc
             webhook(therapist.url, OTHER_SECRET, min_severity="critical"),
             webhook(therapist.url, OTHER_SECRET, rules=["weekly_increase"]),
         ])
-        app = App(config, clock)
+        app = open_app(config, clock)
         warning = raise_alerts(app, [finding(1)], clock.now).raised[0]
         critical = raise_alerts(app, [finding(2, "pain_stop", "critical")], clock.now).raised[0]
         with Dispatcher(app, clock=clock, jitter=0) as dispatcher:
@@ -113,7 +113,7 @@ def test_each_endpoint_has_its_own_secret_and_filter(tmp_path: Path, clock: Cloc
 
 def test_redirects_are_not_followed(tmp_path: Path, receiver: Receiver, clock: Clock) -> None:
     receiver.responder = lambda got: (302, {"location": "/elsewhere"})
-    app = App(settings(tmp_path, webhook=webhook(receiver.url)), clock)
+    app = open_app(settings(tmp_path, webhook=webhook(receiver.url)), clock)
     result = raise_alerts(app, [finding(1)], clock.now)
     with Dispatcher(app, clock=clock, jitter=0) as dispatcher:
         report = dispatcher.run_once()
@@ -136,7 +136,7 @@ def test_a_slow_receiver_times_out_and_is_retried(
         return 200, {}
 
     receiver.responder = slow
-    app = App(settings(tmp_path, webhook=webhook(receiver.url, timeout="0.2s")), clock)
+    app = open_app(settings(tmp_path, webhook=webhook(receiver.url, timeout="0.2s")), clock)
     raise_alerts(app, [finding(1)], clock.now)
     with Dispatcher(app, clock=clock, jitter=0) as dispatcher:
         started = time.monotonic()
@@ -153,12 +153,12 @@ def test_a_slow_receiver_times_out_and_is_retried(
 
 def test_an_event_written_before_the_channel_existed_is_delivered_to_it(
         tmp_path: Path, receiver: Receiver, clock: Clock) -> None:
-    before = App(settings(tmp_path), clock)
+    before = open_app(settings(tmp_path), clock)
     assert before.channels() == []
     alert = raise_alerts(before, [finding(1)], clock.now).raised[0]
     before.close()
 
-    after = App(settings(tmp_path, webhook=webhook(receiver.url)), clock)
+    after = open_app(settings(tmp_path, webhook=webhook(receiver.url)), clock)
     with Dispatcher(after, clock=clock, jitter=0) as dispatcher:
         report = dispatcher.run_once()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from syncd.app import App
+from syncd.clinic import open_app
 from syncd.config import load_settings
 from syncd.pipeline.sync import SourceResult
 from syncd.runtime.scheduler import Scheduler
@@ -29,7 +30,7 @@ client_id = "1"
 client_secret = "x"
 poll_interval = "1s"
 ''')
-    application = App(load_settings(config))
+    application = open_app(load_settings(config))
     yield application
     application.close()
 

@@ -133,13 +133,13 @@ class World:
 
     def authorize(self) -> None:
         """What ``syncd auth strava`` and ``syncd auth garmin`` leave behind."""
-        from syncd.app import App
+        from syncd.clinic import open_app
         from syncd.config import load_settings
         from syncd.store import DbCredentialStore
 
         self.garmin.write_token_store(self.token_store)
         save_profile(self.token_store, PROFILE["profileId"], PROFILE["displayName"])
-        app = App(load_settings(self.config, env={"STATE_DIRECTORY": str(self.folder)}))
+        app = open_app(load_settings(self.config, env={"STATE_DIRECTORY": str(self.folder)}))
         try:
             DbCredentialStore(app.store, app.athlete_id, prefix="strava.").save(
                 "tokens", self.strava.issue_tokens())

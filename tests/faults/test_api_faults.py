@@ -19,6 +19,7 @@ from connectors.base import ConnectorContext
 from connectors.garmin import GarminConnector
 from connectors.garmin.tokens import save_profile
 from syncd.app import App
+from syncd.clinic import open_app
 from syncd.config import load_settings
 from syncd.pipeline.sync import sync_source
 from syncd.store import DbCredentialStore
@@ -53,7 +54,7 @@ def garmin() -> Iterator[FaultyGarmin]:
 def _app(tmp_path: Path, section: str, clock: Clock) -> App:
     config = write_config(tmp_path, athlete={"timezone": ZONE, "plan": None, "plan_start": None},
                           extra=section)
-    return App(load_settings(config, env={"STATE_DIRECTORY": str(tmp_path)}), clock=clock)
+    return open_app(load_settings(config, env={"STATE_DIRECTORY": str(tmp_path)}), clock=clock)
 
 
 def _recover(app: App, source: str, clock: Clock, connector: object = None) -> list[str]:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from syncd.alerts.dispatcher import Dispatcher
 from syncd.app import App
+from syncd.clinic import open_app
 from syncd.config import load_settings
 from syncd.pipeline.sync import sync_source
 from syncd.store import outbox
@@ -50,7 +51,7 @@ def _settle(app: App, dispatcher: Dispatcher, clock: Clock,
 
 def test_a_day_forward_then_an_hour_back_loses_and_doubles_nothing(world: World) -> None:
     clock = Clock(datetime.now(UTC), running=True)
-    app = App(load_settings(world.config, env={"STATE_DIRECTORY": str(world.folder)}),
+    app = open_app(load_settings(world.config, env={"STATE_DIRECTORY": str(world.folder)}),
               clock=clock)
     dispatcher = Dispatcher(app, clock=clock, jitter=0.0)
     waits: list[timedelta] = []

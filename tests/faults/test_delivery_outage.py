@@ -14,6 +14,7 @@ from sqlalchemy import select
 from syncd.alerts.dispatcher import Dispatcher
 from syncd.alerts.messages import message_id
 from syncd.app import App
+from syncd.clinic import open_app
 from syncd.store import outbox
 from syncd.store.tables import AlertDeliveryRow, AlertEventRow, DeliveryAttemptRow
 from tests.alerts.support import SECRET, T0, Receiver, finding, raise_alerts, settings
@@ -34,7 +35,7 @@ def test_three_days_without_receivers_lose_no_alert(tmp_path: Path) -> None:
     receiver.close()  # down: connections refused
     smtp = PlainSmtp()
     smtp.stop()
-    app = App(settings(tmp_path, webhook={"url": f"http://127.0.0.1:{port}/hook",
+    app = open_app(settings(tmp_path, webhook={"url": f"http://127.0.0.1:{port}/hook",
                                           "secret": SECRET, "timeout": "1s"},
                        email={"host": "127.0.0.1", "port": smtp.port, "starttls": False,
                               "sender": "syncd@example.org", "recipients": ["pt@example.org"],

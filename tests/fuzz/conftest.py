@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from syncd.app import App
+from syncd.clinic import open_app
 from syncd.config import load_settings
 from syncd.store import DbCredentialStore
 from syncd.web import create_app
@@ -24,7 +25,7 @@ def callback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestCli
     config = write_config(folder, athlete={"plan": None, "plan_start": None},
                           strava={"client_id": "4242", "client_secret": "s",
                                   "api_url": "http://127.0.0.1:9", "webhook_verify_token": "v"})
-    app = App(load_settings(config, env={"STATE_DIRECTORY": str(folder)}))
+    app = open_app(load_settings(config, env={"STATE_DIRECTORY": str(folder)}))
     credentials = DbCredentialStore(app.store, app.athlete_id, prefix="strava.")
     credentials.save("tokens", {"access_token": "a", "refresh_token": "r", "expires_at": 0,
                                 "athlete_id": ATHLETE_ID})

@@ -14,6 +14,7 @@ from connectors.base import ConnectorContext
 from connectors.garmin import GarminConnector
 from connectors.memory import MemoryConnector
 from syncd.app import App
+from syncd.clinic import open_app
 from syncd.config import Settings, load_settings
 from syncd.models import Activity
 from syncd.pipeline.notices import notify_source_failure
@@ -44,7 +45,7 @@ def clock_start() -> datetime:
 
 @pytest.fixture
 def app(tmp_path: Path, fake: FakeGarmin, token_dir: Path, clock: Clock) -> Iterator[App]:
-    application = App(make_settings(tmp_path, fake, token_dir), clock=clock)
+    application = open_app(make_settings(tmp_path, fake, token_dir), clock=clock)
     yield application
     application.close()
 

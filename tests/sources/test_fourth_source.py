@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from syncd.app import App
 from syncd.cli.main import main
+from syncd.clinic import open_app
 from syncd.config import load_settings
 from syncd.errors import ConfigError
 from syncd.runtime.scheduler import Scheduler
@@ -59,7 +59,7 @@ def test_syncd_sync_stores_and_evaluates_the_fourth_source(
     assert ("fourth: 2 fetched, 1 new, 0 updated, 0 unchanged, 0 deleted, 0 merged with "
             "another source; alerts 2 raised, 0 resolved; 1 failed") in out
     assert "  skipped f-bad: feed entry f-bad has no start or seconds" in out
-    app = App(load_settings(config, env={}))
+    app = open_app(load_settings(config, env={}))
     try:
         with app.store.read() as tx:
             found = find_activity(tx, app.athlete_id, "fourth", "f1")
@@ -88,7 +88,7 @@ def test_its_command_and_its_route_are_there(
         fourth: None, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", str(config), "fourth-feed"]) == 0
     assert capsys.readouterr().out == "fourth feed feed.json: 2 entries\n"
-    app = App(load_settings(config, env={}))
+    app = open_app(load_settings(config, env={}))
     try:
         assert enabled_sources(app) == ["fourth"]
         assert Scheduler(app).poll_interval("fourth") == timedelta(minutes=5)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from syncd.app import App
+from syncd.clinic import open_app
 from syncd.errors import RateLimited
 from syncd.pipeline.sync import SourceResult, sync_source
 from syncd.store import DbCredentialStore
@@ -21,7 +22,7 @@ from tests.support.clock import Clock
 
 @pytest.fixture
 def app(tmp_path: Path, fake: FakeStrava, clock: Clock) -> Iterator[App]:
-    application = App(app_settings(tmp_path, fake.url), clock=clock)
+    application = open_app(app_settings(tmp_path, fake.url), clock=clock)
     DbCredentialStore(application.store, application.athlete_id, prefix="strava.").save(
         "tokens", fake.issue_tokens(expires_in=timedelta(days=2)))
     yield application

@@ -14,8 +14,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from syncd.app import App
 from syncd.cli.main import main
+from syncd.clinic import open_app
 from syncd.sources.strava.callback import CALLBACK_PATH, router
 from syncd.store import DbCredentialStore
 from syncd.web.context import WebContext
@@ -41,7 +41,7 @@ def config(tmp_path: Path, live_fake: FakeStrava) -> Path:
 def stored(config: Path, name: str = "tokens") -> dict[str, Any] | None:
     from syncd.config import load_settings
 
-    app = App(load_settings(config, env={"STATE_DIRECTORY": str(config.parent / "state")}))
+    app = open_app(load_settings(config, env={"STATE_DIRECTORY": str(config.parent / "state")}))
     try:
         return DbCredentialStore(app.store, app.athlete_id, prefix="strava.").load(name)
     finally:
@@ -138,7 +138,7 @@ def callback(config: Path) -> Iterator[str]:
     """syncd's callback served for real on loopback, as ``syncd run`` would."""
     from syncd.config import load_settings
 
-    app = App(load_settings(config, env={"STATE_DIRECTORY": str(config.parent / "state")}))
+    app = open_app(load_settings(config, env={"STATE_DIRECTORY": str(config.parent / "state")}))
     web = FastAPI()
     web.state.syncd = WebContext(app)
     web.include_router(router)

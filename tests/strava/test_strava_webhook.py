@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from syncd.app import App
+from syncd.clinic import open_app
 from syncd.sources.strava.callback import CALLBACK_PATH, challenge_answer, router
 from syncd.sources.strava.events import StravaEvent
 from syncd.sources.strava.inbox import drain_inbox
@@ -34,7 +35,7 @@ JOG_WALK = [(120, 2.8), (600, 1.4)]  # 12 minutes: within week 1's session, but 
 def make_app(tmp_path: Path, fake: FakeStrava, clock: Clock, strava: str = "") -> App:
     settings = app_settings(tmp_path, fake.url, plan_start="2026-11-02",  # week 1: walk only
                             strava=f'webhook_verify_token = "{VERIFY}"\n{strava}')
-    application = App(settings, clock=clock)
+    application = open_app(settings, clock=clock)
     credentials = DbCredentialStore(application.store, application.athlete_id,
                                     prefix="strava.")
     credentials.save("tokens", fake.issue_tokens(expires_in=timedelta(days=2)))

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from syncd.app import App
+from syncd.clinic import open_app
 from syncd.config import load_settings
 from syncd.sources.strava.callback import CALLBACK_PATH
 from syncd.store import DbCredentialStore
@@ -80,7 +80,7 @@ def started(folder: Path) -> Iterator[Running]:
         server={"listen": f"127.0.0.1:{port}"}, log={"format": "json"})
     env = {"STATE_DIRECTORY": str(folder / "state"),
            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
-    app = App(load_settings(config, env=env))
+    app = open_app(load_settings(config, env=env))
     try:
         credentials = DbCredentialStore(app.store, app.athlete_id, prefix="strava.")
         credentials.save("tokens", fake.issue_tokens(expires_in=timedelta(days=1)))

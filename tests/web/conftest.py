@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from syncd.app import App
+from syncd.clinic import open_app
 from syncd.config import load_settings
 from syncd.pipeline.sync import sync_source
 from syncd.web import create_app
@@ -25,7 +26,7 @@ def sample_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database with the sample history imported (once per test worker)."""
     folder = tmp_path_factory.mktemp("template")
     database = folder / "syncd.db"
-    app = App(load_settings(write_config(folder, database)), clock=lambda: NOW)
+    app = open_app(load_settings(write_config(folder, database)), clock=lambda: NOW)
     result = sync_source(app, "files", force=True)
     assert result.ok and result.inserted == 28, result.summary()
     app.close()
@@ -40,7 +41,7 @@ def make_app(tmp_path: Path, sample_database: Path) -> Iterator[MakeApp]:
     def make(extra: str = "", clock: Callable[[], datetime] = lambda: NOW) -> App:
         database = tmp_path / f"syncd-{len(apps)}.db"
         shutil.copyfile(sample_database, database)
-        app = App(load_settings(write_config(tmp_path, database, extra)), clock=clock)
+        app = open_app(load_settings(write_config(tmp_path, database, extra)), clock=clock)
         apps.append(app)
         return app
 

@@ -63,7 +63,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[FastAPI, str]:
 
 
 def _site(factory: pytest.TempPathFactory) -> tuple[FastAPI, str]:
-    from syncd.app import App
+    from syncd.clinic import open_app
     from syncd.config import load_settings
 
     from .support import NOW, write_config
@@ -81,7 +81,7 @@ client_id = "4242"
 client_secret = "secret"
 api_url = "http://127.0.0.1:9"
 ''')
-    app = App(load_settings(config, env={"STATE_DIRECTORY": str(folder / "state")}),
+    app = open_app(load_settings(config, env={"STATE_DIRECTORY": str(folder / "state")}),
               clock=lambda: NOW)
     with app.store.write() as tx:
         issued = create_invite(tx, app.athlete_id, NOW)
