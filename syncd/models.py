@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -140,15 +141,73 @@ class Session:
                                 activity.gear_id)
 
 
+class PainWhen(StrEnum):
+    """When the pain was felt (DESIGN section 10): during a run, right after it, the next
+    morning, or at some other time (the default, and what older reports read as)."""
+
+    DURING = "during"
+    AFTER = "after"
+    NEXT_MORNING = "next_morning"
+    OTHER = "other"
+
+
+class Symptom(StrEnum):
+    """A warning symptom reported with pain; any one of them means see a professional."""
+
+    SWELLING = "swelling"
+    NUMBNESS = "numbness"
+    TROUBLE_WALKING = "trouble_walking"
+    LOCKING = "locking"
+    NIGHT_PAIN = "night_pain"
+
+
+# The allowed values, in the order forms and messages list them (one place for every interface).
+PAIN_WHENS: tuple[str, ...] = tuple(w.value for w in PainWhen)
+SYMPTOMS: tuple[str, ...] = tuple(s.value for s in Symptom)
+# How forms and messages name them.
+WHEN_LABELS: dict[str, str] = {"during": "during the run", "after": "right after the run",
+                               "next_morning": "the next morning", "other": "at another time"}
+SYMPTOM_LABELS: dict[str, str] = {"swelling": "swelling", "numbness": "numbness",
+                                  "trouble_walking": "trouble walking",
+                                  "locking": "locking (or clicking)",
+                                  "night_pain": "pain at night"}
+
+
+def pain_when(value: str) -> str:
+    """``value`` when it is one of :data:`PAIN_WHENS`; else ``ValueError`` naming the choices."""
+    if value not in PAIN_WHENS:
+        raise ValueError(f"when {value!r} is not one of {', '.join(PAIN_WHENS)}")
+    return str(value)
+
+
+def pain_symptoms(values: Iterable[str]) -> tuple[str, ...]:
+    """The known symptoms among ``values``, each once, in :data:`SYMPTOMS` order (so the same
+    set is always the same tuple); ``ValueError`` naming an unknown one and the choices."""
+    given = {values} if isinstance(values, str) else set(values)  # one name is one symptom
+    unknown = sorted(given - set(SYMPTOMS))
+    if unknown:
+        raise ValueError(f"symptom {unknown[0]!r} is not one of {', '.join(SYMPTOMS)}")
+    return tuple(s for s in SYMPTOMS if s in given)
+
+
 @dataclass(frozen=True, slots=True)
 class PainReport:
-    """A pain score (0-10) the runner reported at a moment, with an optional note."""
+    """A pain score (0-10) the runner reported at a moment, with an optional note, when it
+    was felt (:data:`PAIN_WHENS`) and the warning symptoms that came with it
+    (:data:`SYMPTOMS`, kept in that order)."""
 
     id: str
     at_utc: datetime
     score: int
     local_at: datetime | None = None
     note: str | None = None
+    when: str = PainWhen.OTHER.value
+    symptoms: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # A report is valid by construction: every interface and the store go through here.
+        object.__setattr__(self, "when", pain_when(self.when))
+        object.__setattr__(self, "symptoms", pain_symptoms(self.symptoms))
 
 
 @dataclass(frozen=True, slots=True)

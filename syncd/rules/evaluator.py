@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from syncd.models import SEVERITY_ORDER, Finding, PainReport, Session
 from syncd.plan import PlanWeek, week_start
 from syncd.rules.context import LOOKBACK, Athlete, History, Week
+from syncd.rules.daily import morning_pain_rising, red_flag
 from syncd.rules.gear import shoe_mileage
 from syncd.rules.load import load_ratio, session_spike
 from syncd.rules.pain import pain_persistent, pain_rising, pain_stop
@@ -108,6 +109,8 @@ class GroupedHistory:
         yield from load_ratio(week, chronic, history.first_session_date, limits)
         for report, day in self.pain.get(start, ()):
             yield from pain_stop(report, day, history, limits)
+            yield from red_flag(report, day, history)
+            yield from morning_pain_rising(report, day, history)
 
 
 def plan_weeks(athlete: Athlete, grouped: GroupedHistory, first: date, last: date,

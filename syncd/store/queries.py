@@ -15,7 +15,16 @@ from typing import Any
 from sqlalchemy import Row, Select, delete, func, select, text
 from sqlalchemy.orm import Session as DbSession
 
-from syncd.models import Gear, PainReport, Session
+from syncd.models import (
+    PAIN_WHENS,
+    SYMPTOMS,
+    Gear,
+    PainReport,
+    PainWhen,
+    Session,
+    pain_symptoms,
+    pain_when,
+)
 from syncd.store.state import get_sync_state as get_sync_state
 from syncd.store.state import record_sync_error as record_sync_error
 from syncd.store.state import record_sync_success as record_sync_success
@@ -116,15 +125,26 @@ def add_pain(
     note: str | None = None,
     local_at: datetime | None = None,
     *,
+    when: str = PainWhen.OTHER.value,
+    symptoms: Iterable[str] = (),
     now: datetime | None = None,
 ) -> PainReport:
-    """Store a pain report (the caller has checked the 0-10 range) and return it."""
+    """Store a pain report (the caller has checked the 0-10 range) and return it; ``when``
+    and ``symptoms`` must be known values (``ValueError`` otherwise, before anything is
+    stored)."""
     note = (clean_text(note, NOTE_MAX) or None) if note is not None else None
     row = PainReportRow(athlete_id=athlete_id, at_utc=at_utc, score=score, note=note,
-                        local_at=local_at, created_at=now or datetime.now(UTC))
+                        local_at=local_at, created_at=now or datetime.now(UTC),
+                        timing=pain_when(when), symptoms=symptoms_text(symptoms))
     session.add(row)
     session.flush()
     return _to_pain(row)
+
+
+def symptoms_text(symptoms: Iterable[str]) -> str:
+    """Symptoms as the ``symptoms`` column holds them: known names, comma-separated, in
+    :data:`~syncd.models.SYMPTOMS` order (``ValueError`` for an unknown one)."""
+    return ",".join(pain_symptoms(symptoms))
 
 
 def load_pain(
@@ -139,9 +159,14 @@ def load_pain(
 
 
 def _to_pain(row: PainReportRow) -> PainReport:
-    """A stored pain report as the domain type (its id is the row id, as text)."""
+    """A stored pain report as the domain type (its id is the row id, as text). Values no
+    version of syncd writes (a hand-edited row) read as ``other`` and are left out, so one
+    odd row cannot stop every evaluation."""
+    when = row.timing if row.timing in PAIN_WHENS else PainWhen.OTHER.value
+    symptoms = [name for name in (row.symptoms or "").split(",") if name in SYMPTOMS]
     return PainReport(id=str(row.id), at_utc=row.at_utc.astimezone(UTC), score=row.score,
-                      local_at=row.local_at, note=row.note)
+                      local_at=row.local_at, note=row.note, when=when,
+                      symptoms=tuple(symptoms))
 
 
 def upsert_gear(

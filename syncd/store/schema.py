@@ -15,11 +15,20 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-# The newest revision in migrations/versions (a test keeps the two equal). A database already
-# there is opened without importing Alembic, which costs most of a command's start-up.
-HEAD_REVISION = "0003"
-
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _newest_file_revision() -> str:
+    """The revision of the newest migration, read from the file names (``NNNN_what.py``, named
+    after their revision) so that the fast path needs no Alembic and no hand-kept constant."""
+    files = (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    return max(path.name[:4] for path in files)
+
+
+# The newest revision in migrations/versions (a test keeps it equal to Alembic's head). A
+# database already there is opened without importing Alembic, which costs most of a
+# command's start-up.
+HEAD_REVISION = _newest_file_revision()
 # Any fixed number: it names the PostgreSQL advisory lock that serializes migrations.
 _PG_MIGRATION_LOCK = 0x5359_4E43
 

@@ -7,12 +7,18 @@ from typing import Any
 
 from syncd.rules import RULE_IDS
 
-from . import test_general_rules, test_pain_rules, test_session_rules, test_week_rules
+from . import (
+    test_daily_rules,
+    test_general_rules,
+    test_pain_rules,
+    test_session_rules,
+    test_week_rules,
+)
 
 
 def _tables() -> dict[str, list[Any]]:
     tables: dict[str, list[Any]] = {}
-    for module in (test_session_rules, test_week_rules, test_pain_rules):
+    for module in (test_session_rules, test_week_rules, test_pain_rules, test_daily_rules):
         tables.update(module.TABLES)
     tables["session_spike"] = test_general_rules.SESSION_SPIKE
     tables["load_ratio"] = test_general_rules.LOAD_RATIO

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 
 from syncd.errors import StorageError
 from syncd.store import Store, current_revision, display_url, head_revision
-from syncd.store.schema import alembic_config
+from syncd.store.schema import HEAD_REVISION, alembic_config
 from syncd.store.tables import Base
 
 
@@ -28,14 +28,14 @@ def test_migrated_database_matches_the_models_exactly(store: Store) -> None:
     with store.read() as tx:
         context = MigrationContext.configure(tx.connection(), opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert current_revision(tx.connection()) == head_revision() == "0003"
+        assert current_revision(tx.connection()) == head_revision() == HEAD_REVISION
 
 
 def test_migrating_again_changes_nothing(store: Store) -> None:
     store.migrate()
     store.migrate()
     with store.read() as tx:
-        assert current_revision(tx.connection()) == "0003"
+        assert current_revision(tx.connection()) == HEAD_REVISION
 
 
 def test_downgrade_to_empty_and_back(store: Store) -> None:
@@ -57,7 +57,7 @@ def test_database_from_a_newer_syncd_is_refused(store: Store, db_url: str) -> No
         Store.open(db_url)
     assert str(caught.value) == (
         f"database {display_url(db_url)} is at schema revision 0042, newer than this syncd "
-        "(0003); upgrade syncd or restore a backup"
+        f"({HEAD_REVISION}); upgrade syncd or restore a backup"
     )
 
 
@@ -69,6 +69,4 @@ def test_display_url_drops_the_password_and_shows_sqlite_as_a_path() -> None:
 
 def test_the_fast_path_knows_the_newest_migration() -> None:
     """A database at HEAD_REVISION opens without Alembic; that constant must be the head."""
-    from syncd.store.schema import HEAD_REVISION
-
     assert head_revision() == HEAD_REVISION
