@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
+from syncd.config.mqtt import MqttSection
 from syncd.config.plans import _check_plan
 from syncd.config.sections import (
     AlertsSection,
@@ -41,7 +42,7 @@ SOURCE_NAMES = ("strava", "garmin", "files")
 # (section, key) of every secret; each also accepts <key>_file and SYNCD_<SECTION>_<KEY>.
 SECRETS: tuple[tuple[str, str], ...] = (
     ("strava", "client_secret"), ("strava", "webhook_verify_token"), ("webhook", "secret"),
-    ("email", "password"), ("server", "token"),
+    ("email", "password"), ("server", "token"), ("mqtt", "password"),
 )
 
 # Sections of sources registered beyond the built-in ones (syncd.sources.registry), by name.
@@ -63,6 +64,7 @@ class Settings(_Section):
     webhook: WebhookSection | None = None
     webhooks: list[WebhookSection] = Field(default_factory=list)
     email: EmailSection | None = None
+    mqtt: MqttSection | None = None
     server: ServerSection = Field(default_factory=ServerSection)
     sources: SourcesSection = Field(default_factory=SourcesSection)
     alerts: AlertsSection = Field(default_factory=AlertsSection)

@@ -40,6 +40,7 @@ from syncd.runtime.listen import (
     bind,
     dashboard_url,
 )
+from syncd.runtime.mqtt import MqttPublisher, mqtt_publisher
 from syncd.runtime.scheduler import Coordinator, Deliverer, Scheduler
 from syncd.runtime.server import AcceptErrorLog, OncePerMinute, server_config
 from syncd.runtime.systemd import Notifier
@@ -88,6 +89,7 @@ class Daemon:
     _abort: threading.Event = field(default_factory=threading.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _failed: bool = False
+    mqtt: MqttPublisher | None = None
     # The inbox of each source whose webhook stores events (it keeps what each athlete's
     # events may read), and the (source, athlete) whose inbox is queued to be drained (a
     # burst of events queues one drain, which serves them all).
@@ -121,6 +123,7 @@ class Daemon:
         replicas.beat(store, self.replica_id, leader, self.app.clock())  # /status at once
         self.scheduler = Scheduler(self.app, dispatcher=self.dispatcher, leader=leader,
                                    coordinators=coordinators_for(self.clinic))
+        self.mqtt = mqtt_publisher(self.app.settings, lambda: self.clinic.apps(), self.scheduler)
         self.web = self.web_factory(self.app, scheduler=self.scheduler)
         for source in self.inboxes:  # the source's callback hands each stored event here
             setattr(self.web.state, f"on_{source}_event", partial(self._on_event, source))
@@ -320,6 +323,8 @@ class Daemon:
         if not idle:
             log.warning("stopped with passes still running; they are redone at the next "
                         "start", sources=sorted(self.scheduler.running()))
+        if self.mqtt is not None:  # "offline" before the database goes
+            self.mqtt.stop()
         for dispatcher in [*self._retired_dispatchers, self.dispatcher]:
             if isinstance(dispatcher, Dispatcher):
                 dispatcher.close()
@@ -337,7 +342,7 @@ class Daemon:
         old = self.app.settings
         try:
             settings = load_settings(old.config_path)
-            needs_restart = [name for name in ("database", "server")
+            needs_restart = [name for name in ("database", "server", "mqtt")
                              if getattr(settings, name) != getattr(old, name)]
             if needs_restart:
                 log.warning("configuration not reloaded: changes to "
