@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from syncd.config import Settings
+from syncd.config.notify import carries
 from syncd.config.plans import resolve_plan
 from syncd.config.sections import AthleteSection
 from syncd.models import Activity, Alert, Gear, PainReport
@@ -252,7 +253,7 @@ class App:
 def athlete_channels(settings: Settings, profile: AthleteSection) -> list[str]:
     """The channels one athlete's alerts go to."""
     shared = settings.shared_channels()
-    names = [n for n in shared if profile.channels is None or n in profile.channels]
+    names = [n for n in shared if carries(settings.notify, n, profile)]
     if profile.email and settings.email is not None:
         names.append(own_email_channel(profile.name))
     return names

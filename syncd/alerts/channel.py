@@ -76,6 +76,21 @@ def severity_at_least(severity: str, minimum: str) -> bool:
     return SEVERITY_ORDER.get(severity, 0) >= SEVERITY_ORDER.get(minimum, 0)
 
 
+def passes_filter(event: OutboxEvent, min_severity: str, rules: list[str] | None) -> bool:
+    """The filter of a channel configured with ``min_severity`` and ``rules`` (a webhook, a
+    notify channel): alerts that pass both, and operator notices at or above
+    ``min_severity`` except the one saying a webhook endpoint is gone (which is for the
+    operator's mailbox)."""
+    if event.type in ALERT_EVENTS:
+        return (severity_at_least(event.severity, min_severity)
+                and (rules is None or event.rule in rules))
+    if event.type == EVENT_NOTICE:
+        kind = event.notice_kind or ""
+        return (not kind.startswith(GONE_NOTICE_PREFIX)
+                and severity_at_least(event.severity, min_severity))
+    return False
+
+
 class Channel(ABC):
     """A destination for outbox events. Implementations are used from one dispatcher thread
     at a time but may fan out internally."""

@@ -32,6 +32,7 @@ from syncd.alerts.channel import (
     unbuildable,
 )
 from syncd.alerts.metrics import DeliveryMetrics
+from syncd.alerts.notify import notify_channels
 from syncd.alerts.reports import ChannelReport, DispatchReport
 from syncd.alerts.smtp import EmailChannel
 from syncd.alerts.summary import queue_weekly_summary
@@ -65,10 +66,12 @@ def build_channels(settings: Settings, *, roster: Sequence[AthleteSection] | Non
                    tls_context: ssl.SSLContext | None = None, concurrency: int = 8,
                    batch_size: int = 32) -> list[Channel]:
     """The configured channels, named as :meth:`syncd.app.App.channels` names them: the
-    webhooks, the shared mail, and the own mail of each athlete of ``roster`` that has one."""
+    webhooks, the notify channels, the shared mail, and the own mail of each athlete of
+    ``roster`` that has one."""
     channels: list[Channel] = [
         WebhookChannel(name, section, concurrency=concurrency, batch_size=batch_size)
         for name, section in settings.webhook_channel_names()]
+    channels += notify_channels(settings, concurrency=concurrency, batch_size=batch_size)
     if settings.email is not None:
         channels.append(EmailChannel("email", settings.email, settings.alerts,
                                      tls_context=tls_context))

@@ -22,15 +22,12 @@ import httpx
 from standardwebhooks import Webhook
 
 from syncd.alerts.channel import (
-    ALERT_EVENTS,
-    EVENT_NOTICE,
     EVENT_TEST,
-    GONE_NOTICE_PREFIX,
     Channel,
     Outcome,
     Rendered,
     Result,
-    severity_at_least,
+    passes_filter,
 )
 from syncd.alerts.schedule import parse_retry_after
 from syncd.config.sections import WebhookSection
@@ -119,15 +116,7 @@ class WebhookChannel(Channel):
     def accepts(self, event: OutboxEvent) -> bool:
         """Alerts that pass the severity and rule filters, and operator notices (except the
         one saying a webhook endpoint is gone, which is for the operator's mailbox)."""
-        if event.type in ALERT_EVENTS:
-            rules = self.section.rules
-            return (severity_at_least(event.severity, self.section.min_severity)
-                    and (rules is None or event.rule in rules))
-        if event.type == EVENT_NOTICE:
-            kind = event.notice_kind or ""
-            return (not kind.startswith(GONE_NOTICE_PREFIX)
-                    and severity_at_least(event.severity, self.section.min_severity))
-        return False
+        return passes_filter(event, self.section.min_severity, self.section.rules)
 
     def render(self, event: OutboxEvent) -> Rendered:
         """The exact body of ``event``'s request."""

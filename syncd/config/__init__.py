@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
 from syncd.config.mqtt import MqttSection
+from syncd.config.notify import NotifySection, fill_urls, notify_problems
 from syncd.config.plans import _check_plan
 from syncd.config.sections import (
     AlertsSection,
@@ -63,6 +64,7 @@ class Settings(_Section):
     files: FilesSection | None = None
     webhook: WebhookSection | None = None
     webhooks: list[WebhookSection] = Field(default_factory=list)
+    notify: list[NotifySection] = Field(default_factory=list)
     email: EmailSection | None = None
     mqtt: MqttSection | None = None
     server: ServerSection = Field(default_factory=ServerSection)
@@ -87,6 +89,7 @@ class Settings(_Section):
         hooks = [h.name for h in self.webhooks if h.name]
         problems += [f"webhook name {name!r} is used twice in [[webhooks]]"
                      for name in sorted({n for n in hooks if hooks.count(n) > 1})]
+        problems += notify_problems(self.notify, self.roster())
         known = self.shared_channels()
         for athlete in self.roster():
             unknown = [c for c in athlete.channels or [] if c not in known]
@@ -132,8 +135,9 @@ class Settings(_Section):
         return named
 
     def shared_channels(self) -> list[str]:
-        """Channels every athlete may route to: the webhooks and the shared [email]."""
+        """Channels athletes may route to: the webhooks, [[notify]] and the shared [email]."""
         names = [name for name, _ in self.webhook_channel_names()]
+        names += [section.channel for section in self.notify]
         if self.email is not None and self.email.recipients:
             names.append("email")
         return names
@@ -292,6 +296,8 @@ def _fill_secrets(data: dict[str, Any], env: Mapping[str, str], base: Path) -> l
     for i, hook in enumerate(data.get("webhooks") or []):
         if isinstance(hook, dict):
             problems += _fill_one(hook, f"webhooks[{i + 1}].secret", "secret", None, env, base)
+    problems += fill_urls(data.get("notify"),
+                          lambda table, label: _fill_one(table, label, "url", None, env, base))
     return problems
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -35,6 +36,18 @@ def _url(value: str) -> str:
 
 
 HttpUrl = Annotated[str, BeforeValidator(lambda v: _url(str(v)) if v is not None else v)]
+
+
+def _known_rules(value: list[str] | None) -> list[str] | None:
+    unknown = [rule for rule in value or [] if rule not in RULE_IDS]
+    if unknown:
+        raise ValueError(f"unknown rule {', '.join(map(repr, unknown))}; known rules: "
+                         f"{', '.join(RULE_IDS)}")
+    return value
+
+
+# A channel's rule filter (None: every rule), shared by [[webhooks]] and [[notify]].
+RuleFilter = Annotated[list[str] | None, AfterValidator(_known_rules)]
 
 
 class _Section(BaseModel):
@@ -136,17 +149,8 @@ class WebhookSection(_Section):
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     secret: SecretStr | None = None
     min_severity: Literal["info", "warning", "critical"] = "info"
-    rules: list[str] | None = None
+    rules: RuleFilter = None
     timeout: Duration = timedelta(seconds=15)
-
-    @field_validator("rules")
-    @classmethod
-    def _known_rules(cls, value: list[str] | None) -> list[str] | None:
-        unknown = [rule for rule in value or [] if rule not in RULE_IDS]
-        if unknown:
-            raise ValueError(f"unknown rule {', '.join(map(repr, unknown))}; known rules: "
-                             f"{', '.join(RULE_IDS)}")
-        return value
 
 
 class EmailSection(_Section):
