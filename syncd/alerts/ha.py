@@ -79,25 +79,27 @@ SENSORS = (
 
 def slug(text: str) -> str:
     """``text`` as a topic level and id part: lower-case letters, digits and ``_``."""
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40]
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40].rstrip("_")
 
 
 def devices(athletes: list[tuple[int, str]], named: set[int]) -> dict[int, Device]:
     """The device of each athlete (stored id, name). The athletes in ``named`` get topics
-    carrying their name's slug (with their number too when the slug is empty or shared);
-    the others only their number, so that the broker learns no patient's name."""
-    slugs = {athlete_id: slug(name) for athlete_id, name in athletes if athlete_id in named}
-    taken = list(slugs.values())
-    out = {}
-    for athlete_id, name in athletes:
-        key = slugs.get(athlete_id)
-        if key is None:
-            out[athlete_id] = Device(f"athlete_{athlete_id}", f"athlete {athlete_id}")
-            continue
-        if not key or taken.count(key) > 1 or re.fullmatch(r"athlete_\d+", key):
-            key = f"{key}_{athlete_id}".strip("_")
-        out[athlete_id] = Device(key, name)
-    return out
+    carrying their name's slug; the others only their number, so that the broker learns no
+    patient's name."""
+    slugs = [slug(name) for athlete_id, name in athletes if athlete_id in named]
+    return {athlete_id: Device(_named_key(slug(name), athlete_id, slugs), name)
+            if athlete_id in named else Device(f"athlete_{athlete_id}", f"athlete {athlete_id}")
+            for athlete_id, name in athletes}
+
+
+def _named_key(name_slug: str, athlete_id: int, slugs: list[str]) -> str:
+    """The slug, with the athlete's number when it is empty, shared or ends in digits: every
+    key ending in ``_<digits>`` then ends in its own athlete's number, so none can clash."""
+    if not name_slug:
+        return f"athlete_{athlete_id}"
+    if slugs.count(name_slug) > 1 or re.search(r"(^|_)\d+$", name_slug):
+        return f"{name_slug}_{athlete_id}"
+    return name_slug
 
 
 def availability_topic(base_topic: str) -> str:

@@ -67,7 +67,7 @@ class MqttSection(_Section):
         try:
             _ = parts.port
         except ValueError:
-            raise ValueError("has a bad port; use mqtt://HOST:PORT") from None
+            raise ValueError("must have a port from 1 to 65535, e.g. mqtt://HOST:1883") from None
         return value
 
     @property

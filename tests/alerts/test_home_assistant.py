@@ -86,7 +86,7 @@ def test_discovery_configs_are_retained_and_carry_what_home_assistant_requires(
     assert all(m.retained for m in configs.values())
     parsed = [json.loads(m.payload) for m in configs.values()]
     for config in parsed:
-        assert HA_REQUIRED <= set(config)
+        assert set(config) >= HA_REQUIRED
         assert config["state_topic"] == "syncd/ana/state"
         assert config["availability"] == [{"topic": "syncd/status", "payload_available":
                                            "online", "payload_not_available": "offline"}]
