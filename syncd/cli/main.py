@@ -25,6 +25,7 @@ from syncd.clinic import Clinic
 from syncd.config import Settings, load_settings
 from syncd.errors import ConfigError, SyncdError
 from syncd.logs import configure_logging
+from syncd.models import PAIN_WHENS, SYMPTOM_LABELS, SYMPTOMS, WHEN_LABELS
 from syncd.sources.registry import all_hooks, enabled_sources
 from syncd.store.alerts import list_alerts
 
@@ -109,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     pain.add_argument("--at", type=str, default=None,
                       help="when (ISO 8601; local time when no offset; default now)")
     pain.add_argument("--note", type=str, default=None)
+    pain.add_argument("--when", choices=PAIN_WHENS, default="other",
+                      help="when it hurt (default: other)")
+    pain.add_argument("--symptom", choices=SYMPTOMS, action="append", default=[],
+                      dest="symptoms", help="a warning symptom that came with it (repeat "
+                      "for several; any one raises red_flag)")
     alerts = add("alerts", cmd_alerts, "list open alerts")
     alerts.add_argument("--json", action="store_true")
     alerts.add_argument("--all", action="store_true", help="include resolved alerts")
@@ -184,9 +190,13 @@ def cmd_plan(app: App, args: argparse.Namespace) -> int:
 def cmd_pain(app: App, args: argparse.Namespace) -> int:
     """Record a pain report."""
     at = _parse_time(args.at, app.athlete.timezone) if args.at else None
-    report, result = app.record_pain(args.score, at, args.note)
+    report, result = app.record_pain(args.score, at, args.note, when=args.when,
+                                     symptoms=args.symptoms)
     local = report.local_at.strftime("%Y-%m-%d %H:%M") if report.local_at else report.at_utc
-    print(f"pain {report.score}/10 recorded at {local}")
+    details = [WHEN_LABELS[report.when]] if report.when != "other" else []
+    details += [SYMPTOM_LABELS[s] for s in report.symptoms]
+    told = f" ({', '.join(details)})" if details else ""
+    print(f"pain {report.score}/10{told} recorded at {local}")
     for alert in result.raised:
         print(f"  {alert.finding.severity.upper()} {alert.finding.rule}: {alert.finding.message}")
         print(f"    {alert.finding.advice}")

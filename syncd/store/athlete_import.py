@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    DefaultClause,
     Table,
     bindparam,
     insert,
@@ -21,8 +22,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from syncd.errors import SyncdError
+from syncd.models import pain_when
 from syncd.store.athletes import IN_CHUNK, exported_columns, from_json, table_named
 from syncd.store.export_file import KINDS, InvalidExport, shape_problem
+from syncd.store.queries import symptoms_text
 
 
 class ImportConflict(SyncdError):
@@ -51,6 +54,8 @@ def import_athlete(tx: Session, data: Mapping[str, Any], *, name: str | None = N
     _import_activities(tx, athlete_id, data["activities"])
     for kind in ("pain_reports", "gear", "sync_state"):
         rows = _values(table_named(kind), kind, data[kind])
+        if kind == "pain_reports":
+            _check_pain(rows)
         _insert(tx, kind, [{**row, "athlete_id": athlete_id} for row in rows])
     alerts = _values(table_named("alerts"), "alerts", data["alerts"])
     _insert(tx, "alerts", [{**row, "athlete_id": athlete_id} for row in alerts])
@@ -81,8 +86,27 @@ def _values(table: Table, kind: str, entries: Sequence[Any]) -> list[dict[str, A
 
 def _value(entry: Mapping[str, Any], column: Column[Any]) -> Any:
     """The entry's value for ``column``; raises ``KeyError`` when a required one is missing
-    (an optional column added after the export was written is simply empty)."""
+    (a column added after the export was written is simply empty, or takes the default the
+    migration gave the rows stored before it)."""
+    default = column.server_default
+    if column.name not in entry and isinstance(default, DefaultClause):
+        return default.arg
     return entry.get(column.name) if column.nullable else entry[column.name]
+
+
+def _check_pain(rows: list[dict[str, Any]]) -> None:
+    """Refuse pain reports whose *when* or symptoms syncd does not know (they would read
+    back as something the runner did not report), naming the entry; symptoms are put in
+    their stored order."""
+    for number, row in enumerate(rows, 1):
+        timing, symptoms = row["timing"], row["symptoms"]
+        try:
+            if not isinstance(timing, str) or not isinstance(symptoms, str):
+                raise ValueError("timing and symptoms must be text")
+            pain_when(timing)
+            row["symptoms"] = symptoms_text(name for name in symptoms.split(",") if name)
+        except ValueError as err:
+            raise _unreadable("pain_reports", number, str(err)) from err
 
 
 def _unreadable(kind: str, number: int, reason: str) -> InvalidExport:

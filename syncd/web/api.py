@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from syncd.models import PainReport
+from syncd.models import PainReport, PainWhen, Symptom
 from syncd.store.alerts import list_alerts
 from syncd.store.outbox import STALL_AFTER, delivery_health
 from syncd.web.context import WebContext, web_context
@@ -101,13 +101,18 @@ def _whole_number(value: Any) -> Any:
 
 class PainIn(BaseModel):
     """A pain score on the 0-10 scale; ``at`` without an offset is the athlete's local time
-    (default: now)."""
+    (default: now); ``when`` it hurt and the warning ``symptoms`` that came with it (an
+    unknown value is a 422 naming the field and the allowed values)."""
 
     model_config = ConfigDict(extra="forbid")
 
     score: Annotated[int, BeforeValidator(_whole_number)] = Field(ge=0, le=10)
     at: datetime | None = None
     note: str | None = Field(default=None, max_length=500)
+    when: PainWhen = Field(default=PainWhen.OTHER, description="when it hurt")
+    # Room for each symptom twice (a form that repeats one), and no more.
+    symptoms: list[Symptom] = Field(default_factory=list, max_length=2 * len(Symptom),
+                                    description="warning symptoms; any one raises red_flag")
 
     @field_validator("note")
     @classmethod
@@ -125,6 +130,8 @@ class PainOut(BaseModel):
     at: str
     local_at: str | None
     note: str | None
+    when: str
+    symptoms: list[str]
     raised: list[AlertOut]
 
 
@@ -216,7 +223,8 @@ def pain(context: Context, report: PainIn, athlete: AthleteName = None
         if problem:
             return JSONResponse({"detail": [{"loc": ["body", "at"], "msg": problem,
                                              "type": "value_error"}]}, status_code=422)
-    stored, result = app.record_pain(report.score, at, report.note)
+    stored, result = app.record_pain(report.score, at, report.note, when=report.when,
+                                     symptoms=report.symptoms)
     context.wrote()
     if result.raised and context.scheduler is not None:
         context.scheduler.dispatch_soon()
@@ -262,7 +270,8 @@ def pain_out(report: PainReport, raised: list[AlertOut]) -> PainOut:
     return PainOut(id=report.id, score=report.score,
                    at=report.at_utc.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                    local_at=report.local_at.isoformat() if report.local_at else None,
-                   note=report.note, raised=raised)
+                   note=report.note, when=report.when, symptoms=list(report.symptoms),
+                   raised=raised)
 
 
 @router.get("/metrics", response_class=Response, summary="Prometheus metrics",

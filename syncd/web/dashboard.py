@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from functools import partial
 from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -22,10 +23,10 @@ from starlette.concurrency import run_in_threadpool
 from syncd.errors import SyncdError
 from syncd.store.dashboard import SessionSplit, recent_sessions
 from syncd.web.chart import weekly_chart
-from syncd.web.checkin_form import checkin_section
 from syncd.web.clinic_page import athlete_path, pain_action, render_overview
 from syncd.web.context import WebContext, context_of, scrub
 from syncd.web.logins import logins_of
+from syncd.web.pain_form import FormProblem, pain_section, read_pain_form
 from syncd.web.security import COOKIE, AccessPolicy, client_of, session_of
 from syncd.web.style import CSS
 
@@ -89,17 +90,17 @@ async def log_pain(request: Request, athlete: str | None = None) -> Response:
         app = context.athlete_app(athlete)
     except HTTPException as refused:
         return page("syncd: no such athlete", _refusal(refused), refused.status_code)
-    form = await read_form(request)
-    score_text = (form.get("score") or "").strip()
-    note = (form.get("note") or "").strip()[:500] or None
     back = athlete_path(app) if context.several() else "/"
-    if not score_text.isdigit() or not 0 <= int(score_text) <= 10:
-        return RedirectResponse(f"{back}?error=score#pain", status_code=303)
-    _, result = await run_in_threadpool(app.record_pain, int(score_text), None, note)
+    try:
+        form = read_pain_form(await read_form_values(request))
+    except FormProblem as problem:
+        return RedirectResponse(f"{back}?error={problem.field}#pain", status_code=303)
+    _, result = await run_in_threadpool(partial(
+        app.record_pain, form.score, None, form.note, when=form.when, symptoms=form.symptoms))
     context.wrote()
     if result.raised and context.scheduler is not None:
         context.scheduler.dispatch_soon()
-    return RedirectResponse(f"{back}?logged={int(score_text)}#pain", status_code=303)
+    return RedirectResponse(f"{back}?logged={form.score}#pain", status_code=303)
 
 
 def _refusal(refused: HTTPException) -> str:
@@ -144,15 +145,20 @@ def logout(request: Request) -> Response:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """A small url-encoded form's fields (first value of each); a body past
-    :data:`MAX_FORM_BYTES` is cut there, so no form can fill the memory."""
+    """A small url-encoded form's fields (first value of each); see :func:`read_form_values`."""
+    fields = await read_form_values(request)
+    return {key: values[0] for key, values in fields.items() if values}
+
+
+async def read_form_values(request: Request) -> dict[str, list[str]]:
+    """A small url-encoded form's fields, every value of each (ticked checkboxes of one
+    name); a body past :data:`MAX_FORM_BYTES` is cut there, so no form can fill the memory."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             break
-    fields = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"))
-    return {key: values[0] for key, values in fields.items() if values}
+    return parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"))
 
 
 def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
@@ -224,10 +230,9 @@ def render_dashboard(context: WebContext, app: App | None = None, *,
         '<p class="legend"><span class="key actual"></span> run '
         '<span class="key over"></span> above plan <span class="key plan"></span> plan</p>'
         "</section>",
-        checkin_section(app, app.clock(), several),
         _alerts_section(alerts),
         _sessions_section(sessions),
-        _pain_section(logged, error, pain_action(app) if several else None),
+        pain_section(logged, error, pain_action(app) if several else None),
         _sources_section(sources),
     ])
 
@@ -299,25 +304,6 @@ def _session_row(session: SessionSplit) -> str:
 
 def _when(local: datetime) -> str:
     return escape(local.strftime("%a %d %b %H:%M"))
-
-
-def _pain_section(logged: int | None, error: str | None, action: str | None = None) -> str:
-    notice = ""
-    if logged is not None and 0 <= logged <= 10:
-        notice = f'<p class="notice good" role="status">Pain {logged}/10 recorded.</p>'
-    if error:
-        notice = '<p class="notice bad" role="alert">Choose a score from 0 to 10.</p>'
-    options = "".join(f'<option value="{i}">{i}</option>' for i in range(11))
-    return (
-        '<section id="pain"><h2>Log pain</h2>' + notice
-        + f'<form method="post" action="{escape(action or "/dashboard/pain")}">'
-        '<label>Pain now (0 none, 10 worst) <select name="score" required>'
-        f'<option value="" selected disabled>choose</option>{options}</select></label>'
-        '<label>Note <input type="text" name="note" maxlength="500" '
-        'placeholder="optional: where, when it started"></label>'
-        '<button type="submit">Record</button></form>'
-        '<p class="muted">4 or more means stop and reassess.</p></section>'
-    )
 
 
 def _sources_section(sources: dict[str, dict[str, Any]]) -> str:
