@@ -20,6 +20,7 @@ from syncd.alerts.channel import (
     severity_at_least,
     unbuildable,
 )
+from syncd.alerts.checkin_mail import CheckinMessage, checkin_mail
 from syncd.alerts.messages import DigestPart, alert_mail, digest_mail, digest_part
 from syncd.config.sections import AlertsSection, EmailSection
 from syncd.store.outbox import OutboxEvent
@@ -87,6 +88,20 @@ class EmailChannel(Channel):
                 for i in indices:
                     outcomes.setdefault(i, failed)
         return [outcomes.get(i, Outcome(Result.RELEASED)) for i in range(len(messages))]
+
+    def send_checkin(self, message: CheckinMessage) -> Outcome:
+        """Mail a morning check-in to this channel's recipients (an athlete's own mail) over
+        a connection of its own (:class:`~syncd.alerts.checkin_mail.CheckinCarrier`)."""
+        started = time.monotonic()
+        try:
+            mail = checkin_mail(message, self.section.sender, self.section.recipients)
+            with self._connect() as smtp:
+                return self._send(smtp, mail)
+        except (smtplib.SMTPException, OSError) as err:
+            return Outcome(Result.ERROR, _code(err), describe_smtp_error(err, self.section),
+                           duration_s=time.monotonic() - started)
+        except (ValueError, TypeError, UnicodeError, MessageError) as err:
+            return Outcome(Result.ERROR, error=unbuildable(err))
 
     def _mails(self, messages: list[Rendered]) -> list[tuple[list[int], EmailMessage]]:
         """(indices of the events it carries, mail) pairs: the mails rendered one per event,

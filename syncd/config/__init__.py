@@ -25,6 +25,7 @@ from syncd.config.plans import _check_plan
 from syncd.config.sections import (
     AlertsSection,
     AthleteSection,
+    CheckinSection,
     DatabaseSection,
     EmailSection,
     FilesSection,
@@ -70,6 +71,7 @@ class Settings(_Section):
     server: ServerSection = Field(default_factory=ServerSection)
     sources: SourcesSection = Field(default_factory=SourcesSection)
     alerts: AlertsSection = Field(default_factory=AlertsSection)
+    checkin: CheckinSection = Field(default_factory=CheckinSection)
     log: LogSection = Field(default_factory=LogSection)
 
     _config_path: Path | None = PrivateAttr(default=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -230,6 +230,31 @@ class AlertsSection(_Section):
     email_mode: Literal["each", "digest"] = "each"
     digest_interval: Duration = timedelta(hours=1)
     weekly_summary: bool = True
+
+
+def _time_of_day(value: Any) -> Any:
+    """A local time of day from ``"HH:MM"`` (or a TOML local time such as ``08:00:00``)."""
+    if isinstance(value, time):
+        return value.replace(second=0, microsecond=0)
+    hours, colon, minutes = str(value).partition(":") if isinstance(value, str) else ("", "", "")
+    if (colon and hours.isdigit() and minutes.isdigit() and len(minutes) == 2
+            and int(hours) < 24 and int(minutes) < 60):
+        return time(int(hours), int(minutes))
+    raise ValueError('must be a time of day as "HH:MM" on the 24-hour clock, e.g. "08:00"')
+
+
+TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
+
+
+class CheckinSection(_Section):
+    """The morning check-in: on the local morning after a run day (and every morning while
+    pain at the plan's ``pain_stop`` or more is unresolved) the athlete is asked for a score
+    through their own channels (their mail)."""
+
+    # None: on for every athlete who has a channel of their own ([[athletes]] email).
+    enabled: bool | None = None
+    # From when on the athlete's local morning the check-in is sent.
+    time: TimeOfDay = time(8, 0)
 
 
 class LogSection(_Section):

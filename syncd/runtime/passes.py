@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 log = structlog.get_logger("syncd.runtime.scheduler")
 
 SyncPass = Callable[["App", str], SourceResult]
+
+
+class Deliverer(Protocol):
+    """What the scheduler needs from alert delivery: one pass over what is due."""
+
+    def run_once(self, now: datetime) -> Any:
+        """Deliver every pending delivery that is due at ``now``."""
+        ...
 
 
 def default_sync(app: App, name: str) -> SourceResult:

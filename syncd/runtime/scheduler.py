@@ -15,15 +15,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 import structlog
 from apscheduler.triggers.interval import IntervalTrigger
 
 from syncd.errors import StorageError
 from syncd.pipeline.sync import SourceResult
+from syncd.runtime.chores import CHORES, Chore
 from syncd.runtime.executors import EVENTS_EXECUTOR, background_scheduler, quiet_executor_logs
 from syncd.runtime.passes import (
+    Deliverer,
     SourceStats,
     SyncPass,
     claimed,
@@ -49,14 +51,6 @@ STALE_AFTER = timedelta(seconds=30)
 MAX_JITTER = timedelta(seconds=60)
 _HEARTBEAT_JOB = "heartbeat"
 _DISPATCH_JOB = "dispatch"
-
-
-class Deliverer(Protocol):
-    """What the scheduler needs from alert delivery: one pass over what is due."""
-
-    def run_once(self, now: datetime) -> Any:
-        """Deliver every pending delivery that is due at ``now``."""
-        ...
 
 
 class Scheduler:
@@ -108,6 +102,9 @@ class Scheduler:
                 name="dispatch", next_run_time=now, misfire_grace_time=None)
         if self.leader:
             self._schedule_sources(now)
+        for chore in CHORES:  # the leader's work for the whole clinic (runtime/chores.py)
+            self._scheduler.add_job(self._chore, chore.trigger(), args=(chore,), id=chore.job_id,
+                                    name=chore.name, next_run_time=now, misfire_grace_time=None)
         self._scheduler.start()
         log.info("scheduler started", sources=self.app.settings.enabled_sources(),
                  athletes=len(self._apps()), leader=self.leader)
@@ -242,7 +239,7 @@ class Scheduler:
         """Passes under way (by :func:`pass_key`), and since when."""
         with self._idle:
             return {k: v for k, v in self._running.items()
-                    if k != _DISPATCH_JOB and not k.startswith(("event:", "coordinate:"))}
+                    if k != _DISPATCH_JOB and not k.startswith(("event:", "coordinate:", "chore:"))}
 
     def next_runs(self) -> dict[str, datetime | None]:
         """When each scheduled pass runs next, by :func:`pass_key` (``None``: paused,
@@ -347,6 +344,11 @@ class Scheduler:
             finally:
                 self.generation += 1
         self.dispatch()
+
+    def _chore(self, chore: Chore) -> None:
+        if self._accepting and self.leader:  # as the sources' passes: the leader's alone
+            with self._work(chore.job_id):
+                chore(self.app)
 
     def _run_pass(self, app: App, name: str, stats: SourceStats) -> SourceResult | None:
         stats.runs += 1

@@ -3,6 +3,9 @@ identity, the evaluator's queries, alerts with their outbox, sync state and cred
 
 from __future__ import annotations
 
+# The check-in tables join the shared metadata whenever the store is imported: migrations,
+# the schema check and the erasure of an athlete read it whole.
+from syncd.store import checkin_tables as checkin_tables
 from syncd.store.activities import (
     UpsertResult,
     activity_from_row,

@@ -85,6 +85,10 @@ REACH: Mapping[str, Reach] = MappingProxyType({
     # Where a gated plan stood each week: derived by the evaluation, which rebuilds it after
     # an import; erased with the athlete, never exported.
     "plan_positions": Reach("credentials", _OWN),
+    # Morning check-ins and their link tokens: how a pain report was asked for (the report is
+    # exported with the others); erased with the athlete, never exported.
+    "checkins": Reach("credentials", (Link("athlete_id"), Link("pain_report_id", "pain_reports"))),
+    "checkin_tokens": Reach("credentials", (Link("checkin_id", "checkins"),)),
 })
 # Tables that hold nothing about any athlete.
 NO_ATHLETE_DATA = frozenset({"replicas"})

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from syncd.errors import SyncdError
 from syncd.store.dashboard import SessionSplit, recent_sessions
 from syncd.web.chart import weekly_chart
+from syncd.web.checkin_form import checkin_section
 from syncd.web.clinic_page import athlete_path, pain_action, render_overview
 from syncd.web.context import WebContext, context_of, scrub
 from syncd.web.logins import logins_of
@@ -230,6 +231,7 @@ def render_dashboard(context: WebContext, app: App | None = None, *,
         '<p class="legend"><span class="key actual"></span> run '
         '<span class="key over"></span> above plan <span class="key plan"></span> plan</p>'
         "</section>",
+        checkin_section(app, app.clock(), several),
         _alerts_section(alerts),
         _sessions_section(sessions),
         pain_section(logged, error, pain_action(app) if several else None),

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from syncd.errors import StorageError, SyncdError
 from syncd.runtime.exposure import check_exposure
 from syncd.sources.registry import all_hooks
-from syncd.web import api, dashboard, onboarding
+from syncd.web import api, checkin, dashboard, onboarding
 from syncd.web.context import WebContext
 from syncd.web.security import AccessGuard, AccessPolicy
 
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 DESCRIPTION = """The local status endpoint of syncd: the current plan week, prescribed against
 actual, open alerts, pain reports and Prometheus metrics. Every route but `/healthz` (and the
-Strava webhook callback, `/strava/webhook`, and the patients' onboarding links, `/onboard/...`)
+Strava webhook callback, `/strava/webhook`, the patients' onboarding links, `/onboard/...`,
+and the morning check-in's links, `/checkin/...`)
 needs `Authorization: Bearer <token>` when `[server] token` is configured."""
 
 
@@ -47,8 +48,11 @@ def create_app(app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
             web.include_router(router)
         public_paths += hooks.public_paths()
     web.include_router(onboarding.router)
+    # The morning check-in's links are opened from the athlete's mail, without the token.
+    web.include_router(checkin.router)
     policy = AccessPolicy.from_settings(
-        app.settings.server, public_paths=[*public_paths, onboarding.LINK_PATH])
+        app.settings.server, public_paths=[*public_paths, onboarding.LINK_PATH,
+                                           checkin.LINK_PATH])
     web.state.policy = policy
     web.add_exception_handler(SyncdError, _syncd_error)
     web.add_exception_handler(RequestValidationError, api.invalid_request)
