@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.support.clock import START, Clock
+from tests.support.ntfy import NtfyServer
 
 # aiosmtpd logs each client's connect and disconnect from its own thread; a disconnect that
 # lands after its test ended would write to pytest's closed capture stream ("Logging error").
@@ -104,3 +105,12 @@ def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
     if request.param == "sqlite":
         return sqlite_url
     return _empty_postgres(request.getfixturevalue("postgres_database"))
+
+
+@pytest.fixture
+def ntfy() -> Iterator[NtfyServer]:
+    """A ntfy-compatible server on 127.0.0.1 for the notify channels (Apprise ``ntfy://``
+    URLs)."""
+    server = NtfyServer()
+    yield server
+    server.close()

@@ -1,11 +1,17 @@
-"""Fixtures for the delivery tests: a webhook receiver, SMTP servers, a hand-moved clock."""
+"""Fixtures for the delivery tests: a webhook receiver, SMTP servers, syncd's log output, a
+hand-moved clock."""
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Iterator
 
 import pytest
+import structlog
 import trustme
+
+from syncd.logs import configure_logging
 
 from .support import Receiver, SmtpServer
 
@@ -30,3 +36,15 @@ def smtp(ca: trustme.CA) -> Iterator[SmtpServer]:
     server = SmtpServer(ca)
     yield server
     server.close()
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """syncd's real logging set-up (JSON lines, debug level) writing into a buffer."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    buffer = io.StringIO()
+    configure_logging("debug", "json", stream=buffer)
+    yield buffer
+    structlog.reset_defaults()
+    root.handlers[:], root.level = saved[0], saved[1]

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import structlog
 import trustme
 from prometheus_client import CollectorRegistry, generate_latest
 
 from syncd.alerts import DeliveryMetrics, Dispatcher
 from syncd.clinic import open_app
-from syncd.logs import configure_logging
 from tests.support.clock import Clock
 from tests.support.net import free_port
 
@@ -32,18 +27,6 @@ from .support import (
     settings,
     webhook,
 )
-
-
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """syncd's real logging set-up (JSON lines, debug level) writing into a buffer."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    buffer = io.StringIO()
-    configure_logging("debug", "json", stream=buffer)
-    yield buffer
-    structlog.reset_defaults()
-    root.handlers[:], root.level = saved[0], saved[1]
 
 
 def test_counts_latency_and_queue_gauges(

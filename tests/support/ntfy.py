@@ -94,7 +94,8 @@ class NtfyServer:
                 self.end_headers()
                 self.wfile.write(answer)
 
-            do_PUT = do_POST
+            def do_PUT(self) -> None:  # ntfy takes PUT like POST
+                self.do_POST()
 
             def log_message(self, *args: Any) -> None:
                 pass
