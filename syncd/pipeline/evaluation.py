@@ -16,9 +16,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session as DbSession
 
 from syncd.plan import week_start
-from syncd.rules import LOOKBACK, Athlete, History, Window, evaluate, history_start
+from syncd.rules import LOOKBACK, Athlete, History, Window, history_start
+from syncd.rules.evaluator import evaluate_window
+from syncd.rules.progression import Position, gated, plan_key
 from syncd.store import queries
 from syncd.store.alerts import ApplyResult, apply_findings
+from syncd.store.plan_positions import position_at, save_positions
 
 
 def local_midnight(day: date) -> datetime:
@@ -57,10 +60,11 @@ def full_window(tx: DbSession, athlete_id: int, athlete: Athlete, today: date) -
 
 def load_history(tx: DbSession, athlete_id: int, athlete: Athlete, window: Window,
                  now: datetime, first_session: date | None = None,
-                 first_known: bool = False) -> History:
+                 first_known: bool = False, *, anchor: Position | None = None) -> History:
     """The sessions, pain reports and gear the evaluation of ``window`` needs (the athlete's
-    first session date is read unless the caller knows it: ``first_known``)."""
-    first = history_start(athlete, window)
+    first session date is read unless the caller knows it: ``first_known``); a gated plan
+    walked from ``anchor`` needs them from there."""
+    first = history_start(athlete, window, anchor)
     end = local_midnight(week_start(window.last, athlete.plan_start) + timedelta(days=7))
     sessions = list(queries.load_sessions(tx, athlete_id, local_midnight(first), end))
     following = queries.first_session_after(tx, athlete_id, end)
@@ -78,6 +82,24 @@ def load_history(tx: DbSession, athlete_id: int, athlete: Athlete, window: Windo
     )
 
 
+def stored_anchor(tx: DbSession, athlete_id: int, athlete: Athlete,
+                  window: Window) -> Position | None:
+    """Where a gated plan stood in the window's first week (or the latest week before it),
+    as the evaluations so far stored it; ``None`` outside gated progression."""
+    if not gated(athlete):
+        return None
+    first = week_start(window.first, athlete.plan_start)
+    return position_at(tx, athlete_id, plan_key(athlete), first)
+
+
+def remember_positions(tx: DbSession, athlete_id: int, athlete: Athlete,
+                       positions: Sequence[Position], today: date) -> None:
+    """Store where a gated plan stood in the weeks an evaluation walked (up to this week)."""
+    if gated(athlete):
+        save_positions(tx, athlete_id, plan_key(athlete), positions,
+                       week_start(today, athlete.plan_start))
+
+
 def reevaluate(tx: DbSession, athlete_id: int, athlete: Athlete, dates: Iterable[date] | None,
                now: datetime, channels: Sequence[str], *, first_session: date | None = None,
                first_known: bool = False) -> ApplyResult:
@@ -90,8 +112,13 @@ def reevaluate(tx: DbSession, athlete_id: int, athlete: Athlete, dates: Iterable
               else affected_window(tx, athlete_id, athlete, dates, today))
     if window is None:
         window = Window(today, today)
-    history = load_history(tx, athlete_id, athlete, window, now, first_session, first_known)
-    findings = evaluate(athlete, history, window, today)
+    # Incremental: a gated plan walks on from where the last evaluation left it.
+    anchor = None if dates is None else stored_anchor(tx, athlete_id, athlete, window)
+    history = load_history(tx, athlete_id, athlete, window, now, first_session, first_known,
+                           anchor=anchor)
+    evaluation = evaluate_window(athlete, history, window, today, anchor)
+    remember_positions(tx, athlete_id, athlete, evaluation.positions, today)
+    findings = evaluation.findings
     first = week_start(window.first, athlete.plan_start)
     last = week_start(window.last, athlete.plan_start) + timedelta(days=6)
     return apply_findings(tx, athlete_id, athlete.name, findings, (first, last, True), now,

@@ -9,7 +9,7 @@ RULE_IDS: tuple[str, ...] = (
     "session_length", "session_run_time", "run_interval", "weekly_increase",
     "sessions_per_week", "rest_day", "run_in_walk_week", "session_spike", "load_ratio",
     "pain_stop", "pain_persistent", "pain_rising", "shoe_mileage",
-    "red_flag", "morning_pain_rising",
+    "red_flag", "morning_pain_rising", "plan_step_back",
 )
 
 __all__ = ["LOOKBACK", "RULE_IDS", "Athlete", "History", "Week", "Window", "evaluate",

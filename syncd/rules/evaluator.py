@@ -8,17 +8,18 @@ which raises new alerts and resolves those no longer found inside the same windo
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from syncd.models import SEVERITY_ORDER, Finding, PainReport, Session
+from syncd.models import Finding, PainReport, Session
 from syncd.plan import PlanWeek, week_start
 from syncd.rules.context import LOOKBACK, Athlete, History, Week
 from syncd.rules.daily import morning_pain_rising, red_flag
 from syncd.rules.gear import shoe_mileage
 from syncd.rules.load import load_ratio, session_spike
 from syncd.rules.pain import pain_persistent, pain_rising, pain_stop
+from syncd.rules.progression import Position, positions, walk, walk_start
 from syncd.rules.session import session_rules
 from syncd.rules.week import rest_day, week_rules
 
@@ -34,36 +35,55 @@ class Window:
     last: date
 
 
-def history_start(athlete: Athlete, window: Window) -> date:
+def history_start(athlete: Athlete, window: Window, anchor: Position | None = None) -> date:
     """The first local day of history the evaluation of ``window`` needs.
 
-    Gated progression replays the plan from its start, since whether a week repeated
-    depends on every week before it; otherwise :data:`LOOKBACK` before the window is enough.
+    Gated progression walks the plan from ``anchor`` (where the plan stood in an earlier
+    week, as an earlier evaluation stored it) or else from the plan start, since whether a
+    week repeated depends on every week before it; otherwise :data:`LOOKBACK` before the
+    window is enough.
     """
-    first = week_start(window.first, athlete.plan_start) - LOOKBACK
-    gated = athlete.plan is not None and athlete.limits.progression == "gated"
-    if gated and athlete.plan_start is not None:
-        first = min(first, athlete.plan_start - LOOKBACK)
-    return first
+    first = week_start(window.first, athlete.plan_start)
+    return min(first, walk_start(athlete, first, anchor)) - LOOKBACK
 
 
-def evaluate(athlete: Athlete, history: History, window: Window, today: date) -> list[Finding]:
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The findings of a window, and where the plan stood each week the evaluation walked
+    (what the store keeps so that the next evaluation need not walk them again)."""
+
+    findings: list[Finding]
+    positions: list[Position]
+
+
+def evaluate(athlete: Athlete, history: History, window: Window, today: date,
+             anchor: Position | None = None) -> list[Finding]:
     """Every finding whose subject falls inside ``window`` (whole weeks), plus shoe mileage.
 
     ``today`` is the athlete's local date: in gated progression a week counts as ended (and
-    so can advance the plan) only once it is over.
+    so can advance the plan) only once it is over. ``anchor``: see :func:`evaluate_window`.
     """
+    return evaluate_window(athlete, history, window, today, anchor).findings
+
+
+def evaluate_window(athlete: Athlete, history: History, window: Window, today: date,
+                    anchor: Position | None = None) -> Evaluation:
+    """:func:`evaluate`, with the positions it walked. A gated plan is walked from
+    ``anchor`` (a stored position at or before the window's first week) when given, else
+    from the plan start; ``history`` must reach :func:`history_start` of the same anchor."""
     grouped = GroupedHistory(athlete, history)
     first = week_start(window.first, athlete.plan_start)
     last = week_start(window.last, athlete.plan_start)
     findings: dict[tuple[str, str], Finding] = {}
-    for start, plan_week in plan_weeks(athlete, grouped, first, last, today):
-        if start >= first:
-            for finding in grouped.week_findings(start, plan_week):
+    walked: list[Position] = []
+    for position, found in walk(athlete, grouped, first, last, today, anchor):
+        walked.append(position)
+        if position.start >= first:
+            for finding in found:
                 findings.setdefault(finding.dedupe_key, finding)
     for finding in shoe_mileage(history.gear, athlete.limits):
         findings.setdefault(finding.dedupe_key, finding)
-    return list(findings.values())
+    return Evaluation(list(findings.values()), walked)
 
 
 class GroupedHistory:
@@ -115,39 +135,8 @@ class GroupedHistory:
 
 def plan_weeks(athlete: Athlete, grouped: GroupedHistory, first: date, last: date,
                 today: date) -> Iterator[tuple[date, PlanWeek | None]]:
-    """(week start, plan week) for every week up to ``last``, from ``first`` or, in gated
-    progression, from the plan start."""
-    plan, start = athlete.plan, athlete.plan_start
-    if plan is None or start is None:
-        yield from ((day, None) for day in _weeks(first, last))
-        return
-    if athlete.limits.progression != "gated":
-        for day in _weeks(first, last):
-            yield day, plan.week((day - start).days // 7 + 1)
-        return
-    number = 1
-    for day in _weeks(min(first, start), last):
-        if day < start:
-            yield day, None
-            continue
-        plan_week = plan.week(number)
-        yield day, plan_week
-        ended = day + timedelta(days=6) < today
-        # A running week with no run in it was skipped, not done: it repeats.
-        if plan_week is None or not ended:
-            continue
-        done = plan_week.walk_only or bool(grouped.sessions.get(day))
-        if done and _clean(grouped.week_findings(day, plan_week)):
-            number += 1
-
-
-def _clean(findings: Iterable[Finding]) -> bool:
-    """A week ended clean: no warning or critical finding (pain_stop is critical)."""
-    return all(SEVERITY_ORDER[f.severity] < SEVERITY_ORDER["warning"] for f in findings)
-
-
-def _weeks(first: date, last: date) -> Iterator[date]:
-    day = first
-    while day <= last:
-        yield day
-        day += DAYS_7
+    """(week start, plan week) for every week from ``first`` to ``last``, as the evaluator
+    counts them (see :func:`syncd.rules.progression.positions`)."""
+    for position in positions(athlete, grouped, first, last, today):
+        number = position.number
+        yield position.start, athlete.plan.week(number) if athlete.plan and number else None

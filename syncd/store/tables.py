@@ -382,4 +382,4 @@ class PlanPositionRow(Base):
     week_start: Mapped[date] = mapped_column(Date, primary_key=True)
     plan_key: Mapped[str] = mapped_column(String(64))
     week: Mapped[int] = mapped_column(Integer)
-    step: Mapped[str] = mapped_column(String(16))
+    step: Mapped[str | None] = mapped_column(String(16), nullable=True)

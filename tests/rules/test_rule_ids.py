@@ -12,6 +12,7 @@ from . import (
     test_general_rules,
     test_pain_rules,
     test_session_rules,
+    test_step_back,
     test_week_rules,
 )
 
@@ -23,6 +24,7 @@ def _tables() -> dict[str, list[Any]]:
     tables["session_spike"] = test_general_rules.SESSION_SPIKE
     tables["load_ratio"] = test_general_rules.LOAD_RATIO
     tables["shoe_mileage"] = test_general_rules.SHOE_MILEAGE
+    tables.update(test_step_back.TABLES)
     return tables
 
 

@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("week_start", sa.Date(), nullable=False),
         sa.Column("plan_key", sa.String(length=64), nullable=False),
         sa.Column("week", sa.Integer(), nullable=False),
-        sa.Column("step", sa.String(length=16), nullable=False),
+        sa.Column("step", sa.String(length=16), nullable=True),
         sa.ForeignKeyConstraint(["athlete_id"], ["athletes.id"],
                                 name=op.f("fk_plan_positions_athlete_id_athletes"),
                                 ondelete="CASCADE"),
