@@ -12,7 +12,7 @@ check-in is due. Nothing here logs a token or a link.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -159,8 +159,3 @@ def retry_delay(attempts_before: int) -> timedelta:
     """How long after a failed send the next try waits: 5 minutes, doubling, at most an
     hour."""
     return min(FIRST_RETRY * 2 ** min(attempts_before, 10), LONGEST_RETRY)
-
-
-def checkin_job(app: App) -> Callable[[], CheckinPass]:
-    """The scheduler's job for ``app``'s clinic."""
-    return lambda: send_due_checkins(app)

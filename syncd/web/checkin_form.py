@@ -31,10 +31,10 @@ def question_of(app: App) -> str:
 
 
 def symptom_boxes() -> str:
-    """One checkbox per symptom (``name="symptom"``)."""
+    """One checkbox per symptom, named after it."""
     return "".join(
         f'<label style="flex-direction:row;gap:0.4rem;align-items:center">'
-        f'<input type="checkbox" name="symptom" value="{escape(name)}" '
+        f'<input type="checkbox" name="{escape(name)}" value="on" '
         f'style="min-height:auto">{escape(SYMPTOM_LABELS.get(name, name))}</label>'
         for name in SYMPTOMS)
 

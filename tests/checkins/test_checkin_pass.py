@@ -5,13 +5,14 @@ again later with new links, and every morning's links answer."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import trustme
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from syncd.runtime.checkins import retry_delay
+from syncd.store.checkin_tables import CheckinTokenRow
 from tests.alerts.support import SmtpServer
 from tests.support.clock import Clock
 from tests.support.net import free_port
@@ -54,9 +55,10 @@ def test_no_raw_token_is_stored(world: World) -> None:
     for stored in world.folder.glob("syncd.db*"):  # the database and its write-ahead log
         assert token.encode() not in stored.read_bytes()
     with world.app.store.read() as tx:
-        [(digest, created, expires)] = tx.execute(text(
-            "SELECT token_sha256, created_at, expires_at FROM checkin_tokens")).all()
-    assert digest == hashlib.sha256(token.encode()).hexdigest()
+        [stored_token] = tx.scalars(select(CheckinTokenRow)).all()
+    assert stored_token.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+    assert stored_token.created_at == morning(MONDAY, "08:05")
+    assert stored_token.expires_at - stored_token.created_at == timedelta(hours=36)
 
 
 def test_no_run_yesterday_no_checkin(world: World) -> None:
