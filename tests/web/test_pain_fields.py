@@ -22,7 +22,7 @@ def _stored(app: App) -> list[tuple[int, str, str]]:
     with app.store.read() as tx:
         rows = tx.execute(select(PainReportRow.score, PainReportRow.timing,
                                  PainReportRow.symptoms).order_by(PainReportRow.id))
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [(row.score, row.timing, row.symptoms) for row in rows]
 
 
 def _count(app: App) -> int:
