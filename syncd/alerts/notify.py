@@ -20,79 +20,22 @@ import re
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote
 
-from apprise import Apprise, NotifyType
+from apprise import Apprise
 from apprise.plugins.base import NotifyBase
 
-from syncd.alerts.channel import (
-    EVENT_NOTICE,
-    EVENT_RESOLVED,
-    EVENT_TEST,
-    Channel,
-    Outcome,
-    Rendered,
-    Result,
-    passes_filter,
-)
+from syncd.alerts.channel import EVENT_NOTICE, Channel, Outcome, Rendered, Result, passes_filter
+from syncd.alerts.checkin_mail import CheckinMessage
+from syncd.alerts.pushes import NOTIFY_TYPES, Push, checkin_push, push_of, with_options
 from syncd.config import Settings
 from syncd.config.notify import APPRISE_LOG, NotifySection, apprise_asset
 from syncd.logs import redact_text
 from syncd.store.outbox import OutboxEvent
-from syncd.text import clean_line, clean_text
+from syncd.text import clean_line
 
-TITLE_MAX = 120
-BODY_MAX = 2000
 ERROR_MAX = 240
 MASK = "***"
-
-#: The service's own priority for each alert level, for the services that have one and whose
-#: URL does not set it (ntfy: min..max; Gotify: low..emergency; Pushover: its emergency needs
-#: an acknowledgement, so a critical alert goes out as high).
-PRIORITIES: dict[str, dict[str, str]] = {
-    "ntfy": {"resolved": "low", "info": "default", "warning": "high", "critical": "max"},
-    "gotify": {"resolved": "low", "info": "normal", "warning": "high", "critical": "emergency"},
-    "pover": {"resolved": "low", "info": "normal", "warning": "high", "critical": "high"},
-}
-_FAMILY = {"ntfy": "ntfy", "ntfys": "ntfy", "gotify": "gotify", "gotifys": "gotify",
-           "pover": "pover"}
-NOTIFY_TYPES = {"info": NotifyType.INFO, "warning": NotifyType.WARNING,
-                "critical": NotifyType.FAILURE, "resolved": NotifyType.SUCCESS}
-
-
-@dataclass(frozen=True, slots=True)
-class Push:
-    """One push message: its title, its text, and its level (an alert's severity, or
-    ``resolved``), which picks Apprise's notification type and the service's priority."""
-
-    title: str
-    body: str
-    level: str = "info"
-
-
-def push_of(event: OutboxEvent, *, name_athlete: bool = False) -> Push:
-    """The push for an alert (raised or resolved), an operator notice or a test event: the
-    alert's message and advice, as the webhook and the mail carry them."""
-    data = event.data
-    message = str(data.get("message", ""))
-    if event.type in (EVENT_NOTICE, EVENT_TEST):
-        title = "syncd notice" if event.type == EVENT_NOTICE else "syncd test"
-        return _push(title, message, event.severity if event.type == EVENT_NOTICE else "info")
-    rule = str(data.get("rule") or "alert").replace("_", " ")
-    whose = f" ({data.get('athlete')})" if name_athlete and data.get("athlete") else ""
-    if event.type == EVENT_RESOLVED:
-        return _push(f"Resolved{whose}: {rule}",
-                     f"{message}\n\nThis no longer holds; nothing more to do.", "resolved")
-    advice = str(data.get("advice") or "")
-    body = f"{message}\n\nWhat to do: {advice}" if advice else message
-    return _push(f"{event.severity.capitalize()}{whose}: {rule}", body, event.severity)
-
-
-def _push(title: str, body: str, level: str) -> Push:
-    """A push with its text cleaned and bounded (stored text may predate the cleaning)."""
-    return Push(clean_line(title, TITLE_MAX), clean_text(body, BODY_MAX),
-                level if level in NOTIFY_TYPES else "info")
 
 
 class NotifyChannel(Channel):
@@ -143,6 +86,11 @@ class NotifyChannel(Channel):
         """Send one push now (``syncd notify test`` uses this)."""
         return self._send_all([push])[0]
 
+    def send_checkin(self, message: CheckinMessage) -> Outcome:
+        """Send a morning check-in now: its question and a link per score, and on ntfy one
+        button per score band (:class:`~syncd.alerts.checkin_mail.CheckinCarrier`)."""
+        return self.send(checkin_push(message, self._url))
+
     def _send_all(self, pushes: list[Push]) -> list[Outcome]:
         """Start every push in a thread of its own, then wait for each until the timeout."""
         started = time.monotonic()
@@ -168,7 +116,7 @@ class NotifyChannel(Channel):
         started = time.monotonic()
         _SAID.listen()
         try:
-            plugin = self._plugin(push.level)
+            plugin = self._plugin(push)
             sent = plugin is not None and plugin.notify(
                 body=push.body, title=push.title, notify_type=NOTIFY_TYPES[push.level])
             outcome = (Outcome(Result.DELIVERED) if sent
@@ -181,11 +129,11 @@ class NotifyChannel(Channel):
         done.set_result(Outcome(outcome.result, error=outcome.error,
                                 duration_s=time.monotonic() - started))
 
-    def _plugin(self, level: str) -> NotifyBase | None:
-        """A fresh Apprise plugin for one attempt (nothing shared between threads), with the
-        level's priority where the service has one and the URL leaves it open, and the
-        channel's timeout on its sockets."""
-        plugin = Apprise.instantiate(with_priority(self._url, level), asset=apprise_asset())
+    def _plugin(self, push: Push) -> NotifyBase | None:
+        """A fresh Apprise plugin for one attempt (nothing shared between threads), with what
+        ``push`` asks of the service (its priority, ntfy's buttons) and the channel's timeout
+        on its sockets."""
+        plugin = Apprise.instantiate(with_options(self._url, push), asset=apprise_asset())
         if plugin is not None:
             plugin.socket_read_timeout = self.timeout_s
             plugin.socket_connect_timeout = min(plugin.socket_connect_timeout, self.timeout_s)
@@ -209,21 +157,6 @@ def notify_channels(settings: Settings, *, concurrency: int = 4,
                           name_athletes=settings.clinic and (section.athletes is None
                                                              or len(section.athletes) > 1))
             for section in settings.notify]
-
-
-def with_priority(url: str, level: str) -> str:
-    """``url`` with the service's priority for ``level`` added, for a service that has one
-    (ntfy, Gotify, Pushover) when the URL does not set one itself."""
-    scheme = url.partition("://")[0].lower()
-    priorities = PRIORITIES.get(_FAMILY.get(scheme, ""))
-    if priorities is None:
-        return url
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if any(key.lower() == "priority" for key, _ in query):
-        return url
-    query.append(("priority", priorities[level]))
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def secret_pieces(url: str) -> list[str]:

@@ -135,3 +135,9 @@ def carries(sections: Sequence[NotifySection], channel: str, athlete: AthleteSec
         if section.channel == channel and section.athletes is not None:
             return athlete.name in section.athletes
     return athlete.channels is None or channel in athlete.channels
+
+
+def kept_to(sections: Sequence[NotifySection], athlete: str) -> list[str]:
+    """The ``[[notify]]`` channels kept to ``athlete`` alone: the athlete's own, where a
+    morning check-in (whose links record an answer) may go."""
+    return [s.channel for s in sections if s.athletes == [athlete]]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from syncd.app import own_mail
 from syncd.config import Settings
+from syncd.config.notify import kept_to
 from syncd.models import PainReport, PainWhen, pain_symptoms
 from syncd.pipeline.evaluation import local_midnight, reevaluate
 from syncd.rules.checkin import DueCheckin, due_checkin
@@ -41,9 +42,11 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # noqa: S104 - names, not a bind
 
 
 def own_channels(app: App) -> list[str]:
-    """The athlete's own channels among those their alerts go to (their mail): where a
-    check-in may go. A shared channel (the therapist's mail, a webhook) never gets one."""
-    return [name for name in app.channels() if own_mail(name)]
+    """The athlete's own channels among those their alerts go to (their mail, a [[notify]]
+    channel kept to them alone): where a check-in may go. A shared channel (the therapist's
+    mail, a webhook) never gets one."""
+    alone = kept_to(app.settings.notify, app.athlete.name)
+    return [name for name in app.channels() if own_mail(name) or name in alone]
 
 
 def checkins_enabled(app: App) -> bool:
