@@ -77,7 +77,11 @@ from syncd.plan import Plan, load_plan
 from syncd.store import Store, display_url
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the fake Strava and the test clock live in the tests package
 HIP_PLAN = REPO / "config" / "plans" / "hip-return-run-walk.toml"
+
+from tests.support.clock import Clock  # noqa: E402
+
 ADMIN_URL = os.environ.get("SYNCD_TEST_POSTGRES",
                            "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 END = date(2026, 11, 15)  # the last day of the generated histories (a Sunday)
@@ -393,16 +397,6 @@ def _activity_row(row_id: int, athlete_id: int, activity: Activity,
 # -- the clinic -------------------------------------------------------------------------------
 
 
-class Clock:
-    """The clinic's clock, set by the benchmark (each new run is synced soon after it ends)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def open_clinic(folder: Path, url: str, members: list[Member], token: str,
                 clock: Clock) -> Clinic:
     """The clinic of ``members`` on ``url``: Strava as their source, the clinic's webhook as
@@ -586,7 +580,6 @@ def strava_day(folder: Path, athletes: int, *, webhooks: bool) -> dict[str, Any]
     """One simulated UTC day of ``athletes`` with one new activity each, against the fake
     Strava; the requests it received that day, and the planner's capacity at Strava's real
     limits for the mode."""
-    sys.path.insert(0, str(REPO))  # the fake Strava lives in the tests package
     from syncd.sources.strava.coordinator import StravaCoordinator
     from syncd.sources.strava.polls import capacity
     from syncd.store import DbCredentialStore
