@@ -9,7 +9,7 @@ the time zone changed) are never read and are dropped by the next write.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from sqlalchemy import delete, or_, select
@@ -63,3 +63,16 @@ def forget_positions(tx: DbSession, athlete_id: int) -> None:
     """Drop every stored position of the athlete (the next evaluation walks from the plan
     start)."""
     tx.execute(delete(PlanPositionRow).where(PlanPositionRow.athlete_id == athlete_id))
+
+
+def positions_of_weeks(tx: DbSession, weeks: Mapping[int, tuple[str, date]]
+                       ) -> dict[int, Position]:
+    """One stored position per athlete, ``{athlete id: (plan key, week start)}``, read in one
+    query whatever the number of athletes; athletes with none stored are left out."""
+    if not weeks:
+        return {}
+    rows = tx.execute(select(PlanPositionRow).where(
+        PlanPositionRow.athlete_id.in_(list(weeks)),
+        PlanPositionRow.week_start.in_({start for _, start in weeks.values()}))).scalars()
+    return {row.athlete_id: Position(row.week_start, row.week, row.step) for row in rows
+            if weeks[row.athlete_id] == (row.plan_key, row.week_start)}
