@@ -140,3 +140,13 @@ def plan_weeks(athlete: Athlete, grouped: GroupedHistory, first: date, last: dat
     for position in positions(athlete, grouped, first, last, today):
         number = position.number
         yield position.start, athlete.plan.week(number) if athlete.plan and number else None
+
+
+def plan_positions(athlete: Athlete, history: History, first: date, last: date, today: date,
+                   anchor: Position | None = None) -> list[Position]:
+    """Which plan week each week from ``first`` to ``last`` (week starts) is, and how a gated
+    plan got there: the one answer the evaluator and every view share. ``history`` must
+    reach :func:`history_start` of ``anchor`` in gated progression (no history is needed in
+    calendar progression)."""
+    grouped = GroupedHistory(athlete, history)
+    return positions(athlete, grouped, first, last, today, anchor)
