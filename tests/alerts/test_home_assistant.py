@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from syncd.app import App
 from syncd.clinic import Clinic, open_app
@@ -18,7 +19,13 @@ from syncd.config import load_settings
 from syncd.runtime.mqtt import MqttPublisher
 from tests.support.clock import Clock
 from tests.support.config import write_config
-from tests.support.mosquitto import Listener, Mosquitto, broker_or_skip, settle
+from tests.support.mosquitto import (
+    Listener,
+    Mosquitto,
+    broker_or_skip,
+    mosquitto_binary,
+    settle,
+)
 from tests.support.waiting import wait_until
 from tests.web.clinic_support import run
 
@@ -208,4 +215,47 @@ def test_a_clinic_may_name_its_athletes_in_topics(
     listener.wait_json("syncd/maria_lopez/state")
     config = listener.wait_json("homeassistant/sensor/syncd_jonas_weber/plan_week/config")
     assert config["device"]["name"] == "syncd Jonas Weber"
+    clinic.close()
+
+
+def test_a_broker_that_is_down_is_one_log_line_and_publishing_starts_when_it_comes(
+        tmp_path: Path, clock: Clock, publish: list[MqttPublisher]) -> None:
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto (Debian's package) is not installed; .ci/run installs it")
+    (tmp_path / "broker").mkdir()
+    broker = Mosquitto(tmp_path / "broker")  # not started yet: nothing listens on its port
+    app = single(tmp_path, broker, clock)
+    with capture_logs() as logs:
+        start(publish, app, Schedule())
+        settle(4)  # paho tries again after 1 s, 2 s...
+        broker.start()
+        listener = Listener(broker)
+        try:
+            listener.wait_for("syncd/status", "online", timeout=60)
+            assert listener.wait_json("syncd/ana/state")["plan_week"] == 11
+        finally:
+            listener.close()
+            broker.kill()
+    events = [entry["event"] for entry in logs]
+    assert events.count("cannot reach the MQTT broker; retrying") == 1
+    assert "connected to the MQTT broker again" in events
+
+
+def test_an_athlete_who_leaves_is_removed_from_home_assistant(
+        tmp_path: Path, broker: Mosquitto, listener: Listener, clock: Clock,
+        publish: list[MqttPublisher]) -> None:
+    clinic = clinic_of_two(tmp_path, broker, clock)
+    watched = clinic.apps()
+    schedule = Schedule()
+    publisher = MqttPublisher(clinic.settings, lambda: list(watched), schedule)
+    publisher.start()
+    publish.append(publisher)
+    gone = watched[1].athlete_id
+    config = f"homeassistant/sensor/syncd_athlete_{gone}/plan_week/config"
+    listener.wait_for(config)
+    watched.pop()  # the roster changed (a reload, or athletes removed from the command line)
+    schedule.generation += 1
+    # An empty retained config is how Home Assistant is told to drop the entity.
+    listener.wait_for(config, "")
+    listener.wait_for(f"syncd/athlete_{gone}/state", "")
     clinic.close()
