@@ -17,12 +17,14 @@ from syncd.config.plans import resolve_plan
 from syncd.config.sections import AthleteSection
 from syncd.models import Activity, Alert, Gear, PainReport
 from syncd.pipeline.evaluation import local_midnight, reevaluate
+from syncd.pipeline.positions import week_positions
 from syncd.plan import Plan, week_start
 from syncd.progress import WeekSummary, weeks_overview
 from syncd.rules import Athlete, History
 from syncd.store import Store, queries
 from syncd.store.activities import UpsertResult, upsert_activities
 from syncd.store.alerts import ApplyResult, list_alerts, open_alert_count
+from syncd.store.other_activities import load_others
 from syncd.store.state import sync_states
 
 
@@ -216,11 +218,17 @@ class App:
         # From the start of ``first``'s week: a week's actual counts its days before ``first``.
         history_from = (min(week_start(first, start), start) if start
                         else week_start(first, None))
+        until = local_midnight(last + timedelta(days=1))
         with self.store.read() as tx:
             sessions = queries.load_sessions(tx, self.athlete_id, local_midnight(history_from),
-                                             local_midnight(last + timedelta(days=1)))
-        history = History(sessions=sessions)
-        return weeks_overview(self.athlete, history, first, last, today)
+                                             until)
+            # Walks and cross-training: shown beside the running, never counted as it.
+            others = load_others(tx, self.athlete_id, local_midnight(history_from), until)
+            # The plan week of each week as the evaluator counted it (step-backs, repeats).
+            positions = week_positions(tx, self.athlete_id, self.athlete, first, last,
+                                       self.clock())
+        history = History(sessions=sessions, others=others)
+        return weeks_overview(self.athlete, history, first, last, today, positions)
 
     def status(self) -> dict[str, Any]:
         """What ``syncd status`` and ``GET /status`` show."""
@@ -237,6 +245,7 @@ class App:
                 "start": self.athlete.plan_start.isoformat() if self.athlete.plan_start else None,
                 "weeks": len(self.plan.weeks),
                 "progression": self.plan.limits.progression,
+                "regression": self.plan.limits.regression,
             },
             "week": current.as_dict() if current else None,
             "open_alerts": open_alerts,

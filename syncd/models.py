@@ -141,6 +141,35 @@ class Session:
                                 activity.gear_id)
 
 
+@dataclass(frozen=True, slots=True)
+class OtherActivity:
+    """A canonical, not deleted activity that is not a run: a walk or a hike (the sessions of
+    a walk-only week) or cross-training (a ride, a swim, strength...). It shows the runner
+    was active (``no_data``) and is never running load."""
+
+    key: str
+    sport: SportFamily
+    sport_type: str
+    start_utc: datetime
+    local_start: datetime
+    duration_s: float
+
+    @property
+    def local_date(self) -> date:
+        """The local calendar day the activity started on."""
+        return self.local_start.date()
+
+    @property
+    def walking(self) -> bool:
+        """True for a walk or a hike."""
+        return self.sport in ("walk", "hike")
+
+    @property
+    def cross_training(self) -> bool:
+        """True for anything that is neither running nor walking (rides, swims, strength)."""
+        return not self.walking
+
+
 class PainWhen(StrEnum):
     """When the pain was felt (DESIGN section 10): during a run, right after it, the next
     morning, or at some other time (the default, and what older reports read as)."""
@@ -228,6 +257,7 @@ class SubjectKind(StrEnum):
     PAIN = "pain"
     GEAR = "gear"
     SOURCE = "source"
+    SILENCE = "silence"
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +296,14 @@ class Subject:
         """The subject for one pain report."""
         return cls(SubjectKind.PAIN, f"pain:{report.id}", anchor,
                    (("pain_report_id", report.id), ("at", utc_iso(report.at_utc))))
+
+    @classmethod
+    def silence(cls, since: date) -> Subject:
+        """The subject for a silence that began after local day ``since`` (the last day with
+        data): a silence after new data is a new subject. Like gear it has no anchor: every
+        evaluation checks today's silence, whatever its window."""
+        return cls(SubjectKind.SILENCE, f"silence:{since.isoformat()}", None,
+                   (("since", since.isoformat()),))
 
     @classmethod
     def gear(cls, gear_id: str, band: str) -> Subject:

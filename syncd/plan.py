@@ -36,6 +36,8 @@ class _Limits(BaseModel):
     # What a week with pain that means stop (or pain that lasts) does to a gated plan: repeat
     # the week, or go back one plan week.
     regression: Literal["repeat", "step_back"] = "repeat"
+    # no_data: more than this many local days since the last activity or pain report.
+    silence_days: int = Field(4, ge=1, le=60)
 
 
 class _Week(BaseModel):
@@ -73,6 +75,7 @@ class Limits:
     shoe_replace_km: float = 805
     progression: str = "calendar"
     regression: str = "repeat"
+    silence_days: int = 4
 
 
 @dataclass(frozen=True, slots=True)

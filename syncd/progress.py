@@ -3,13 +3,17 @@ weekly summary show. Pure, like the rules."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from syncd.plan import week_start
+from syncd.models import OtherActivity
+from syncd.plan import PlanWeek, week_start
 from syncd.rules.context import Athlete, History
-from syncd.rules.evaluator import GroupedHistory, plan_weeks
+from syncd.rules.evaluator import GroupedHistory, plan_positions
+from syncd.rules.progression import Position
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,11 @@ class WeekSummary:
     run_min: float
     longest_session_min: float
     session_keys: tuple[str, ...]
+    # (sport type, minutes) of the week's cross-training: shown, never running load.
+    cross_training: tuple[tuple[str, float], ...] = ()
+    # How a gated plan reached this plan week from the week before: "start", "advance",
+    # "repeat" or "step_back" (None in calendar progression and outside the plan).
+    step: str | None = None
 
     @property
     def end(self) -> date:
@@ -56,23 +65,32 @@ class WeekSummary:
                 "longest_session_min": round(self.longest_session_min, 1),
                 "activity_ids": list(self.session_keys),
             },
+            "cross_training": [{"sport": sport, "minutes": round(minutes, 1)}
+                               for sport, minutes in self.cross_training],
+            "step": self.step,
         }
 
 
 def weeks_overview(athlete: Athlete, history: History, first: date, last: date,
-                   today: date) -> list[WeekSummary]:
+                   today: date, positions: Sequence[Position] | None = None) -> list[WeekSummary]:
     """A summary for every week from the one containing ``first`` to the one containing
-    ``last``. In gated progression ``history`` must reach back to the plan start."""
+    ``last``. ``positions`` are the plan weeks as the evaluator counts them
+    (:func:`syncd.pipeline.positions.week_positions`); without them they are walked over
+    ``history``, which in gated progression must then reach back to the plan start."""
     grouped = GroupedHistory(athlete, history)
     start, end = week_start(first, athlete.plan_start), week_start(last, athlete.plan_start)
+    if positions is None:
+        positions = plan_positions(athlete, history, start, end, today)
     out: list[WeekSummary] = []
-    for day, plan_week in plan_weeks(athlete, grouped, start, end, today):
-        if day < start:
+    for position in positions:
+        day, plan_week = position.start, _plan_week(athlete, position.number)
+        if not start <= day <= end:
             continue
         sessions = grouped.sessions.get(day, [])
         out.append(WeekSummary(
             start=day,
             plan_week=plan_week.number if plan_week else None,
+            step=position.step if plan_week else None,
             prescribed_sessions=plan_week.sessions if plan_week else None,
             prescribed_run_min=plan_week.run_min if plan_week else None,
             prescribed_session_min=plan_week.session_min if plan_week else None,
@@ -80,5 +98,33 @@ def weeks_overview(athlete: Athlete, history: History, first: date, last: date,
             run_min=sum(s.run_s for s in sessions) / 60,
             longest_session_min=max((s.duration_s for s in sessions), default=0) / 60,
             session_keys=tuple(s.key for s in sessions),
+            cross_training=cross_training(grouped.others.get(day, ())),
         ))
     return out
+
+
+def cross_training(activities: Iterable[OtherActivity]) -> tuple[tuple[str, float], ...]:
+    """Minutes of cross-training by sport type (``Ride``, ``Swim``...), most first: welcome,
+    and never counted as running (walks and hikes are left out: they are part of the plan)."""
+    minutes: dict[str, float] = defaultdict(float)
+    for activity in activities:
+        if activity.cross_training:
+            minutes[activity.sport_type or "other"] += activity.duration_s / 60
+    return tuple(sorted(minutes.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _plan_week(athlete: Athlete, number: int | None) -> PlanWeek | None:
+    """Plan week ``number`` of the athlete's plan (``None`` outside it)."""
+    return athlete.plan.week(number) if athlete.plan is not None and number else None
+
+
+def step_text(plan_week: int | None, step: str | None) -> str:
+    """How a gated plan reached ``plan_week``, in words for people (empty when it simply
+    moved on, or outside gated progression)."""
+    if plan_week is None:
+        return ""
+    if step == "step_back":
+        return f"stepped back from week {plan_week + 1}"
+    if step == "repeat":
+        return f"week {plan_week} repeated"
+    return ""

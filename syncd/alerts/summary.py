@@ -18,7 +18,7 @@ from syncd.alerts.chart import Bar, weekly_chart
 from syncd.models import Alert, Session, utc_iso
 from syncd.pipeline.evaluation import local_midnight
 from syncd.plan import week_start as plan_week_start
-from syncd.progress import WeekSummary
+from syncd.progress import WeekSummary, step_text
 from syncd.rules.context import over
 from syncd.store import queries
 from syncd.store.alerts import list_alerts
@@ -95,9 +95,12 @@ def _week_numbers(app: App, week: WeekSummary) -> dict[str, Any]:
         "week_start": week.start.isoformat(),
         "week_end": week.end.isoformat(),
         "plan_week": week.plan_week,
+        "step": week.step,
         "prescribed": _prescription(app, week),
         "actual": {"sessions": week.sessions, "run_min": round(week.run_min, 2),
                    "longest_session_min": round(week.longest_session_min, 2)},
+        "cross_training": [{"sport": sport, "minutes": round(minutes, 1)}
+                           for sport, minutes in week.cross_training],
     }
 
 
@@ -107,7 +110,7 @@ def _prescription(app: App, week: WeekSummary) -> dict[str, Any] | None:
     if plan_week is None:
         return None
     return {"plan_week": plan_week.number, "week_start": week.start.isoformat(),
-            "sessions": plan_week.sessions, "run_min": plan_week.run_min,
+            "step": week.step, "sessions": plan_week.sessions, "run_min": plan_week.run_min,
             "walk_min": plan_week.walk_min, "session_min": plan_week.session_min,
             "volume_min": plan_week.sessions * plan_week.run_min}
 
@@ -183,7 +186,8 @@ def _rows(data: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def _title(data: dict[str, Any]) -> str:
     which = f"Week {data['plan_week']}" if data.get("plan_week") else "Your week"
-    return f"{which} ({data['week_start']} to {data['week_end']})"
+    how = step_text(data.get("plan_week"), data.get("step"))
+    return f"{which} ({data['week_start']} to {data['week_end']}{', ' + how if how else ''})"
 
 
 def _next_line(data: dict[str, Any]) -> str:
@@ -192,8 +196,19 @@ def _next_line(data: dict[str, Any]) -> str:
         return "Next week: no prescription (the plan is over; the general rules still apply)."
     what = ("walking only" if not nxt["run_min"] else
             f"{nxt['run_min']:g} min running + {nxt['walk_min']:g} min walking")
-    return (f"Next week (week {nxt['plan_week']}, from {nxt['week_start']}): "
+    how = step_text(nxt["plan_week"], nxt.get("step"))
+    return (f"Next week (week {nxt['plan_week']}, from {nxt['week_start']}"
+            f"{', ' + how if how else ''}): "
             f"{nxt['sessions']} sessions of {what} ({nxt['session_min']:g} min).")
+
+
+def cross_training_line(items: Sequence[dict[str, Any]]) -> str:
+    """The week's cross-training in one line (empty when there was none): welcome, and not
+    counted as running."""
+    if not items:
+        return ""
+    done = ", ".join(f"{item['sport']} {item['minutes']:g} min" for item in items)
+    return f"Cross-training: {done}. Cross-training is welcome; it does not count as running."
 
 
 def _session_line(session: dict[str, Any]) -> str:
@@ -215,6 +230,8 @@ def summary_text(data: dict[str, Any]) -> str:
     lines += [f"{what:16}{plan:>14}  {done}" for what, plan, done in _rows(data)]
     lines += ["", "Sessions:"]
     lines += [f"  {_session_line(s)}" for s in data["sessions"]] or ["  none"]
+    crossed = cross_training_line(data.get("cross_training", ()))
+    lines += ["", crossed] if crossed else []
     lines += ["", "Alerts this week:"]
     lines += [f"  {a['severity'].upper()} {a['rule']}"
               + (" (resolved)" if a["status"] == "resolved" else "") + f": {a['message']}"
@@ -232,12 +249,14 @@ def summary_html(data: dict[str, Any], chart_cid: str | None) -> str:
     sessions = "".join(f"<li>{e(_session_line(s))}</li>" for s in data["sessions"]) or none
     alerts = "".join(f"<li><b>{e(a['severity'].upper())}</b> {e(a['rule'])}: {e(a['message'])}"
                      f"<br><i>{e(a['advice'])}</i></li>" for a in data["alerts"]) or none
+    crossed = cross_training_line(data.get("cross_training", ()))
+    crossed = f"<p>{e(crossed)}</p>" if crossed else ""
     chart = (f"<p><img src='cid:{e(chart_cid[1:-1])}' alt='Running minutes per week: plan "
              f"(grey) against actual (blue, red when over)' width='480' height='160'></p>"
              if chart_cid else "")
     return (f"<html><body><h2>{e(_title(data))}</h2>"
             f"<table cellpadding='4'><tr><th></th><th>prescribed</th><th>actual</th></tr>"
-            f"{rows}</table>{chart}<h3>Sessions</h3><ul>{sessions}</ul>"
+            f"{rows}</table>{chart}<h3>Sessions</h3><ul>{sessions}</ul>{crossed}"
             f"<h3>Alerts this week</h3><ul>{alerts}</ul><p>{e(_next_line(data))}</p>"
             f"</body></html>")
 

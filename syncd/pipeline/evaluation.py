@@ -21,6 +21,7 @@ from syncd.rules.evaluator import evaluate_window
 from syncd.rules.progression import Position, gated, plan_key
 from syncd.store import queries
 from syncd.store.alerts import ApplyResult, apply_findings
+from syncd.store.other_activities import last_data_day, load_others
 from syncd.store.plan_positions import position_at, save_positions
 
 
@@ -61,9 +62,10 @@ def full_window(tx: DbSession, athlete_id: int, athlete: Athlete, today: date) -
 def load_history(tx: DbSession, athlete_id: int, athlete: Athlete, window: Window,
                  now: datetime, first_session: date | None = None,
                  first_known: bool = False, *, anchor: Position | None = None) -> History:
-    """The sessions, pain reports and gear the evaluation of ``window`` needs (the athlete's
-    first session date is read unless the caller knows it: ``first_known``); a gated plan
-    walked from ``anchor`` needs them from there."""
+    """The sessions, pain reports, other activities and gear the evaluation of ``window``
+    needs (the athlete's first session date is read unless the caller knows it:
+    ``first_known``), and the last day with data up to today, however long ago (``no_data``);
+    a gated plan walked from ``anchor`` needs them from there."""
     first = history_start(athlete, window, anchor)
     end = local_midnight(week_start(window.last, athlete.plan_start) + timedelta(days=7))
     sessions = list(queries.load_sessions(tx, athlete_id, local_midnight(first), end))
@@ -79,6 +81,9 @@ def load_history(tx: DbSession, athlete_id: int, athlete: Athlete, window: Windo
         gear=queries.load_gear(tx, athlete_id),
         first_session_date=(first_session if first_known
                             else queries.first_session_date(tx, athlete_id)),
+        others=load_others(tx, athlete_id, local_midnight(first), end),
+        last_data_day=last_data_day(
+            tx, athlete_id, zone, local_midnight(athlete.local_date(now) + timedelta(days=1))),
     )
 
 

@@ -10,6 +10,7 @@ RULE_IDS: tuple[str, ...] = (
     "sessions_per_week", "rest_day", "run_in_walk_week", "session_spike", "load_ratio",
     "pain_stop", "pain_persistent", "pain_rising", "shoe_mileage",
     "red_flag", "morning_pain_rising", "plan_step_back",
+    "missed_session", "no_data",
 )
 
 __all__ = ["LOOKBACK", "RULE_IDS", "Athlete", "History", "Week", "Window", "evaluate",

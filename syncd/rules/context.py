@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from syncd.models import Gear, PainReport, Session
+from syncd.models import Gear, OtherActivity, PainReport, Session
 from syncd.plan import Limits, Plan, PlanWeek
 
 # Findings that compare with the past look this far back before a window (30-day spike,
@@ -50,13 +50,18 @@ class History:
 
     It must cover :data:`LOOKBACK` before the window and the first session after it.
     ``first_session_date`` is the athlete's earliest session ever (for the 28 days of history
-    the load ratio needs).
+    the load ratio needs). ``others`` are the activities that are not runs (walks, hikes,
+    cross-training) over the same days: never running load. ``last_data_day`` is the last
+    local day, up to the evaluation's today, with any activity or pain report, when the caller
+    knows it beyond the history loaded (``no_data`` looks back as far as the silence goes).
     """
 
     sessions: Sequence[Session]
     pain: Sequence[PainReport] = ()
     gear: Sequence[Gear] = ()
     first_session_date: date | None = None
+    others: Sequence[OtherActivity] = ()
+    last_data_day: date | None = None
     _starts: list[datetime] = field(default_factory=list, repr=False, compare=False)
     _pain_times: list[datetime] = field(default_factory=list, repr=False, compare=False)
 
@@ -65,6 +70,8 @@ class History:
         object.__setattr__(self, "sessions",
                            sorted(self.sessions, key=lambda s: (s.start_utc, s.key)))
         object.__setattr__(self, "pain", sorted(self.pain, key=lambda p: (p.at_utc, p.id)))
+        object.__setattr__(self, "others",
+                           sorted(self.others, key=lambda a: (a.start_utc, a.key)))
         self._starts.extend(s.start_utc for s in self.sessions)
         self._pain_times.extend(p.at_utc for p in self.pain)
 

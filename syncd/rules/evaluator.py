@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from syncd.models import Finding, PainReport, Session
+from syncd.models import Finding, OtherActivity, PainReport, Session
 from syncd.plan import PlanWeek, week_start
+from syncd.rules.absence import last_data_day, missed_session, no_data, plan_running
 from syncd.rules.context import LOOKBACK, Athlete, History, Week
 from syncd.rules.daily import morning_pain_rising, red_flag
 from syncd.rules.gear import shoe_mileage
@@ -58,7 +59,8 @@ class Evaluation:
 
 def evaluate(athlete: Athlete, history: History, window: Window, today: date,
              anchor: Position | None = None) -> list[Finding]:
-    """Every finding whose subject falls inside ``window`` (whole weeks), plus shoe mileage.
+    """Every finding whose subject falls inside ``window`` (whole weeks), plus shoe mileage
+    and today's silence (``no_data``), which every evaluation checks whatever its window.
 
     ``today`` is the athlete's local date: in gated progression a week counts as ended (and
     so can advance the plan) only once it is over. ``anchor``: see :func:`evaluate_window`.
@@ -71,7 +73,7 @@ def evaluate_window(athlete: Athlete, history: History, window: Window, today: d
     """:func:`evaluate`, with the positions it walked. A gated plan is walked from
     ``anchor`` (a stored position at or before the window's first week) when given, else
     from the plan start; ``history`` must reach :func:`history_start` of the same anchor."""
-    grouped = GroupedHistory(athlete, history)
+    grouped = GroupedHistory(athlete, history, today)
     first = week_start(window.first, athlete.plan_start)
     last = week_start(window.last, athlete.plan_start)
     findings: dict[tuple[str, str], Finding] = {}
@@ -83,16 +85,24 @@ def evaluate_window(athlete: Athlete, history: History, window: Window, today: d
                 findings.setdefault(finding.dedupe_key, finding)
     for finding in shoe_mileage(history.gear, athlete.limits):
         findings.setdefault(finding.dedupe_key, finding)
+    # Today's silence, whatever the window: it depends on today as much as on the data.
+    running = plan_running(athlete, walked, grouped, today)
+    for finding in no_data(athlete, last_data_day(athlete, history, today), today, running):
+        findings.setdefault(finding.dedupe_key, finding)
     return Evaluation(list(findings.values()), walked)
 
 
 class GroupedHistory:
     """The history grouped by week start, and the findings of one week."""
 
-    def __init__(self, athlete: Athlete, history: History) -> None:
+    def __init__(self, athlete: Athlete, history: History, today: date | None = None) -> None:
         self.athlete = athlete
         self.history = history
+        self.today = today  # None: no week counts as over (no missed sessions)
         self.sessions: dict[date, list[Session]] = defaultdict(list)
+        self.others: dict[date, list[OtherActivity]] = defaultdict(list)
+        for activity in history.others:
+            self.others[self.week_of(activity.local_date)].append(activity)
         self.pain: dict[date, list[tuple[PainReport, date]]] = defaultdict(list)
         for session in history.sessions:
             self.sessions[self.week_of(session.local_date)].append(session)
@@ -124,6 +134,8 @@ class GroupedHistory:
             yield from pain_rising(session, history)
         if plan_week is not None:
             yield from week_rules(week, limits)
+            if self.today is not None:
+                yield from missed_session(week, self.others.get(start, ()), self.today)
         chronic = sum(s.duration_s for k in range(4)
                       for s in self.sessions.get(start - DAYS_7 * k, ()))
         yield from load_ratio(week, chronic, history.first_session_date, limits)
@@ -148,5 +160,5 @@ def plan_positions(athlete: Athlete, history: History, first: date, last: date, 
     plan got there: the one answer the evaluator and every view share. ``history`` must
     reach :func:`history_start` of ``anchor`` in gated progression (no history is needed in
     calendar progression)."""
-    grouped = GroupedHistory(athlete, history)
+    grouped = GroupedHistory(athlete, history, today)
     return positions(athlete, grouped, first, last, today, anchor)

@@ -46,7 +46,9 @@ class Position:
 class WeekFindings(Protocol):
     """What the walk asks of the history: a week's sessions and findings."""
 
-    sessions: Mapping[date, Sequence[Session]]
+    @property
+    def sessions(self) -> Mapping[date, Sequence[Session]]:
+        """The sessions of each week, by week start (read only: a dict of lists will do)."""
 
     def week_findings(self, start: date, plan_week: PlanWeek | None) -> Iterator[Finding]:
         """Every finding anchored in the week starting at ``start``."""

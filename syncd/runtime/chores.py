@@ -1,6 +1,7 @@
 """The leading replica's chores: work for the whole clinic on a fixed interval, beside the
-sources' passes (the morning check-ins, the daily re-evaluation). The scheduler runs each chore in a job of its own,
-on the leader only, at most once at a time; a new chore is one entry in :data:`CHORES`.
+sources' passes (the morning check-ins, the daily re-evaluation). The scheduler runs each
+chore in a job of its own, on the leader only, at most once at a time; a new chore is one
+entry in :data:`CHORES`.
 """
 
 from __future__ import annotations

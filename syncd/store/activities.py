@@ -52,7 +52,8 @@ class UpsertResult:
 
 
 class _Snapshot(NamedTuple):
-    """A row's standing before the upsert: was it a session, on which local day."""
+    """A row's standing before the upsert: did it count (canonical, not deleted: a run is a
+    session, anything else is data), on which local day."""
 
     is_session: bool
     local_date: date
@@ -249,9 +250,10 @@ def _write_segments(session: Session, pending: dict[ActivityRow, tuple[Segment, 
 
 
 def _snapshot(row: ActivityRow) -> _Snapshot:
-    """Whether ``row`` currently counts as a session, and when."""
-    is_session = row.canonical_id is None and not row.deleted and row.sport == "run"
-    return _Snapshot(is_session, row.local_start.date(), row.start_utc)
+    """Whether ``row`` currently counts, and when. Any sport counts, not only runs: a walk is
+    a session of a walking week, and any activity ends a silence (``no_data``)."""
+    counts = row.canonical_id is None and not row.deleted
+    return _Snapshot(counts, row.local_start.date(), row.start_utc)
 
 
 class _Changes:
@@ -286,7 +288,8 @@ class _Changes:
         return self.touched, times
 
     def affected_dates(self) -> set[date]:
-        """Local dates where a session appeared, vanished, moved or changed."""
+        """Local dates where a counted activity (a session, a walk, cross-training) appeared,
+        vanished, moved or changed."""
         dates: set[date] = set()
         for row, before in self.before.items():
             after = _snapshot(row)

@@ -34,7 +34,8 @@ _IN_CHUNK = 500
 @dataclass(frozen=True, slots=True)
 class AlertScope:
     """Which stored alerts an evaluation covered: subjects anchored in ``[from_date,
-    to_date]`` (inclusive), and gear alerts when ``include_gear``."""
+    to_date]`` (inclusive), and the athlete-wide ones every evaluation checks whatever its
+    window (gear, today's silence) when ``include_gear``."""
 
     from_date: date | None
     to_date: date | None
@@ -42,7 +43,7 @@ class AlertScope:
 
     def __call__(self, subject: Subject) -> bool:
         """True when the evaluation re-checked ``subject``."""
-        if subject.kind is SubjectKind.GEAR:
+        if subject.kind in (SubjectKind.GEAR, SubjectKind.SILENCE):
             return self.include_gear
         if subject.anchor is None or self.from_date is None or self.to_date is None:
             return False

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from syncd.errors import SyncdError
+from syncd.progress import WeekSummary, step_text
 from syncd.store.dashboard import SessionSplit, recent_sessions
 from syncd.web.chart import weekly_chart
 from syncd.web.checkin_form import checkin_section
@@ -226,6 +227,7 @@ def render_dashboard(context: WebContext, app: App | None = None, *,
         f'<header><h1>syncd</h1><p class="muted">{escape(str(status["athlete"]))} · '
         f'today {escape(status["today"])}</p>{back}</header>',
         _week_section(status),
+        _cross_training_section(weeks, status),
         '<section><h2>Weekly running minutes</h2>'
         f"{weekly_chart(weeks)}"
         '<p class="legend"><span class="key actual"></span> run '
@@ -237,6 +239,17 @@ def render_dashboard(context: WebContext, app: App | None = None, *,
         pain_section(logged, error, pain_action(app) if several else None),
         _sources_section(sources),
     ])
+
+
+def _cross_training_section(weeks: list[WeekSummary], status: dict[str, Any]) -> str:
+    """This week's cross-training, sport and minutes: welcome, and never running load."""
+    start = (status.get("week") or {}).get("week_start")
+    week = next((w for w in weeks if w.start.isoformat() == start), None)
+    done = ", ".join(f"{escape(sport)} {minutes:.0f} min"
+                     for sport, minutes in (week.cross_training if week else ()))
+    return ('<section id="cross-training"><h2>Cross-training this week</h2>'
+            f'<p>{done or "None yet."}</p><p class="muted">Rides, swims, the elliptical and '
+            "strength work are welcome; they never count as running.</p></section>")
 
 
 def _week_section(status: dict[str, Any]) -> str:
@@ -258,7 +271,7 @@ def _week_section(status: dict[str, Any]) -> str:
     return (
         f'<section id="week"><h2>Plan week {week["plan_week"]}'
         f'{" of " + str(plan["weeks"]) if plan else ""}</h2>'
-        f'<p class="muted">{dates}</p>'
+        f'<p class="muted">{dates}{_step_note(week)}</p>'
         f'<dl class="figures"><div><dt>Sessions</dt><dd>{actual["sessions"]} / '
         f'{prescribed["sessions"]}</dd></div>'
         f'<div><dt>Running</dt><dd>{actual["run_min"]:g} / {volume:g} min</dd></div>'
@@ -267,6 +280,14 @@ def _week_section(status: dict[str, Any]) -> str:
         f'<div class="meter{over}"><span style="width:{share / 1.5 * 100:.0f}%"></span></div>'
         "</section>"
     )
+
+
+def _step_note(week: dict[str, Any]) -> str:
+    """`` · stepped back from week 3`` (or ``week 2 repeated``) for a gated plan that did not
+    simply move on this week."""
+    how = step_text(week.get("plan_week"), week.get("step"))
+    step = escape(str(week.get("step")))
+    return f' · <span class="step" data-step="{step}">{escape(how)}</span>' if how else ""
 
 
 def _alerts_section(alerts: list[dict[str, Any]]) -> str:

@@ -11,11 +11,14 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from syncd.models import Finding, Gear, PainReport, Session
+from syncd.models import Finding, Gear, OtherActivity, PainReport, Session, SportFamily
 from syncd.plan import Plan, parse_plan
 from syncd.rules import Athlete, History, Window, evaluate
 
 BERLIN = "Europe/Berlin"
+# Rules about what was not recorded (a week that ended short, a silence): they depend on
+# today as much as on the data, and have tables of their own (test_absence_rules.py).
+ABSENCE_RULES = frozenset({"missed_session", "no_data"})
 
 
 def local_moment(day: date | str, clock: str, tz: str, fold: int = 0) -> tuple[datetime, datetime]:
@@ -104,7 +107,8 @@ def evaluate_all(who: Athlete, sessions: Iterable[Session] = (),
                  pain_reports: Iterable[PainReport] = (), gear: Iterable[Gear] = (),
                  today: date | str = "2030-01-01",
                  first_session: date | None = None) -> list[Finding]:
-    """Every finding over a window wide enough for all of the given history."""
+    """Every finding over a window wide enough for all of the given history, but those of
+    :data:`ABSENCE_RULES` (what was not recorded has tables of its own)."""
     sessions, pain_reports = list(sessions), list(pain_reports)
     if isinstance(today, str):
         today = date.fromisoformat(today)
@@ -113,12 +117,25 @@ def evaluate_all(who: Athlete, sessions: Iterable[Session] = (),
     if who.plan_start is not None:
         days.append(who.plan_start)
     window = Window(min(days, default=today), max(days, default=today))
-    return evaluate(who, history(sessions, pain_reports, gear, first_session), window, today)
+    found = evaluate(who, history(sessions, pain_reports, gear, first_session), window, today)
+    return [f for f in found if f.rule not in ABSENCE_RULES]
 
 
 def summary(findings: Iterable[Finding], rule: str | None = None) -> list[tuple[Any, ...]]:
     """(rule, severity, subject key, observed, limit, unit) of each finding, sorted: the
-    numbers a user reads in an alert."""
+    numbers a user reads in an alert. Without ``rule``: every rule but :data:`ABSENCE_RULES`
+    (a test about what was recorded is not about what was not)."""
     rows = [(f.rule, f.severity, f.subject.key, f.observed, f.limit, f.unit)
-            for f in findings if rule is None or f.rule == rule]
+            for f in findings
+            if f.rule == rule or (rule is None and f.rule not in ABSENCE_RULES)]
     return sorted(rows)
+
+
+def other(day: date | str, clock: str = "07:00", sport: SportFamily = "other", *,
+          sport_type: str = "Ride", minutes: float = 45, tz: str = BERLIN,
+          key: str | None = None) -> OtherActivity:
+    """An activity that is not a run (a ride unless told: ``sport="walk"``, ``"hike"``)."""
+    local, start = local_moment(day, clock, tz)
+    return OtherActivity(key=key or f"other:{local.isoformat(timespec='minutes')}",
+                         sport=sport, sport_type=sport_type, start_utc=start, local_start=local,
+                         duration_s=minutes * 60)

@@ -8,6 +8,7 @@ from typing import Any
 from syncd.rules import RULE_IDS
 
 from . import (
+    test_absence_rules,
     test_daily_rules,
     test_general_rules,
     test_pain_rules,
@@ -25,6 +26,7 @@ def _tables() -> dict[str, list[Any]]:
     tables["load_ratio"] = test_general_rules.LOAD_RATIO
     tables["shoe_mileage"] = test_general_rules.SHOE_MILEAGE
     tables.update(test_step_back.TABLES)
+    tables.update(test_absence_rules.TABLES)
     return tables
 
 
