@@ -324,7 +324,7 @@ class Daemon:
             log.warning("stopped with passes still running; they are redone at the next "
                         "start", sources=sorted(self.scheduler.running()))
         if self.mqtt is not None:  # "offline" before the database goes
-            self.mqtt.stop()
+            await asyncio.to_thread(self.mqtt.stop)
         for dispatcher in [*self._retired_dispatchers, self.dispatcher]:
             if isinstance(dispatcher, Dispatcher):
                 dispatcher.close()

@@ -61,9 +61,10 @@ class MqttPublisher:
         self._schedule = schedule
         self._version = _syncd_version()
         self._client: paho.Client | None = None
-        # What the broker holds (as far as this connection knows), by topic.
+        # What the broker holds (as far as this connection knows), by topic: only the
+        # publisher thread touches it. paho's thread sets _resend after each (re)connection.
         self._published: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._resend = threading.Event()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._down_logged = False
@@ -92,7 +93,7 @@ class MqttPublisher:
     # -- the publisher thread -------------------------------------------------------------------
 
     def _run(self) -> None:
-        seen, next_full = -1, 0.0
+        seen, next_full, failing = -1, 0.0, False
         while not self._stopping.is_set():
             self._wake.wait(LOOK_EVERY_S)
             self._wake.clear()
@@ -104,8 +105,11 @@ class MqttPublisher:
                 if self._step(due):
                     seen = generation
                     next_full = time.monotonic() + self.section.publish_interval.total_seconds()
+                failing = False
             except Exception:  # the next look tries again; syncd goes on either way
-                log.exception("publishing to the MQTT broker failed", broker=self.broker)
+                if not failing:  # (a database that is down would fail every second)
+                    log.exception("publishing to the MQTT broker failed", broker=self.broker)
+                failing = True
 
     def _step(self, due: bool) -> bool:
         """Connect or disconnect as the leadership says; publish the figures when ``due`` or
@@ -114,9 +118,12 @@ class MqttPublisher:
             self._disconnect(goodbye=False)  # the new leader says online itself
             return False
         client = self._client or self._connect()
-        with self._lock:
-            fresh = not self._published
-        if not client.is_connected() or not (due or fresh):
+        if not client.is_connected():
+            return False
+        if self._resend.is_set():  # a new connection: the broker may have lost everything
+            self._resend.clear()
+            self._published.clear()
+        elif not due:
             return False
         self._publish(self._messages())
         return True
@@ -138,18 +145,16 @@ class MqttPublisher:
         client = self._client
         if client is None:
             return
-        with self._lock:
-            changed = {t: p for t, p in messages.items() if self._published.get(t) != p}
-            gone = {t: "" for t in self._published if t not in messages}
+        changed = {t: p for t, p in messages.items() if self._published.get(t) != p}
+        gone = {t: "" for t in self._published if t not in messages}
         for topic, payload in {**gone, **changed}.items():
             info = client.publish(topic, payload, qos=1, retain=True)
             if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return  # disconnected: everything goes out again on reconnection
-            with self._lock:
-                if payload:
-                    self._published[topic] = payload
-                else:
-                    self._published.pop(topic, None)
+            if payload:
+                self._published[topic] = payload
+            else:
+                self._published.pop(topic, None)
 
     # -- the connection -------------------------------------------------------------------------
 
@@ -188,8 +193,7 @@ class MqttPublisher:
                 info.wait_for_publish(GOODBYE_TIMEOUT_S)
         client.disconnect()
         client.loop_stop()
-        with self._lock:
-            self._published.clear()
+        self._published.clear()
 
     # -- paho's callbacks (in paho's network thread: quick, no database) ------------------------
 
@@ -203,8 +207,7 @@ class MqttPublisher:
                  else "connected to the MQTT broker again", broker=self.broker)
         self._down_logged = False
         client.publish(self._availability, ha.ONLINE, qos=1, retain=True)
-        with self._lock:
-            self._published.clear()  # the broker may have lost everything: send it all
+        self._resend.set()
         self._wake.set()
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
