@@ -39,6 +39,8 @@ class Figures:
         """The state topic's JSON text (keys sorted, so that equal figures are equal text)."""
         body: dict[str, Any] = asdict(self)
         body["running_min"] = round(self.running_min, 1)
+        if self.prescribed_min is not None:
+            body["prescribed_min"] = round(self.prescribed_min, 1)
         body["last_sync"] = utc_iso(self.last_sync) if self.last_sync else None
         return json.dumps(body, sort_keys=True)
 
