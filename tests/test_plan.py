@@ -65,8 +65,27 @@ def test_shipped_plan_follows_the_run_walk_table() -> None:
 
 
 def test_shipped_plan_limits_are_the_documented_defaults() -> None:
-    """The shipped limits are DESIGN's defaults, calendar progression included."""
-    assert load_plan(SHIPPED).limits == Limits()
+    """The shipped limits are DESIGN's defaults, calendar progression included; a plan that
+    is switched to gated progression steps back after pain (regression = "step_back")."""
+    assert load_plan(SHIPPED).limits == Limits(regression="step_back")
+
+
+def test_regression_defaults_to_repeat_and_takes_step_back() -> None:
+    """Without ``regression`` a gated week with pain repeats (the behaviour before it
+    existed); ``step_back`` is read as given."""
+    weeks = [{"sessions": 2, "run_min": 2}]
+    assert parse_plan({"name": "p", "weeks": weeks}).limits.regression == "repeat"
+    given = parse_plan({"name": "p", "limits": {"progression": "gated",
+                                                "regression": "step_back"}, "weeks": weeks})
+    assert (given.limits.progression, given.limits.regression) == ("gated", "step_back")
+
+
+def test_unknown_regression_names_the_key_and_the_choices(tmp_path: Path) -> None:
+    """A misspelt regression is refused with the key and both allowed values."""
+    text = "\n".join(['name = "p"', '[limits]', 'regression = "back"',
+                      '[[weeks]]', 'sessions = 3', 'run_min = 2'])
+    assert problems_of(tmp_path, text) == [
+        "limits.regression: Input should be 'repeat' or 'step_back'"]
 
 
 # -- what a plan may leave out ---------------------------------------------------------------

@@ -26,6 +26,7 @@ from syncd.config import Settings, load_settings
 from syncd.errors import ConfigError, SyncdError
 from syncd.logs import configure_logging
 from syncd.models import PAIN_WHENS, SYMPTOM_LABELS, SYMPTOMS, WHEN_LABELS
+from syncd.progress import step_text
 from syncd.sources.registry import all_hooks, enabled_sources
 from syncd.store.alerts import list_alerts
 
@@ -173,10 +174,16 @@ def cmd_plan(app: App, args: argparse.Namespace) -> int:
     if plan is None:
         raise ConfigError(["athlete.plan: no plan configured; name a shipped plan or a file"])
     weeks = plan_json(plan, app.athlete.plan_start)
+    current = next(iter(app.weeks(app.today(), app.today())), None)
     if args.json:
-        _print_json({"name": plan.name, "limits": _limits(app), "weeks": weeks})
+        _print_json({"name": plan.name, "limits": _limits(app), "weeks": weeks,
+                     "current": current.as_dict() if current else None})
         return 0
     print(plan.name)
+    if current is not None and current.plan_week:
+        how = step_text(current.plan_week, current.step)
+        print(f"  now: plan week {current.plan_week} ({current.start} to {current.end})"
+              + (f", {how}" if how else ""))
     for week in weeks:
         dates = f"{week['start']} to {week['end']}  " if "start" in week else ""
         bout = f", jogs up to {week['run_interval_s']:g} s" if week["run_interval_s"] else ""
@@ -245,9 +252,10 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
     week = status["week"]
     if week and week["plan_week"]:
         p, a = week["prescribed"], week["actual"]
-        print(f"plan week {week['plan_week']} ({week['week_start']} to {week['week_end']}): "
-              f"{a['sessions']}/{p['sessions']} sessions, {a['run_min']:g}/{p['volume_min']:g} "
-              f"min running")
+        how = step_text(week["plan_week"], week.get("step"))
+        print(f"plan week {week['plan_week']} ({week['week_start']} to {week['week_end']}"
+              f"{', ' + how if how else ''}): {a['sessions']}/{p['sessions']} sessions, "
+              f"{a['run_min']:g}/{p['volume_min']:g} min running")
     elif week:
         print(f"outside the plan this week: {week['actual']['sessions']} sessions, "
               f"{week['actual']['run_min']:g} min running")

@@ -4,9 +4,10 @@ dashboard show them.
 
 Computed with a fixed number of set-based queries whatever the number of athletes: the athletes'
 ids, the sessions of the widest "this week" window (each athlete's week is in their own time
-zone and aligned to their plan start, so each athlete's own window is cut out in Python), the
-sessions since the plan start of athletes on gated progression (whose week number depends on
-every week before), open alerts counted by athlete and severity, and the sync states. Each
+zone and aligned to their plan start, so each athlete's own window is cut out in Python), this
+week's stored plan position of the athletes on gated progression (whose week number depends on
+every week before; walked per athlete only for one not evaluated since the week began), open
+alerts counted by athlete and severity, and the sync states. Each
 athlete's week is then summarised by :func:`syncd.progress.weeks_overview`, as their own
 ``/status`` does.
 """
@@ -22,9 +23,11 @@ from zoneinfo import ZoneInfo
 from syncd.errors import SyncdError
 from syncd.models import Session, utc_iso
 from syncd.pipeline.evaluation import local_midnight
+from syncd.pipeline.positions import current_position
 from syncd.plan import week_start
 from syncd.progress import weeks_overview
 from syncd.rules import History
+from syncd.rules.progression import Position, gated, plan_key
 from syncd.sources.registry import enabled_sources
 from syncd.store.overview import (
     athlete_ids,
@@ -32,6 +35,7 @@ from syncd.store.overview import (
     sessions_in_windows,
     sync_times,
 )
+from syncd.store.plan_positions import positions_of_weeks
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session as DbSession
@@ -81,14 +85,14 @@ def athletes_overview(apps: Sequence[App], store: Store, now: datetime
     with store.read() as tx:
         ids = athlete_ids(tx, [a.app.profile.name for a in athletes])
         known = [ids[a.app.profile.name] for a in athletes if a.app.profile.name in ids]
-        sessions = _sessions(tx, ids, [a for a in athletes if not a.gated])
-        sessions.update(_sessions(tx, ids, [a for a in athletes if a.gated], replay=True))
+        sessions = _sessions(tx, ids, athletes)
+        positions = _positions(tx, ids, athletes, now)
         alerts = open_alerts_by_severity(tx, known)
         states = sync_times(tx, known)
     for athlete in athletes:
         athlete_id = ids.get(athlete.app.profile.name, 0)  # 0: never stored, no figures
         rows.append(_row(athlete, sessions.get(athlete_id, []), alerts.get(athlete_id, {}),
-                         states.get(athlete_id, {})))
+                         states.get(athlete_id, {}), positions.get(athlete_id)))
     rows.sort(key=severity_order)
     return rows
 
@@ -103,33 +107,44 @@ def _athlete(app: App, now: datetime) -> _Athlete:
     athlete = app.athlete  # reads (and validates) the plan: may raise PlanError
     today = athlete.local_date(now)
     start = athlete.plan_start
-    gated = (athlete.plan is not None and start is not None
-             and athlete.limits.progression == "gated")
-    first = week_start(today, start)
-    if gated and start is not None:
-        first = min(first, start)
-    return _Athlete(app, today, first, gated)
+    return _Athlete(app, today, week_start(today, start), gated(athlete))
 
 
 # -- the windows --------------------------------------------------------------------------------
 
 
-def _sessions(tx: DbSession, ids: dict[str, int], athletes: list[_Athlete], *,
-              replay: bool = False) -> dict[int, list[Session]]:
+def _sessions(tx: DbSession, ids: dict[str, int],
+              athletes: list[_Athlete]) -> dict[int, list[Session]]:
     """The sessions of ``athletes`` in their windows, by athlete id (see
     :func:`syncd.store.overview.sessions_in_windows`)."""
     windows = {ids[a.app.profile.name]: (local_midnight(a.first), local_midnight(a.today + DAY))
                for a in athletes if a.app.profile.name in ids}
-    return sessions_in_windows(tx, windows, replay=replay)
+    return sessions_in_windows(tx, windows)
+
+
+def _positions(tx: DbSession, ids: dict[str, int], athletes: list[_Athlete],
+               now: datetime) -> dict[int, Position]:
+    """This week's plan position of the athletes on gated progression, by athlete id: as the
+    evaluations stored it (one query for all), else walked as their own ``/status`` does
+    (only for an athlete not evaluated since the week began)."""
+    wanted = {ids[a.app.profile.name]: a for a in athletes
+              if a.gated and a.app.profile.name in ids}
+    found = positions_of_weeks(tx, {athlete_id: (plan_key(a.app.athlete), a.first)
+                                    for athlete_id, a in wanted.items()})
+    for athlete_id, athlete in wanted.items():
+        if athlete_id not in found:
+            found[athlete_id] = current_position(tx, athlete_id, athlete.app.athlete, now)
+    return found
 
 
 # -- the rows ---------------------------------------------------------------------------------
 
 
 def _row(athlete: _Athlete, sessions: list[Session], alerts: dict[str, int],
-         states: dict[str, dict[str, Any]]) -> dict[str, Any]:
+         states: dict[str, dict[str, Any]], position: Position | None = None) -> dict[str, Any]:
     app, today = athlete.app, athlete.today
-    weeks = weeks_overview(app.athlete, History(sessions=sessions), today, today, today)
+    weeks = weeks_overview(app.athlete, History(sessions=sessions), today, today, today,
+                           [position] if position is not None else None)
     week = weeks[0] if weeks else None
     plan = app.athlete.plan
     return {
