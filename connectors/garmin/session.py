@@ -156,8 +156,14 @@ class GarminSession:
         """GET ``path`` and return its JSON. A refused, throttled or unreachable API raises
         :class:`AuthError`, :class:`RateLimited` or :class:`TransientError`; any other failure
         :class:`InvalidResponse` (the caller decides whether that skips one item)."""
+        return self.call(lambda garmin: garmin.connectapi(path, params=params,
+                                                          timeout=self.timeout), what)
+
+    def call(self, action: Callable[[Garmin], Any], what: str) -> Any:
+        """Run ``action`` on the garminconnect client (any of its calls) and return what it
+        returns, with the errors of :meth:`get`."""
         try:
-            return self._call(path, params)
+            return self._call(action)
         except GarminConnectAuthenticationError as err:
             # Another syncd process may have rotated the refresh token under us.
             if not self._reload_if_rotated():
@@ -165,14 +171,14 @@ class GarminSession:
         except Exception as err:
             raise self._error(err, what) from err
         try:
-            return self._call(path, params)
+            return self._call(action)
         except Exception as err:
             raise self._error(err, what) from err
 
-    def _call(self, path: str, params: dict[str, Any] | None) -> Any:
+    def _call(self, action: Callable[[Garmin], Any]) -> Any:
         """One call through garminconnect, then persist a refresh token it rotated."""
         try:
-            return self.garmin.connectapi(path, params=params, timeout=self.timeout)
+            return action(self.garmin)
         finally:
             self.save_rotated_tokens()
 

@@ -25,6 +25,7 @@ from syncd.rules import RULE_IDS
 DEFAULT_PLAN = "hip-return-run-walk"
 SEVERITIES = ("info", "warning", "critical")
 SourceKind = Literal["garmin", "file", "strava"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 CANONICAL_ORDER: tuple[SourceKind, ...] = ("garmin", "file", "strava")
 
 
@@ -79,6 +80,19 @@ class AthleteSection(_Section):
     # Folders watched for this athlete's files (clinic mode; default: [files] watch for a
     # single athlete, none for a clinic's athletes).
     watch: list[Path] | None = None
+    # The weekdays the planned sessions go on (the Garmin calendar, the calendar feed);
+    # None: spread over the week by the plan's rest-day rule.
+    run_days: list[Weekday] | None = None
+
+    @field_validator("run_days")
+    @classmethod
+    def _run_days(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("is empty; name at least one day, e.g. [\"mon\", \"wed\", "
+                             "\"fri\"], or leave it out to spread the runs by the plan")
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("names a day twice; name each run day once")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -126,6 +140,10 @@ class GarminSection(_Section):
     backoff: Duration = timedelta(hours=6)
     run_speed_threshold: float = Field(1.9, gt=0, le=10)
     fetch_feel: bool = False
+    # The coming planned sessions as scheduled Garmin workouts, this many days ahead
+    # (watches keep only a limited number of future workouts).
+    push_workouts: bool = False
+    workout_days: int = Field(14, ge=1, le=28)
 
 
 class FilesSection(_Section):

@@ -16,7 +16,7 @@ import structlog
 
 from connectors.base import Connector, ConnectorContext, FetchResult
 from syncd.errors import Action, RateLimited, StorageError, SyncdError
-from syncd.pipeline.notices import notify_source_failure
+from syncd.pipeline.notices import NEEDS_ATTENTION, notify_source_failure
 from syncd.sources.registry import hooks_for, source_settings
 from syncd.store import state as sync_state
 from syncd.store.credentials import DbCredentialStore
@@ -107,7 +107,24 @@ def sync_source(app: App, name: str, *, since: date | None = None, force: bool =
         notify_source_failure(app, result)
         return result
     _record_success(app, name, fetched, result, had_error=state.error_count > 0)
+    _after_pass(app, name, connector, result)
     return result
+
+
+def _after_pass(app: App, name: str, connector: Connector, result: SourceResult) -> None:
+    """The source's own work after a successful pass (:meth:`SourceHooks.after_pass`): a
+    refused login or a throttle fails the pass (back-off, one operator notice), anything else
+    is one of the pass's failures."""
+    try:
+        hooks_for(name).after_pass(app, connector)
+    except SyncdError as err:
+        if err.action not in NEEDS_ATTENTION:
+            log.warning("source's work after the pass failed", source=name, error=str(err))
+            result.failures.append(("after the pass", str(err)))
+            return
+        result.error = err
+        _record_failure(app, name, err, 0)
+        notify_source_failure(app, result)
 
 
 def store_fetched(app: App, connector: Connector, fetched: FetchResult,

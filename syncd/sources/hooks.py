@@ -99,6 +99,15 @@ class SourceHooks:
         the pass like a fetch error. Default: nothing around the fetch."""
         return nullcontext()
 
+    def after_pass(self, app: App, connector: Connector) -> None:
+        """Work for ``app``'s athlete after a successful pass, with the pass's ``connector``
+        (in the pass's fetch claim; the source enters its own :meth:`around_fetch` when the
+        work needs it), e.g. Garmin's planned workouts on the calendar. An
+        :class:`~syncd.errors.AuthError` or :class:`~syncd.errors.RateLimited` it raises
+        fails the pass like a fetch error (the back-off and one operator notice); any other
+        :class:`~syncd.errors.SyncdError` is logged and counted among the pass's failures.
+        Default: nothing."""
+
     def used_by(self, app: App) -> bool:
         """False when ``app``'s athlete cannot use this configured source (e.g. a clinic's
         athlete without a folder of their own). Default: True."""

@@ -7,7 +7,8 @@ It serves, at one address (what ``[garmin] api_url`` points every Garmin host at
   refresh token; access tokens are JWTs whose ``exp`` garminconnect reads);
 - the profile and settings calls that login verifies;
 - the activity list with ``start``/``limit`` paging, ``startDate``/``endDate`` filters and
-  ``sortOrder``; activity detail; typed splits; laps; gear and gear stats.
+  ``sortOrder``; activity detail; typed splits; laps; gear and gear stats;
+- the workout library and training calendar (:mod:`tests.garmin.fake_workouts`).
 
 Every request is logged; faults (a status for every path under a prefix, a number of times or
 for ever) are injected with :meth:`FakeGarmin.fail`. Used by the tests and by
@@ -31,6 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.garmin.fake_workouts import FakeWorkouts
 
 CLIENT_ID = "GARMIN_CONNECT_MOBILE_ANDROID_DI_2025Q2"
 PROFILE = {"displayName": "ana-runs", "fullName": "Ana Runner", "profileId": 2591602,
@@ -90,6 +93,7 @@ class FakeGarmin:
         self.requests: list[Logged] = []
         self.faults: list[Fault] = []
         self.delays: dict[str, float] = {}
+        self.workout_service = FakeWorkouts()  # the workout library and training calendar
         self.url = ""
         self._lock = threading.Lock()
 
@@ -183,7 +187,8 @@ class FakeGarmin:
             return self._token(body)
         if not self._authorized(headers.get("authorization")):
             return _json(401, {"message": "Token is not active"})
-        return self._api(path, query)
+        served = self.workout_service.handle(method, path, query, body)
+        return served if served is not None else self._api(path, query)
 
     # -- sign-in and tokens -----------------------------------------------------------------
 
@@ -320,7 +325,7 @@ def _handler(fake: FakeGarmin) -> type[BaseHTTPRequestHandler]:
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(payload)  # unless the client gave up (a timeout test)
 
-        do_GET = do_POST = _serve  # noqa: N815 - http.server's naming
+        do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815 - http.server's naming
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the fake's own log is :attr:`FakeGarmin.requests`."""

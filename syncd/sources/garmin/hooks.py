@@ -16,6 +16,7 @@ from syncd.sources.registry import enabled_sources
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
+    from connectors.base import Connector
     from syncd.app import App
 
 
@@ -39,6 +40,20 @@ class GarminHooks(SourceHooks):
         from syncd.sources.garmin.tokens import shared_tokens
 
         return shared_tokens(app, token_dir(app))
+
+    def after_pass(self, app: App, connector: Connector) -> None:
+        """The coming planned sessions on the athlete's Garmin calendar (``[garmin]
+        push_workouts``), or syncd's entries taken off it when that is turned off
+        (:mod:`syncd.sources.garmin.push`)."""
+        # Imported here: they load garminconnect, which only a Garmin pass needs.
+        from connectors.garmin import GarminConnector
+        from connectors.garmin.workout_calendar import WorkoutCalendar
+        from syncd.sources.garmin.push import push
+
+        if not isinstance(connector, GarminConnector):
+            return
+        with self.around_fetch(app):  # a clinic's rotated tokens go back to the database
+            push(app, WorkoutCalendar(connector.session()), connector.settings)
 
     def connected(self, app: App, stored: bool) -> bool:
         """Configured for the athlete, with tokens in the database (a clinic keeps them
