@@ -18,6 +18,7 @@ from syncd.cli import alerts as cli_alerts
 from syncd.cli import athletes as cli_athletes
 from syncd.cli import daemon as cli_daemon
 from syncd.cli import notify as cli_notify
+from syncd.cli import plan_files as cli_plan_files
 from syncd.cli import sync as cli_sync
 from syncd.cli.commands import Command
 from syncd.cli.terminal import safe_output
@@ -105,7 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("check-config", cmd_check_config, "validate the configuration and the plan"
         ).set_defaults(scope="clinic")
-    add("plan", cmd_plan, "print the plan week by week").add_argument("--json", action="store_true")
+    plan = add("plan", cmd_plan, "print the plan week by week, write it as FIT workout files "
+               "or give its calendar feed")
+    plan.add_argument("--json", action="store_true")
+    cli_plan_files.add_options(plan)
     pain = add("pain", cmd_pain, "record a pain score (0-10) and evaluate")
     pain.add_argument("score", type=int, choices=range(11), metavar="SCORE")
     pain.add_argument("--at", type=str, default=None,
@@ -169,7 +173,9 @@ def _describe_athlete(app: App, settings: Settings) -> None:
 
 
 def cmd_plan(app: App, args: argparse.Namespace) -> int:
-    """Print the plan, week by week."""
+    """Print the plan, week by week (or write its FIT files, or give its calendar feed)."""
+    if cli_plan_files.wanted(args):
+        return cli_plan_files.run(app, args)
     plan = app.plan
     if plan is None:
         raise ConfigError(["athlete.plan: no plan configured; name a shipped plan or a file"])

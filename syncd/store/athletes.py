@@ -89,6 +89,8 @@ REACH: Mapping[str, Reach] = MappingProxyType({
     # exported with the others); erased with the athlete, never exported.
     "checkins": Reach("credentials", (Link("athlete_id"), Link("pain_report_id", "pain_reports"))),
     "checkin_tokens": Reach("credentials", (Link("checkin_id", "checkins"),)),
+    # The calendar feed's key (its hash): a secret like the credentials, never exported.
+    "calendar_keys": Reach("credentials", _OWN),
 })
 # Tables that hold nothing about any athlete.
 NO_ATHLETE_DATA = frozenset({"replicas"})

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from syncd.errors import StorageError, SyncdError
 from syncd.runtime.exposure import check_exposure
 from syncd.sources.registry import all_hooks
-from syncd.web import api, checkin, dashboard, onboarding
+from syncd.web import api, calendar, checkin, dashboard, onboarding
 from syncd.web.context import WebContext
 from syncd.web.security import AccessGuard, AccessPolicy
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 DESCRIPTION = """The local status endpoint of syncd: the current plan week, prescribed against
 actual, open alerts, pain reports and Prometheus metrics. Every route but `/healthz` (and the
 Strava webhook callback, `/strava/webhook`, the patients' onboarding links, `/onboard/...`,
-and the morning check-in's links, `/checkin/...`)
+the morning check-in's links, `/checkin/...`, and the plan's calendar feed, `/calendar/...`)
 needs `Authorization: Bearer <token>` when `[server] token` is configured."""
 
 
@@ -50,9 +50,11 @@ def create_app(app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
     web.include_router(onboarding.router)
     # The morning check-in's links are opened from the athlete's mail, without the token.
     web.include_router(checkin.router)
+    # A phone calendar subscribes to the plan's feed with its own key, without the token.
+    web.include_router(calendar.router)
     policy = AccessPolicy.from_settings(
         app.settings.server, public_paths=[*public_paths, onboarding.LINK_PATH,
-                                           checkin.LINK_PATH])
+                                           checkin.LINK_PATH, calendar.LINK_PATH])
     web.state.policy = policy
     web.add_exception_handler(SyncdError, _syncd_error)
     web.add_exception_handler(RequestValidationError, api.invalid_request)

@@ -56,6 +56,7 @@ from syncd.store import (
 )
 from syncd.store.athlete_import import ImportConflict, import_athlete
 from syncd.store.athletes import erase_athlete, export_athlete, reach_problems
+from syncd.store.calendar_keys import new_calendar_key
 from syncd.store.export_file import (
     CREDENTIALS_NOTE,
     KINDS,
@@ -163,6 +164,7 @@ def add_athlete(store: Store, name: str, tag: str) -> tuple[int, list[str]]:
         tx.add(InviteRow(token_sha256=hashlib.sha256(f"{tag}-open".encode()).hexdigest(),
                          athlete_id=athlete, created_at=LATER,
                          expires_at=LATER + timedelta(days=7)))
+        new_calendar_key(tx, athlete, NOW)
     with store.write() as tx:
         apply_findings(tx, athlete, name, [weekly_finding(15.0)],
                        (WEEK, WEEK + timedelta(days=6), True), LATER, CHANNELS)
