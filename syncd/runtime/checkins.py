@@ -27,7 +27,9 @@ from syncd.rules.checkin import checkin_question
 from syncd.store.checkins import (
     TOKEN_VALIDITY,
     Checkin,
+    checkin_of,
     ensure_checkin,
+    expired_tokens,
     forget_expired_tokens,
     issue_token,
     record_sending,
@@ -86,13 +88,23 @@ def send_due_checkins(app: App, channels: Sequence[Channel] | None = None) -> Ch
     try:
         for athlete in app.clinic.apps():
             _guarded(athlete, carriers, done)
-        with app.store.write() as tx:
-            forget_expired_tokens(tx, app.clock())
+        _forget_expired(app)
     except Exception:  # the database is away: the next pass tries again
         log.exception("check-in pass failed")
     finally:
         carriers.close()
     return done
+
+
+def _forget_expired(app: App) -> None:
+    """Delete expired tokens, when there are any (a pass with nothing to do writes nothing:
+    it must not wait on the write lock a source's pass holds)."""
+    now = app.clock()
+    with app.store.read() as tx:
+        if not expired_tokens(tx, now):
+            return
+    with app.store.write() as tx:
+        forget_expired_tokens(tx, now)
 
 
 def _guarded(app: App, carriers: Carriers, done: CheckinPass) -> None:
@@ -111,8 +123,11 @@ def _checkin(app: App, carriers: Carriers, done: CheckinPass) -> None:
     due = due_now(app, now)
     if due is None:
         return
-    with app.store.write() as tx:
-        checkin = ensure_checkin(tx, app.athlete_id, due.morning, due.reason, now)
+    with app.store.read() as tx:  # most passes find the row made: no write lock for them
+        checkin = checkin_of(tx, app.athlete_id, due.morning)
+    if checkin is None:
+        with app.store.write() as tx:
+            checkin = ensure_checkin(tx, app.athlete_id, due.morning, due.reason, now)
     if checkin.answered_at is not None or (checkin.next_attempt_at or now) > now:
         return
     pending = [c for c in carriers.of(app) if c.name not in checkin.sent_to]

@@ -127,6 +127,12 @@ def checkin_by_token(tx: Session, token: str, now: datetime) -> Checkin | None:
     return Checkin.from_row(row) if row is not None else None
 
 
+def expired_tokens(tx: Session, now: datetime) -> bool:
+    """True when some tokens have expired (a read: the pass writes only when there are)."""
+    return tx.execute(select(CheckinTokenRow.id).where(
+        CheckinTokenRow.expires_at <= now).limit(1)).first() is not None
+
+
 def forget_expired_tokens(tx: Session, now: datetime) -> int:
     """Delete the tokens that expired (they answer as unknown ones do); how many."""
     return _changed(tx.execute(delete(CheckinTokenRow).where(CheckinTokenRow.expires_at <= now)))

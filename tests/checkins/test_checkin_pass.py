@@ -181,3 +181,20 @@ def test_checkin_time_and_public_url_shape_the_mail(tmp_path: Path, ca: trustme.
         assert world.links(mail)[0].startswith("https://syncd.example.org/checkin/")
     finally:
         world.app.close()
+
+
+def test_enabled_without_a_mail_of_their_own_asks_on_the_dashboard_only(
+        tmp_path: Path, ca: trustme.CA, smtp: SmtpServer, clock: Clock) -> None:
+    world = make_world(tmp_path, ca, smtp, clock, athlete={"email": []},
+                       checkin={"enabled": True})
+    try:
+        clock.now = morning(MONDAY, "06:00")
+        world.app.ingest([run_at("2026-11-15", "18:00", "sun")])
+        clock.now = morning(MONDAY, "09:00")
+        world.checkin_pass()
+        assert world.checkin_mails() == []
+        with world.app.store.read() as tx:
+            assert tx.execute(text("SELECT morning, sent_to FROM checkins")).all() == [
+                ("2026-11-16", "")]
+    finally:
+        world.app.close()
