@@ -4,6 +4,7 @@ walks on from the stored plan positions) leaving exactly what a full evaluation 
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +16,9 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from syncd.alerts.summary import build_summary, summary_text
 from syncd.app import App
+from syncd.cli.main import build_parser, cmd_plan, cmd_status
 from syncd.clinic import open_app
 from syncd.config import load_settings
 from syncd.models import Activity
@@ -115,6 +118,37 @@ def test_status_plan_and_weeks_over_http(app: App, clock: Clock) -> None:
     assert "Plan week 2" in page and "stepped back from week 3" in page
 
 
+def test_weekly_summary_names_the_step_back(app: App) -> None:
+    """The summary of block 3 (pain in it) announces next week as plan week 2, stepped back;
+    the summary of block 4 is about plan week 2, stepped back from week 3."""
+    app.record_pain(5, local(date(2026, 9, 24), 20))
+    third = build_summary(app, date(2026, 9, 21), app.clock())
+    fourth = build_summary(app, date(2026, 9, 28), app.clock())
+    assert third is not None and fourth is not None
+    assert (third["plan_week"], third["step"]) == (3, "advance")
+    assert (third["next_week"]["plan_week"], third["next_week"]["step"]) == (2, "step_back")
+    assert "Next week (week 2, from 2026-09-28, stepped back from week 3)" in summary_text(third)
+    assert (fourth["plan_week"], fourth["step"]) == (2, "step_back")
+    assert "Week 2 (2026-09-28 to 2026-10-04, stepped back from week 3)" in summary_text(fourth)
+
+
+def test_plan_and_status_commands_say_where_the_plan_stands(
+        app: App, clock: Clock, capsys: pytest.CaptureFixture[str]) -> None:
+    """``syncd plan`` and ``syncd status`` in block 4 after the step-back, text and JSON."""
+    app.record_pain(5, local(date(2026, 9, 24), 20))
+    clock.now = datetime(2026, 9, 30, 12, tzinfo=UTC)
+    parser = build_parser()
+    assert cmd_plan(app, parser.parse_args(["plan"])) == 0
+    assert "now: plan week 2 (2026-09-28 to 2026-10-04), stepped back from week 3" in (
+        capsys.readouterr().out)
+    assert cmd_plan(app, parser.parse_args(["plan", "--json"])) == 0
+    current = json.loads(capsys.readouterr().out)["current"]
+    assert (current["plan_week"], current["step"]) == (2, "step_back")
+    assert cmd_status(app, parser.parse_args(["status"])) == 0
+    assert "plan week 2 (2026-09-28 to 2026-10-04, stepped back from week 3)" in (
+        capsys.readouterr().out)
+
+
 def test_lasting_pain_steps_back_and_a_pain_free_report_resolves_it(app: App) -> None:
     """Pain 2 on Sunday 09:30 of block 3, 50 h after Friday's run: pain_persistent steps the
     plan back. A pain-free report on Saturday (logged late) means the pain did not last:
@@ -148,17 +182,17 @@ def stored(app: App) -> list[tuple[date, int | None, str | None]]:
     return [(p.start, p.number, p.step) for p in rows]
 
 
-# One change: a run (day offset from the start, minutes of running) or a pain report (day
-# offset, hour, score).
+# One change: (kind, day offset from the start, hour, value): a run at 07:00 with ``value``
+# minutes of running, or a pain report of score ``value`` at ``hour``.
 CHANGES = st.one_of(
-    st.tuples(st.just("run"), st.integers(0, 48), st.sampled_from((1, 1, 3, 5))),
+    st.tuples(st.just("run"), st.integers(0, 48), st.just(7), st.sampled_from((1, 1, 3, 5))),
     st.tuples(st.just("pain"), st.integers(0, 48), st.integers(0, 23), st.integers(0, 6)))
 
 
 @settings(max_examples=12, deadline=None)
 @given(changes=st.lists(CHANGES, min_size=1, max_size=12))
 def test_incremental_evaluation_leaves_what_a_full_one_finds(
-        changes: list[tuple[object, ...]]) -> None:
+        changes: list[tuple[str, int, int, int]]) -> None:
     """Runs and pain reports arriving one by one, in any order (each evaluated from the
     stored positions of its window), leave the alerts and positions a full evaluation of
     everything leaves: it raises nothing, resolves nothing and stores the same positions."""
@@ -166,12 +200,12 @@ def test_incremental_evaluation_leaves_what_a_full_one_finds(
     with tempfile.TemporaryDirectory() as folder:
         app = open_athlete(Path(folder), clock)
         try:
-            for number, change in enumerate(changes):
-                day = START + timedelta(days=int(change[1]))  # type: ignore[call-overload]
-                if change[0] == "run":
-                    app.ingest([run(day, f"h{number}", float(change[2]))])  # type: ignore[arg-type]
+            for number, (kind, offset, hour, value) in enumerate(changes):
+                day = START + timedelta(days=offset)
+                if kind == "run":
+                    app.ingest([run(day, f"h{number}", value)])
                 else:
-                    app.record_pain(int(change[3]), local(day, int(change[2])))  # type: ignore[call-overload]
+                    app.record_pain(value, local(day, hour))
             before = stored(app)
             result = app.evaluate_all()
             assert (result.raised, result.resolved) == ([], [])
