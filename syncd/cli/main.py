@@ -19,7 +19,6 @@ from syncd.cli import athletes as cli_athletes
 from syncd.cli import daemon as cli_daemon
 from syncd.cli import notify as cli_notify
 from syncd.cli import plan_files as cli_plan_files
-from syncd.cli import plan_files as cli_plan_files
 from syncd.cli import sync as cli_sync
 from syncd.cli.commands import Command
 from syncd.cli.terminal import safe_output

@@ -91,8 +91,6 @@ REACH: Mapping[str, Reach] = MappingProxyType({
     "checkin_tokens": Reach("credentials", (Link("checkin_id", "checkins"),)),
     # The calendar feed's key (its hash): a secret like the credentials, never exported.
     "calendar_keys": Reach("credentials", _OWN),
-    # The calendar feed's key (its hash): a secret like the credentials, never exported.
-    "calendar_keys": Reach("credentials", _OWN),
 })
 # Tables that hold nothing about any athlete.
 NO_ATHLETE_DATA = frozenset({"replicas"})
