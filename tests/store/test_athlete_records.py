@@ -57,6 +57,7 @@ from syncd.store import (
 from syncd.store.athlete_import import ImportConflict, import_athlete
 from syncd.store.athletes import erase_athlete, export_athlete, reach_problems
 from syncd.store.calendar_keys import new_calendar_key
+from syncd.store.checkins import claim_answer, ensure_checkin, issue_token, link_report
 from syncd.store.export_file import (
     CREDENTIALS_NOTE,
     KINDS,
@@ -141,7 +142,7 @@ def add_athlete(store: Store, name: str, tag: str) -> tuple[int, list[str]]:
         upsert_activities(tx, athlete, [run("strava", f"{tag}3", deleted=True)], now=LATER)
         add_pain(tx, athlete, T0 + timedelta(hours=2), 3, "hip after the hill",
                  (T0 + timedelta(hours=3)).replace(tzinfo=None), now=NOW)
-        add_pain(tx, athlete, T0 + timedelta(days=1), 1, now=NOW)
+        morning = add_pain(tx, athlete, T0 + timedelta(days=1), 1, now=NOW)
         upsert_gear(tx, athlete, "strava", [Gear("g1", "Pegasus 40", 490_000.0),
                                             Gear("g0", "Old shoes", 812_000.0, True)], now=NOW)
         apply_findings(tx, athlete, name, [weekly_finding(14.5), shoes_finding()],
@@ -165,6 +166,10 @@ def add_athlete(store: Store, name: str, tag: str) -> tuple[int, list[str]]:
                          athlete_id=athlete, created_at=LATER,
                          expires_at=LATER + timedelta(days=7)))
         new_calendar_key(tx, athlete, NOW)
+        checkin = ensure_checkin(tx, athlete, morning.at_utc.date(), "run", NOW)
+        issue_token(tx, checkin.id, NOW)
+        claim_answer(tx, checkin.id, NOW)
+        link_report(tx, checkin.id, int(morning.id))
     with store.write() as tx:
         apply_findings(tx, athlete, name, [weekly_finding(15.0)],
                        (WEEK, WEEK + timedelta(days=6), True), LATER, CHANNELS)
@@ -306,8 +311,10 @@ def test_an_export_round_trips_into_a_fresh_database(
     # The open invite's token stayed behind: imported, it is closed at the import.
     expected["invites"][1]["expires_at"] = utc_iso(IMPORTED_AT)
     assert again == expected
-    # Neither tokens nor the Strava events waiting for them travel.
-    assert after == {**before, "credentials": 0, "strava_events": 0}
+    # Neither tokens nor the Strava events waiting for them travel, nor the check-ins that
+    # asked for a pain report (the report travels).
+    assert after == {**before, "credentials": 0, "strava_events": 0, "checkins": 0,
+                     "checkin_tokens": 0}
     assert canonical == "garmin:Ag1"
     assert strava is not None
     assert json.dumps(strava.raw).encode() == json.dumps(raw_record("A")).encode()
