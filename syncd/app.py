@@ -16,7 +16,7 @@ from syncd.config.notify import carries
 from syncd.config.plans import resolve_plan
 from syncd.config.sections import AthleteSection
 from syncd.models import Activity, Alert, Gear, PainReport
-from syncd.pipeline.evaluation import local_midnight, reevaluate
+from syncd.pipeline.evaluation import local_midnight, reevaluate, with_watched_span
 from syncd.pipeline.positions import week_positions
 from syncd.plan import Plan, week_start
 from syncd.progress import WeekSummary, weeks_overview
@@ -24,7 +24,7 @@ from syncd.rules import Athlete, History
 from syncd.store import Store, queries
 from syncd.store.activities import UpsertResult, upsert_activities
 from syncd.store.alerts import ApplyResult, list_alerts, open_alert_count
-from syncd.store.other_activities import load_others
+from syncd.store.other_activities import first_data_day, load_others
 from syncd.store.state import sync_states
 
 
@@ -146,6 +146,7 @@ class App:
         gear = list(gear)
         with self.store.write() as tx:
             first_before = queries.first_session_date(tx, self.athlete_id)
+            watched = first_data_day(tx, self.athlete_id, self.zone)
             result = upsert_activities(tx, self.athlete_id, activities, canonical_order=order)
             if gear and source:
                 queries.upsert_gear(tx, self.athlete_id, source, gear)
@@ -158,7 +159,8 @@ class App:
                     day > first_before for day in result.affected_dates)
                 first_after = (first_before if later
                                else queries.first_session_date(tx, self.athlete_id))
-                dates = None if first_after != first_before else result.affected_dates
+                dates = (None if first_after != first_before else with_watched_span(
+                    tx, self.athlete_id, self.athlete, result.affected_dates, watched))
                 evaluation = reevaluate(tx, self.athlete_id, self.athlete, dates,
                                         self.clock(), self.channels(),
                                         first_session=first_after, first_known=True)
@@ -174,6 +176,7 @@ class App:
         local = moment.astimezone(self.zone).replace(tzinfo=None)
         asked = PainReport("", moment, score, when=when, symptoms=tuple(symptoms))
         with self.store.write() as tx:
+            watched = first_data_day(tx, self.athlete_id, self.zone)
             same = [p for p in queries.load_pain(tx, self.athlete_id, moment,
                                                  moment + timedelta(seconds=1))
                     if (p.at_utc, p.score, p.when, p.symptoms)
@@ -187,6 +190,7 @@ class App:
             following = queries.first_session_after(tx, self.athlete_id, local)
             if following is not None:
                 dates.add(following.local_date)
+            dates = with_watched_span(tx, self.athlete_id, self.athlete, dates, watched)
             result = reevaluate(tx, self.athlete_id, self.athlete, dates, self.clock(),
                                 self.channels())
         return report, result

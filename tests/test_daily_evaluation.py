@@ -12,14 +12,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from syncd.alerts.summary import build_summary, summary_text
 from syncd.app import App
 from syncd.clinic import open_app
 from syncd.config import load_settings
 from syncd.models import Activity, SportFamily
 from syncd.runtime.daily import evaluate_new_days
 from syncd.store.tables import AlertEventRow
+from syncd.web import create_app
 from tests.support.clock import Clock
 from tests.support.config import write_config
+from tests.web.support import client_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PLAN_START = date(2026, 11, 16)  # a Monday: week 1 (7 walks) runs to Sunday 2026-11-22
@@ -159,3 +162,23 @@ def test_cross_training_is_shown_and_never_counted_as_running(app: App, clock: C
                                        {"sport": "Swim", "minutes": 30.0}]
     assert [{**w, "cross_training": []} for w in after] == before
     assert app.status()["week"]["actual"]["sessions"] == 2
+
+
+def test_cross_training_is_welcome_in_the_summary_and_on_the_dashboard(
+        app: App, clock: Clock) -> None:
+    clock.now = berlin("2026-11-30", "06:00")  # the Monday after week 2
+    app.ingest([activity("2026-11-24", "run", "Run", 17), activity("2026-11-26", "run", "Run", 17),
+                activity("2026-11-25", "other", "Ride", 45),
+                activity("2026-11-28", "other", "Swim", 30)])
+    data = build_summary(app, date(2026, 11, 23), clock.now)
+    assert data is not None
+    assert data["actual"]["sessions"] == 2
+    assert data["cross_training"] == [{"sport": "Ride", "minutes": 45.0},
+                                      {"sport": "Swim", "minutes": 30.0}]
+    assert ("Cross-training: Ride 45 min, Swim 30 min. Cross-training is welcome; it does not "
+            "count as running.") in summary_text(data)
+
+    clock.now = berlin("2026-11-28", "18:00")
+    with client_for(create_app(app)) as client:
+        page = client.get("/").text
+    assert "<h2>Cross-training this week</h2><p>Ride 45 min, Swim 30 min</p>" in page

@@ -21,7 +21,8 @@ from syncd.rules.evaluator import evaluate_window
 from syncd.rules.progression import Position, gated, plan_key
 from syncd.store import queries
 from syncd.store.alerts import ApplyResult, apply_findings
-from syncd.store.other_activities import last_data_day, load_others
+from syncd.store.engine import lock_athlete
+from syncd.store.other_activities import first_data_day, last_data_day, load_others
 from syncd.store.plan_positions import position_at, save_positions
 
 
@@ -84,6 +85,7 @@ def load_history(tx: DbSession, athlete_id: int, athlete: Athlete, window: Windo
         others=load_others(tx, athlete_id, local_midnight(first), end),
         last_data_day=last_data_day(
             tx, athlete_id, zone, local_midnight(athlete.local_date(now) + timedelta(days=1))),
+        first_data_day=first_data_day(tx, athlete_id, zone),
     )
 
 
@@ -112,6 +114,9 @@ def reevaluate(tx: DbSession, athlete_id: int, athlete: Athlete, dates: Iterable
     findings inside ``tx``: new alerts raised, vanished ones resolved, none duplicated.
     ``first_session`` is the athlete's first session date when the caller has just read it
     (``first_known``), saving the query."""
+    # One evaluation of an athlete at a time, from here: each reads the plan positions the
+    # last one stored and rewrites them, so two at once would build on stale positions.
+    lock_athlete(tx, athlete_id)
     today = athlete.local_date(now)
     window = (full_window(tx, athlete_id, athlete, today) if dates is None
               else affected_window(tx, athlete_id, athlete, dates, today))
@@ -128,3 +133,15 @@ def reevaluate(tx: DbSession, athlete_id: int, athlete: Athlete, dates: Iterable
     last = week_start(window.last, athlete.plan_start) + timedelta(days=6)
     return apply_findings(tx, athlete_id, athlete.name, findings, (first, last, True), now,
                           channels)
+
+
+def with_watched_span(tx: DbSession, athlete_id: int, athlete: Athlete, dates: Iterable[date],
+                      watched_before: date | None) -> set[date]:
+    """``dates``, and when the athlete's first day of data moved (``watched_before`` was it
+    before the change), both first days: the weeks between them change whether they are
+    judged (``missed_session``), however far from the change they lie."""
+    days = set(dates)
+    watched_after = first_data_day(tx, athlete_id, ZoneInfo(athlete.timezone))
+    if watched_after != watched_before:
+        days.update(d for d in (watched_before, watched_after) if d is not None)
+    return days

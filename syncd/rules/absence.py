@@ -10,15 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 
-from syncd.models import Finding, OtherActivity, Subject
+from syncd.models import Finding, OtherActivity, PainReport, Subject
 from syncd.plan import week_start
 from syncd.rules.context import Athlete, History, Week
 from syncd.rules.progression import Position, WeekFindings, positions
 
 
-def missed_session(week: Week, others: Sequence[OtherActivity], today: date) -> Iterator[Finding]:
+def missed_session(week: Week, others: Sequence[OtherActivity], today: date,
+                   watched_from: date | None) -> Iterator[Finding]:
     """A plan week that has ended (its last local day is before ``today``) with fewer sessions
     than prescribed.
+
+    Only weeks from the one holding the athlete's first data (``watched_from``: the first
+    activity or pain report syncd has) are judged: before it syncd was not watching (an
+    athlete joining mid-plan), and a silence since the plan start is ``no_data``'s to tell.
 
     In a running week only runs count (the plan prescribes run/walk sessions). In a walk-only
     week the prescribed sessions are walks: walks and hikes count, and so do runs (already a
@@ -26,6 +31,8 @@ def missed_session(week: Week, others: Sequence[OtherActivity], today: date) -> 
     """
     plan_week = week.plan_week
     if plan_week is None or week.last_day >= today:
+        return
+    if watched_from is None or week.last_day < watched_from:
         return
     done = len(week.sessions)
     if plan_week.walk_only:
@@ -58,13 +65,28 @@ def plan_running(athlete: Athlete, walked: Sequence[Position], history: WeekFind
     return number is not None and plan.week(number) is not None
 
 
+def first_data_day(athlete: Athlete, history: History) -> date | None:
+    """The first local day with an activity or a pain report: the earlier of what the caller
+    knew (``history.first_data_day``) and what the history holds."""
+    days = [history.sessions[0].local_date] if history.sessions else []
+    days += [history.others[0].local_date] if history.others else []
+    days += [_pain_day(athlete, history.pain[0])] if history.pain else []
+    if history.first_data_day is not None:
+        days.append(history.first_data_day)
+    return min(days, default=None)
+
+
+def _pain_day(athlete: Athlete, report: PainReport) -> date:
+    """The local day of a pain report."""
+    return report.local_at.date() if report.local_at else athlete.local_date(report.at_utc)
+
+
 def last_data_day(athlete: Athlete, history: History, today: date) -> date | None:
     """The last local day up to ``today`` with an activity (any sport) or a pain report: the
     later of what the caller knew (``history.last_data_day``) and what the history holds."""
     days = [s.local_date for s in history.sessions]
     days += [a.local_date for a in history.others]
-    days += [p.local_at.date() if p.local_at else athlete.local_date(p.at_utc)
-             for p in history.pain]
+    days += [_pain_day(athlete, p) for p in history.pain]
     if history.last_data_day is not None:
         days.append(history.last_data_day)
     return max((day for day in days if day <= today), default=None)

@@ -54,6 +54,8 @@ class History:
     cross-training) over the same days: never running load. ``last_data_day`` is the last
     local day, up to the evaluation's today, with any activity or pain report, when the caller
     knows it beyond the history loaded (``no_data`` looks back as far as the silence goes).
+    ``first_data_day`` is the athlete's first day with any data ever, when the caller knows
+    it: weeks that ended before it are not judged (``missed_session``).
     """
 
     sessions: Sequence[Session]
@@ -62,6 +64,7 @@ class History:
     first_session_date: date | None = None
     others: Sequence[OtherActivity] = ()
     last_data_day: date | None = None
+    first_data_day: date | None = None
     _starts: list[datetime] = field(default_factory=list, repr=False, compare=False)
     _pain_times: list[datetime] = field(default_factory=list, repr=False, compare=False)
 

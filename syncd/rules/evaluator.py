@@ -14,7 +14,13 @@ from datetime import date, timedelta
 
 from syncd.models import Finding, OtherActivity, PainReport, Session
 from syncd.plan import PlanWeek, week_start
-from syncd.rules.absence import last_data_day, missed_session, no_data, plan_running
+from syncd.rules.absence import (
+    first_data_day,
+    last_data_day,
+    missed_session,
+    no_data,
+    plan_running,
+)
 from syncd.rules.context import LOOKBACK, Athlete, History, Week
 from syncd.rules.daily import morning_pain_rising, red_flag
 from syncd.rules.gear import shoe_mileage
@@ -99,6 +105,7 @@ class GroupedHistory:
         self.athlete = athlete
         self.history = history
         self.today = today  # None: no week counts as over (no missed sessions)
+        self.watched_from = first_data_day(athlete, history)
         self.sessions: dict[date, list[Session]] = defaultdict(list)
         self.others: dict[date, list[OtherActivity]] = defaultdict(list)
         for activity in history.others:
@@ -135,7 +142,8 @@ class GroupedHistory:
         if plan_week is not None:
             yield from week_rules(week, limits)
             if self.today is not None:
-                yield from missed_session(week, self.others.get(start, ()), self.today)
+                yield from missed_session(week, self.others.get(start, ()), self.today,
+                                          self.watched_from)
         chronic = sum(s.duration_s for k in range(4)
                       for s in self.sessions.get(start - DAYS_7 * k, ()))
         yield from load_ratio(week, chronic, history.first_session_date, limits)

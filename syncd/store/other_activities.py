@@ -41,6 +41,22 @@ def load_others(tx: DbSession, athlete_id: int, from_local: datetime,
             for row in tx.execute(query)]
 
 
+def first_data_day(tx: DbSession, athlete_id: int, zone: ZoneInfo) -> date | None:
+    """The first local day with an activity of any sport or a pain report, or ``None``
+    before any: syncd watches the athlete from then on (``missed_session``)."""
+    activity = tx.execute(select(func.min(ActivityRow.local_start)).where(
+        *_counted(athlete_id))).scalar()
+    report = tx.execute(
+        select(PainReportRow.at_utc, PainReportRow.local_at)
+        .where(PainReportRow.athlete_id == athlete_id)
+        .order_by(PainReportRow.at_utc).limit(1)).first()
+    days = [activity.date()] if activity is not None else []
+    if report is not None:
+        local = report.local_at or report.at_utc.astimezone(zone).replace(tzinfo=None)
+        days.append(local.date())
+    return min(days, default=None)
+
+
 def last_data_day(tx: DbSession, athlete_id: int, zone: ZoneInfo,
                   until_local: datetime) -> date | None:
     """The last local day before ``until_local`` (naive, local) with an activity of any

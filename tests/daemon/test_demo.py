@@ -19,6 +19,13 @@ from tests.support.waiting import wait_until
 from .support import REPO
 
 
+# The sample history's four breaches. The demo runs on the real clock, so the plan weeks that
+# have ended since the sample's last run show as missed_session, and while the plan runs the
+# silence since then as no_data.
+SAMPLE_BREACHES = ("rest_day", "session_length", "sessions_per_week", "weekly_increase")
+TIME_BASED = {"missed_session", "no_data"}
+
+
 def _busy(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
@@ -33,10 +40,11 @@ def test_the_demo_serves_the_dashboard_and_prints_signed_alerts(tmp_path: Path) 
         demo = subprocess.Popen([sys.executable, "-m", "syncd.cli.demo", "--fresh"], cwd=REPO,
                                 stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
     try:
-        wait_until(lambda: output.read_text().count(">> webhook: WARNING") == 4, 60,
+        wait_until(lambda: all(f">> webhook: WARNING {rule}:" in output.read_text()
+                               for rule in SAMPLE_BREACHES), 60,
                    "the four sample alerts to arrive by webhook")
         with urllib.request.urlopen("http://127.0.0.1:8765/", timeout=5) as page:
-            assert page.status == 200 and "Open alerts (4)" in page.read().decode()
+            assert page.status == 200 and "Open alerts (" in page.read().decode()
         demo.send_signal(signal.SIGINT)
         assert demo.wait(20) == 0
     finally:
@@ -63,8 +71,8 @@ def test_the_demos_own_commands_read_the_demos_database(tmp_path: Path) -> None:
     assert (tmp_path / "state" / "syncd.db").is_file()
     listed = demo("alerts", "--json")
     assert listed.returncode == 0, listed.stderr
-    rules = sorted(alert["rule"] for alert in json.loads(listed.stdout))
-    assert len(rules) == 4 and "weekly_increase" in rules
+    rules = {alert["rule"] for alert in json.loads(listed.stdout)}
+    assert rules - set(SAMPLE_BREACHES) <= TIME_BASED and set(SAMPLE_BREACHES) <= rules
     plain = subprocess.run([sys.executable, "-m", "syncd.cli", "--config",
                             str(REPO / "examples" / "syncd.toml"), "alerts", "--json"],
                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)

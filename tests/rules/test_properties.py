@@ -138,7 +138,11 @@ def _evaluate(scenario: Scenario, runs: Sequence[Session], reports: Sequence[Pai
     ordered_runs, ordered_reports = _by_time(runs, reports)
     if first_session is None and ordered_runs:
         first_session = min(s.local_date for s in ordered_runs)
-    history = History(ordered_runs, ordered_reports, first_session_date=first_session)
+    # The first day with data, as the store knows it whatever the window (missed_session).
+    days = [s.local_date for s in scenario.sessions]
+    days += [_report_day(scenario.athlete, p) for p in scenario.pain]
+    history = History(ordered_runs, ordered_reports, first_session_date=first_session,
+                      first_data_day=min(days, default=None))
     return evaluate(scenario.athlete, history, window, scenario.today)
 
 

@@ -26,7 +26,7 @@ def test_status_shows_plan_week_nine_against_nothing_done_yet(client: TestClient
     assert status["week"]["prescribed"] == {"sessions": 3, "run_min": 12.0,
                                             "session_min": 17.0, "volume_min": 36.0}
     assert status["week"]["actual"]["sessions"] == 0
-    assert status["open_alerts"] == 4
+    assert status["open_alerts"] == 5  # the four sample breaches, and week 1's missed walk
     files = status["sources"]["files"]
     assert files["last_success_at"] == "2026-11-02T12:00:00Z"
     assert files["enabled"] is True and files["running"] is False
@@ -35,7 +35,10 @@ def test_status_shows_plan_week_nine_against_nothing_done_yet(client: TestClient
 def test_alerts_are_the_sample_breaches_in_webhook_form(client: TestClient) -> None:
     alerts = client.get("/alerts").json()
     assert sorted(a["rule"] for a in alerts) == [
-        "rest_day", "session_length", "sessions_per_week", "weekly_increase"]
+        "missed_session", "rest_day", "session_length", "sessions_per_week", "weekly_increase"]
+    missed = next(a for a in alerts if a["rule"] == "missed_session")
+    assert (missed["severity"], missed["observed"], missed["limit"]) == ("info", 6.0, 7.0)
+    assert missed["subject"] == {"kind": "week", "plan_week": 1, "week_start": "2026-09-07"}
     weekly = next(a for a in alerts if a["rule"] == "weekly_increase")
     assert (weekly["observed"], weekly["limit"], weekly["unit"]) == (24.0, 19.8, "min")
     assert weekly["subject"] == {"kind": "week", "plan_week": 6, "week_start": "2026-10-12"}
@@ -60,7 +63,7 @@ def test_pain_of_four_raises_pain_stop_at_once(client: TestClient, sample_app: A
     assert sorted((a["rule"], a["severity"]) for a in body["raised"]) == [
         ("pain_persistent", "warning"), ("pain_stop", "critical")]
     assert any(a["rule"] == "pain_stop" for a in client.get("/alerts").json())
-    assert client.get("/status").json()["open_alerts"] == 6
+    assert client.get("/status").json()["open_alerts"] == 7
 
 
 def test_pain_of_three_is_not_a_stop(client: TestClient) -> None:
