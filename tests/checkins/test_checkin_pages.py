@@ -142,6 +142,17 @@ def test_nothing_is_recorded_from_another_site(world: World, http: TestClient) -
     assert _reports(world) == []
 
 
+def test_hostile_tokens_get_the_same_page_and_a_head_records_nothing(
+        world: World, http: TestClient) -> None:
+    links = _sent(world)
+    gone = http.get(links[1].replace(links[1].split("/")[2], "nope"))
+    for token in ("A" * 5000, "%00%0d%0aSet-Cookie:x", "%2e%2e", "ä" * 50):
+        for answer in (http.get(f"/checkin/{token}/1"), http.post(f"/checkin/{token}/1")):
+            assert (answer.status_code, answer.text) == (gone.status_code, gone.text)
+    assert http.head(links[1]).status_code == 200
+    assert _reports(world) == []
+
+
 def test_bad_scores_are_not_found_whatever_the_token(world: World, http: TestClient) -> None:
     links = _sent(world)
     base = links[0].rsplit("/", 1)[0]
