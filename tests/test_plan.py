@@ -88,6 +88,20 @@ def test_unknown_regression_names_the_key_and_the_choices(tmp_path: Path) -> Non
         "limits.regression: Input should be 'repeat' or 'step_back'"]
 
 
+def test_silence_days_defaults_to_four_and_is_checked(tmp_path: Path) -> None:
+    """``no_data``'s silence_days: 4 unless given, a whole number of days from 1 to 60."""
+    weeks = [{"sessions": 3, "run_min": 2}]
+    assert parse_plan({"name": "p", "weeks": weeks}).limits.silence_days == 4
+    given = parse_plan({"name": "p", "limits": {"silence_days": 7}, "weeks": weeks})
+    assert given.limits.silence_days == 7
+    for bad, problem in (("0", "greater than or equal to 1"), ("61", "less than or equal to 60"),
+                         ('"a week"', "valid integer")):
+        text = "\n".join(['name = "p"', '[limits]', f"silence_days = {bad}",
+                          '[[weeks]]', 'sessions = 3', 'run_min = 2'])
+        (found,) = problems_of(tmp_path, text)
+        assert found.startswith("limits.silence_days: ") and problem in found
+
+
 # -- what a plan may leave out ---------------------------------------------------------------
 
 

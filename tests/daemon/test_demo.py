@@ -18,7 +18,6 @@ from tests.support.waiting import wait_until
 
 from .support import REPO
 
-
 # The sample history's four breaches. The demo runs on the real clock, so the plan weeks that
 # have ended since the sample's last run show as missed_session, and while the plan runs the
 # silence since then as no_data.
