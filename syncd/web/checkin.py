@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("syncd.web.checkin")
 router = APIRouter(include_in_schema=False)
+_SCORE_TEXTS = {str(score): score for score in SCORES}
 
 
 def gone_page() -> HTMLResponse:
@@ -59,9 +60,8 @@ def gone_page() -> HTMLResponse:
 
 
 def _score(text: str) -> int | None:
-    """The score a link's last part names (``"0"`` to ``"10"``), else ``None``."""
-    return int(text) if text.isdigit() and str(int(text)) == text and int(text) in SCORES \
-        else None
+    """The score a link's last part names (exactly ``"0"`` to ``"10"``), else ``None``."""
+    return _SCORE_TEXTS.get(text)
 
 
 def _found(request: Request, token: str) -> tuple[App, Checkin] | None:
