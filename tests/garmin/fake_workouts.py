@@ -34,11 +34,14 @@ FIRST_SCHEDULE_ID = 5_000_001
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """One write the service received: method, path and JSON body."""
+    """One write the service received: method, path, JSON body, and what it was in words:
+    ``("upload", name)``, ``("update", name)``, ``("delete", name)``, ``("schedule", name,
+    "YYYY-MM-DD")`` or ``("unschedule", name, "YYYY-MM-DD")``."""
 
     method: str
     path: str
     body: Any
+    what: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -56,6 +59,10 @@ class FakeWorkouts:
         self.workouts: dict[int, dict[str, Any]] = {}
         self.schedules: dict[int, Scheduled] = {}
         self.writes: list[Write] = []
+        # Every workout and entry there ever was (what a write named, after a delete too).
+        self._named: dict[int, str] = {}
+        self._placed: dict[int, tuple[str, str]] = {}
+        self.lost_replies = 0  # writes to carry out but answer 503, as if the reply were lost
         self._next_workout = FIRST_WORKOUT_ID
         self._next_schedule = FIRST_SCHEDULE_ID
         self._lock = threading.Lock()
@@ -83,9 +90,10 @@ class FakeWorkouts:
         with self._lock:
             return [self.workouts[i]["workoutName"] for i in sorted(self.workouts)]
 
-    def write_log(self) -> list[tuple[str, str]]:
-        """The writes as (method, what): ``upload NAME``, ``schedule NAME DAY``, ..."""
-        return [(w.method, w.path) for w in self.writes]
+    def changes(self) -> list[tuple[str, ...]]:
+        """What every write was, in order (see :class:`Write`)."""
+        with self._lock:
+            return [w.what for w in self.writes]
 
     # -- the service --------------------------------------------------------------------------
 
@@ -96,8 +104,24 @@ class FakeWorkouts:
         data = json.loads(body) if body else None
         with self._lock:
             if method != "GET":
-                self.writes.append(Write(method, path, data))
-            return self._route(method, path, query, data)
+                self.writes.append(Write(method, path, data, self._what(method, path, data)))
+            reply = self._route(method, path, query, data)
+            if method != "GET" and self.lost_replies > 0:
+                self.lost_replies -= 1
+                return _json(503, {"message": "Service Unavailable"})
+            return reply
+
+    def _what(self, method: str, path: str, data: Any) -> tuple[str, ...]:
+        if path == "/workout-service/workout":
+            return ("upload", str(data.get("workoutName")))
+        if match := _WORKOUT.match(path):
+            verb = {"PUT": "update", "DELETE": "delete"}.get(method, method)
+            return (verb, self._named.get(int(match.group(1)), "?"))
+        if (match := _SCHEDULE.match(path)) and method == "POST":
+            return ("schedule", self._named.get(int(match.group(1)), "?"), str(data["date"]))
+        if match := _SCHEDULE.match(path):
+            return ("unschedule", *self._placed.get(int(match.group(1)), ("?", "?")))
+        return (method, path)
 
     def _route(self, method: str, path: str, query: dict[str, str], data: Any) -> Reply:
         if path == "/workout-service/workouts" and method == "GET":
@@ -121,6 +145,7 @@ class FakeWorkouts:
             return _json(200, self.workouts[workout_id])
         if method == "PUT":
             self.workouts[workout_id] = _stored(data, workout_id)
+            self._named[workout_id] = str(data.get("workoutName"))
             return 204, {}, b""
         if method == "DELETE":
             del self.workouts[workout_id]
@@ -164,12 +189,14 @@ class FakeWorkouts:
         workout_id = self._next_workout
         self._next_workout += 1
         self.workouts[workout_id] = _stored(payload, workout_id)
+        self._named[workout_id] = str(payload.get("workoutName"))
         return workout_id
 
     def _schedule(self, workout_id: int, day: date) -> int:
         sid = self._next_schedule
         self._next_schedule += 1
         self.schedules[sid] = Scheduled(workout_id, day)
+        self._placed[sid] = (self._named[workout_id], day.isoformat())
         return sid
 
     def _summary(self, workout_id: int) -> dict[str, Any]:
