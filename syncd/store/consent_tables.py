@@ -33,3 +33,14 @@ class ConsentRow(Base):
     # The page it was made on: ``invite`` (onboarding) or ``page`` (the patient's own page).
     via: Mapped[str] = mapped_column(String(32))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PageKeyRow(Base):
+    """The key of one patient's own page; only its SHA-256 is kept (a new key replaces it)."""
+
+    __tablename__ = "page_keys"
+
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
