@@ -91,6 +91,9 @@ REACH: Mapping[str, Reach] = MappingProxyType({
     "checkin_tokens": Reach("credentials", (Link("checkin_id", "checkins"),)),
     # The calendar feed's key (its hash): a secret like the credentials, never exported.
     "calendar_keys": Reach("credentials", _OWN),
+    # The Garmin workouts syncd made for the athlete (names and ids in their Garmin account):
+    # erased with the athlete, never exported (another database has no use for the ids).
+    "garmin_workouts": Reach("credentials", _OWN),
 })
 # Tables that hold nothing about any athlete.
 NO_ATHLETE_DATA = frozenset({"replicas"})

@@ -65,6 +65,7 @@ from syncd.store.export_file import (
     read_export,
     write_export,
 )
+from syncd.store.garmin_workouts import OwnWorkout, save_own_workout
 from syncd.store.outbox import OutboxEvent
 from syncd.store.tables import Base, CredentialRow, InviteRow, ReplicaRow, StravaEventRow
 
@@ -166,6 +167,7 @@ def add_athlete(store: Store, name: str, tag: str) -> tuple[int, list[str]]:
                          athlete_id=athlete, created_at=LATER,
                          expires_at=LATER + timedelta(days=7)))
         new_calendar_key(tx, athlete, NOW)
+        save_own_workout(tx, athlete, OwnWorkout("syncd: W1 walk 15:00", "d" * 64, 1000001))
         checkin = ensure_checkin(tx, athlete, morning.at_utc.date(), "run", NOW)
         issue_token(tx, checkin.id, NOW)
         claim_answer(tx, checkin.id, NOW)
