@@ -124,7 +124,7 @@ def workout_for(week: PlanWeek) -> Workout:
     items: list[Item] = [Step("warmup", warm)]
     group = [Step("jog", bout), Step("walk", recovery)]
     if len(jogs) > 2:
-        items.append(Repeat(len(jogs) - 1, tuple(_kept(group))))
+        items.append(Repeat(len(jogs) - 1, tuple(s for s in group if s.seconds > 0)))
     elif len(jogs) == 2:
         items.extend(group)
     items += [Step("jog", jogs[-1]), Step("cooldown", cool)]
@@ -232,8 +232,9 @@ def _spaced(week: list[date], sessions: int, rest_days: int) -> list[date]:
 
 # Garmin's ids for the step types syncd uses (its workout service's own numbering).
 _STEP_TYPES = {"warmup": 1, "cooldown": 2, "jog": 3, "walk": 4}
-_STEP_KEYS = {"warmup": "warmup", "cooldown": "cooldown", "jog": "interval", "walk": "recovery"}
-_KINDS = {key: kind for kind, key in _STEP_KEYS.items()}
+_STEP_KEYS: dict[StepKind, str] = {"warmup": "warmup", "cooldown": "cooldown", "jog": "interval",
+                                   "walk": "recovery"}
+_KINDS: dict[str, StepKind] = {key: kind for kind, key in _STEP_KEYS.items()}
 _RUNNING = {"sportTypeId": 1, "sportTypeKey": "running", "displayOrder": 1}
 _TIME = {"conditionTypeId": 2, "conditionTypeKey": "time", "displayOrder": 2,
          "displayable": True}
