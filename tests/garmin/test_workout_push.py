@@ -126,7 +126,8 @@ def test_a_gated_step_back_and_repeat_move_the_coming_sessions(fake, token_dir, 
                                                                tmp_path):
     """Gated: week 1 ended clean, so week 2 is plan week 2 (week 3, not begun, shows it too).
     Pain 5 on Thursday of week 2 sends week 3 back to plan week 1; with no run in week 3,
-    week 4 repeats it: only the new days are added."""
+    week 4 repeats it: only the new days are added. When the plan moves on again, plan week
+    2's workout is scheduled again, not uploaded again."""
     service = fake.workout_service
     app = open_athlete(tmp_path, fake, token_dir, clock, plan=plan_text("gated"))
     app.ingest([run(date(2026, 9, d), f"r{d}") for d in (7, 9, 11)])
@@ -148,6 +149,18 @@ def test_a_gated_step_back_and_repeat_move_the_coming_sessions(fake, token_dir, 
     added = [(date(2026, 10, d), W1) for d in (2, 5, 7, 9)]
     assert service.changes() == schedules(*added)
     assert service.entries() == [(date(2026, 9, d), W2) for d in (14, 16, 18)] + back + added
+
+    # Week 4 ends clean: week 5 is plan week 2 again, whose workout is still in the library.
+    app.record_pain(0, local(date(2026, 9, 27), 20))
+    app.ingest([run(date(2026, 9, 28), "r28"), run(date(2026, 9, 30), "r30"),
+                run(date(2026, 10, 2), "r32")])
+    clock.now = local(date(2026, 10, 5), 6)
+    service.writes.clear()
+    garmin_pass(app, clock)
+    week5 = [(date(2026, 10, d), W1) for d in (5, 7, 9)]
+    ahead = [(date(2026, 10, d), W2) for d in (5, 7, 9, 12, 14, 16)]
+    assert service.changes() == [*unschedules(*week5), *schedules(*ahead)]
+    assert service.names() == [W2, W1]
     app.close()
 
 

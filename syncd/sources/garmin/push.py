@@ -11,8 +11,10 @@ other process pushes for the athlete at the same time). Safe to stop at any mome
   touches, so an entry made just before a crash is found, and kept, by the next one;
 - updates replace a workout in place (its id, and so its calendar entries, stay).
 
-With ``push_workouts`` off, the same pass undoes it: syncd's entries from today on are
-removed, and its workouts are deleted once no entry of the months read shows them.
+A workout replaced by an edit of its plan week is deleted once no entry shows it; the
+workouts of past weeks stay (the runner's history, and a week that comes back is scheduled
+again without an upload). With ``push_workouts`` off, the same pass undoes it: syncd's
+entries from today on are removed and every workout it made is deleted.
 """
 
 from __future__ import annotations
@@ -40,7 +42,13 @@ from syncd.store.garmin_workouts import (
     own_workouts,
     save_own_workout,
 )
-from syncd.workouts import garmin_workout_json, session_days, workout_for, workout_name
+from syncd.workouts import (
+    garmin_workout_json,
+    session_days,
+    syncd_week,
+    workout_for,
+    workout_name,
+)
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -100,8 +108,9 @@ class Pusher:
         self.calendar = calendar
         self.result = PushResult()
 
-    def run(self, wanted: Sequence[Wanted], today: date) -> PushResult:
-        """Make the calendar from ``today`` hold ``wanted`` and nothing else of syncd's."""
+    def run(self, wanted: Sequence[Wanted], today: date, *, on: bool = True) -> PushResult:
+        """Make the calendar from ``today`` hold ``wanted`` and nothing else of syncd's; with
+        ``on`` false (pushing turned off), also delete every workout syncd made."""
         own = self._own()
         if not wanted and not own:
             return self.result  # never pushed, nothing wanted: not one call
@@ -116,7 +125,8 @@ class Pusher:
         for workout_id, day in changes.schedule:
             self._schedule(workout_id, day, ids)
         removed = {e.schedule_id for e in changes.unschedule}
-        self._delete_unused(wanted, [e for e in entries if e.schedule_id not in removed])
+        kept = [e for e in entries if e.schedule_id not in removed]
+        self._delete_unused(wanted, kept, on)
         return self.result
 
     # -- the library --------------------------------------------------------------------------
@@ -179,12 +189,18 @@ class Pusher:
         with self.app.store.write() as tx:
             save_own_workout(tx, self.app.athlete_id, workout)
 
-    def _delete_unused(self, wanted: Sequence[Wanted], entries: Iterable[CalendarEntry]) -> None:
-        """Delete syncd's workouts that no session wants and no entry read shows."""
+    def _delete_unused(self, wanted: Sequence[Wanted], entries: Iterable[CalendarEntry],
+                       on: bool) -> None:
+        """Delete syncd's workouts that a wanted workout of the same plan week replaced (an
+        edited plan) and that no entry read shows, past days included: the runner's history
+        of past weeks stays, and a week that comes back (a step-back) is used again. With
+        pushing off, every one goes."""
         names = set(by_name(wanted))
-        shown = {e.workout_id for e in entries}
+        weeks = {syncd_week(name) for name in names}
+        shown = {e.workout_id for e in entries} if on else set()
         for own in self._own():
-            if own.name not in names and own.workout_id not in shown:
+            replaced = not on or syncd_week(own.name) in weeks
+            if own.name not in names and own.workout_id not in shown and replaced:
                 self._remove(own)
 
     def _remove(self, own: OwnWorkout) -> None:
@@ -243,7 +259,7 @@ def push(app: App, calendar: WorkoutCalendar, settings: Any) -> PushResult:
     on = bool(getattr(settings, "push_workouts", False))
     days = int(getattr(settings, "workout_days", 14))
     wanted = wanted_sessions(app, today, days) if on else []
-    result = Pusher(app, calendar).run(wanted, today)
+    result = Pusher(app, calendar).run(wanted, today, on=on)
     if result:
         log.info("garmin workouts pushed", uploaded=result.uploaded, updated=result.updated,
                  scheduled=result.scheduled, unscheduled=result.unscheduled,
