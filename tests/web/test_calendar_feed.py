@@ -27,6 +27,7 @@ from syncd.web import create_app
 from tests.support.clock import Clock
 from tests.support.config import write_config
 
+from .clinic_support import Member, open_clinic
 from .support import TOKEN, MakeApp, client_for
 
 PUBLIC = "https://syncd.example.org"
@@ -278,3 +279,26 @@ def test_sunday_night_before_a_dst_change_counts_the_local_day(tmp_path: Path) -
     assert [e[1] for e in monday[-3:]] == [date(2027, 1, 25), date(2027, 1, 27),
                                            date(2027, 1, 29)]
     assert monday[-1][2].endswith("(plan week 13)")
+
+
+def test_in_a_clinic_each_key_opens_its_own_athletes_plan(tmp_path: Path) -> None:
+    """Two patients on one syncd: ben's key gives ben's sessions (his start, his zone), never
+    ana's, and revoking ana's leaves ben's working."""
+    members = [Member("ana"), Member("ben", timezone="America/Los_Angeles",
+                                     plan_start=date(2026, 10, 26))]
+    clinic = open_clinic(tmp_path, f"sqlite:///{tmp_path / 'clinic.db'}", members)
+    try:
+        ana, ben = clinic.app("ana"), clinic.app("ben")
+        keys = {app.athlete.name: key_for(app) for app in (ana, ben)}
+        with ana.store.write() as tx:
+            revoke_calendar_key(tx, ana.athlete_id)
+        with client_for(create_app(ana)) as http:
+            assert http.get(f"/calendar/{keys['ana']}.ics").status_code == 404
+            response = http.get(f"/calendar/{keys['ben']}.ics")
+    finally:
+        clinic.close()
+    events = read_both(response.content)
+    assert events[0][1] == date(2026, 10, 26) and events[0][2].endswith("(plan week 1)")
+    assert all(e[0].startswith(f"syncd-a{ben.athlete_id}-") for e in events)
+    calendar = Calendar.from_ical(response.content)
+    assert str(calendar["X-WR-TIMEZONE"]) == "America/Los_Angeles"
