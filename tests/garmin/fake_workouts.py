@@ -8,7 +8,8 @@ habits, served by :class:`tests.garmin.fake_garmin.FakeGarmin` beside the activi
 - A repeat group whose end condition is not ``conditionTypeId`` 7 ("iterations") is stored
   without its steps: Garmin accepts it and silently corrupts it.
 - ``GET /calendar-service/year/{y}/month/{m}`` counts months from 0 (January is 0); a month
-  of 12 is refused.
+  of 12 is refused. Like Garmin's month view, it also lists the entries of the six days
+  before and after the month (its first and last weeks), so two months share entries.
 
 Every write is logged with its JSON body in :attr:`FakeWorkouts.writes`.
 """
@@ -20,7 +21,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 Reply = tuple[int, dict[str, str], bytes]
@@ -172,12 +173,15 @@ class FakeWorkouts:
         if not 0 <= wire_month <= 11:
             return _json(400, {"message": f"Invalid month {wire_month}"})
         month = wire_month + 1  # Garmin counts months from 0 on the wire
+        first = date(year, month, 1)
+        after = date(year + month // 12, month % 12 + 1, 1)
+        shown = (first - timedelta(days=6), after + timedelta(days=5))
         items = [{"id": sid, "itemType": "workout", "workoutId": entry.workout_id,
                   "title": self.workouts[entry.workout_id]["workoutName"],
                   "date": entry.day.isoformat(), "sportTypeKey": "running",
                   "isRace": False, "primaryEvent": None}
                  for sid, entry in sorted(self.schedules.items())
-                 if (entry.day.year, entry.day.month) == (year, month)]
+                 if shown[0] <= entry.day <= shown[1]]
         items.append({"id": 1, "itemType": "activity", "date": f"{year}-{month:02d}-01",
                       "title": "Morning Run", "activityTypeId": 1})
         return _json(200, {"startDayOfMonth": 0, "numOfDaysInMonth": 31,

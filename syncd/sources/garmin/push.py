@@ -219,12 +219,14 @@ class Pusher:
     def _entries(self, first: date, end: date) -> list[CalendarEntry]:
         """The scheduled workouts of every month from ``first``'s to ``end``'s (Garmin's
         calendar answers by month)."""
-        entries: list[CalendarEntry] = []
+        entries: dict[int, CalendarEntry] = {}
         year, month = first.year, first.month
         while (year, month) <= (end.year, end.month):
-            entries += self.calendar.month(year, month)
+            # A month's answer also holds the days of its first and last weeks that belong to
+            # the months around it: one entry, read twice, is still one entry.
+            entries.update((e.schedule_id, e) for e in self.calendar.month(year, month))
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        return entries
+        return list(entries.values())
 
     def _schedule(self, workout_id: int, day: date, ids: dict[str, int]) -> None:
         try:
