@@ -40,6 +40,7 @@ from syncd.alerts import record
 from syncd.alerts.channel import Outcome, Result
 from syncd.errors import SyncdError
 from syncd.models import Finding, Gear, Subject, utc_iso
+from syncd.rules.progression import Position
 from syncd.store import (
     DbCredentialStore,
     Store,
@@ -67,6 +68,7 @@ from syncd.store.export_file import (
 )
 from syncd.store.garmin_workouts import OwnWorkout, save_own_workout
 from syncd.store.outbox import OutboxEvent
+from syncd.store.plan_positions import save_positions
 from syncd.store.tables import Base, CredentialRow, InviteRow, ReplicaRow, StravaEventRow
 
 from .conftest import NOW, T0, intervals, run
@@ -172,6 +174,7 @@ def add_athlete(store: Store, name: str, tag: str) -> tuple[int, list[str]]:
         issue_token(tx, checkin.id, NOW)
         claim_answer(tx, checkin.id, NOW)
         link_report(tx, checkin.id, int(morning.id))
+        save_positions(tx, athlete, "plan-key", [Position(WEEK, 1, "start")], WEEK)
     with store.write() as tx:
         apply_findings(tx, athlete, name, [weekly_finding(15.0)],
                        (WEEK, WEEK + timedelta(days=6), True), LATER, CHANNELS)
@@ -315,8 +318,9 @@ def test_an_export_round_trips_into_a_fresh_database(
     assert again == expected
     # Neither tokens nor the Strava events waiting for them travel, nor the check-ins that
     # asked for a pain report (the report travels).
+    # Nor where a gated plan stood: the next evaluation works it out again.
     assert after == {**before, "credentials": 0, "strava_events": 0, "checkins": 0,
-                     "checkin_tokens": 0}
+                     "checkin_tokens": 0, "plan_positions": 0}
     assert canonical == "garmin:Ag1"
     assert strava is not None
     assert json.dumps(strava.raw).encode() == json.dumps(raw_record("A")).encode()
