@@ -5,9 +5,10 @@ again later with new links, and every morning's links answer."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import trustme
 from sqlalchemy import select, text
 
@@ -198,3 +199,23 @@ def test_enabled_without_a_mail_of_their_own_asks_on_the_dashboard_only(
                 ("2026-11-16", "")]
     finally:
         world.app.close()
+
+
+@pytest.mark.parametrize(("ran", "before", "at", "morning_of"), [
+    # Clocks go forward at 02:00 on 29 March 2026: 08:00 CEST is 06:00 UTC.
+    ("2026-03-28", "2026-03-29T05:59:00+00:00", "2026-03-29T06:00:00+00:00", "Sunday 29 March"),
+    # Clocks go back at 03:00 on 25 October 2026: 08:00 CET is 07:00 UTC.
+    ("2026-10-24", "2026-10-25T06:59:00+00:00", "2026-10-25T07:00:00+00:00",
+     "Sunday 25 October"),
+])
+def test_the_mornings_the_clocks_change_it_comes_at_eight_local(
+        world: World, ran: str, before: str, at: str, morning_of: str) -> None:
+    world.clock.now = datetime.fromisoformat(before) - timedelta(hours=12)
+    world.app.ingest([run_at(ran, "18:00", f"dst-{ran}")])
+    world.clock.now = datetime.fromisoformat(before)
+    world.checkin_pass()
+    assert world.checkin_mails() == []
+    world.clock.now = datetime.fromisoformat(at)
+    world.checkin_pass()
+    [mail] = world.checkin_mails()
+    assert f"({morning_of})" in str(mail["Subject"])
