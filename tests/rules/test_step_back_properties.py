@@ -64,13 +64,21 @@ def _full(scenario: Scenario) -> Evaluation:
     """Every week, over the whole history."""
     history = History(sorted(scenario.sessions, key=lambda s: s.start_utc),
                       sorted(scenario.pain, key=lambda p: p.at_utc),
-                      first_session_date=_first_ever(scenario))
+                      first_session_date=_first_ever(scenario),
+                      first_data_day=_first_data_day(scenario))
     return evaluate_window(scenario.athlete, history, EVERYTHING, scenario.today)
 
 
 def _first_ever(scenario: Scenario) -> date | None:
     """The athlete's first run day."""
     return min((s.local_date for s in scenario.sessions), default=None)
+
+
+def _first_data_day(scenario: Scenario) -> date | None:
+    """The athlete's first day with any data, as the store knows it whatever the window."""
+    days = [s.local_date for s in scenario.sessions]
+    days += [_report_day(scenario.athlete, p) for p in scenario.pain]
+    return min(days, default=None)
 
 
 def _pained(findings: list[Finding], position: Position) -> bool:
@@ -126,7 +134,8 @@ def _restricted(scenario: Scenario, window: Window, first: date) -> History:
                and (following is None or p.at_utc < following.start_utc)]
     return History([*inside, *([following] if following else [])],
                    sorted(reports, key=lambda p: p.at_utc),
-                   first_session_date=_first_ever(scenario))
+                   first_session_date=_first_ever(scenario),
+                   first_data_day=_first_data_day(scenario))
 
 
 @PROPERTY_SETTINGS
