@@ -122,6 +122,20 @@ def test_a_workout_of_an_older_content_is_updated_in_place(app, fake, clock):
     assert service.entries() == TWO_WEEKS
 
 
+def test_a_workout_deleted_in_garmin_connect_is_made_again(app, fake, clock):
+    """The runner deleted plan week 2's workout (and with it its entries): the next pass
+    finds the entries missing, learns the workout is gone, uploads it once and schedules it."""
+    service = fake.workout_service
+    garmin_pass(app, clock)
+    gone = next(i for i, w in service.workouts.items() if w["workoutName"] == W2)
+    service.handle("DELETE", f"/workout-service/workout/{gone}", {}, b"")
+    service.writes.clear()
+    assert garmin_pass(app, clock).ok
+    assert service.changes() == [("schedule", W2, "2026-09-14"), ("upload", W2),  # 404
+                                 *schedules(*TWO_WEEKS[:3])]
+    assert service.entries() == TWO_WEEKS and service.names() == [W3, W2]
+
+
 def test_a_gated_step_back_and_repeat_move_the_coming_sessions(fake, token_dir, clock,
                                                                tmp_path):
     """Gated: week 1 ended clean, so week 2 is plan week 2 (week 3, not begun, shows it too).

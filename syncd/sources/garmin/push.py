@@ -107,6 +107,7 @@ class Pusher:
         self.app = app
         self.calendar = calendar
         self.result = PushResult()
+        self._again: dict[int, int] = {}  # a workout deleted by hand -> its new upload
 
     def run(self, wanted: Sequence[Wanted], today: date, *, on: bool = True) -> PushResult:
         """Make the calendar from ``today`` hold ``wanted`` and nothing else of syncd's; with
@@ -122,8 +123,9 @@ class Pusher:
         for entry in changes.unschedule:
             self.calendar.unschedule(entry.schedule_id)
             self.result.unscheduled += 1
+        sessions = by_name(wanted)
         for workout_id, day in changes.schedule:
-            self._schedule(workout_id, day, ids)
+            self._schedule(workout_id, day, ids, sessions)
         removed = {e.schedule_id for e in changes.unschedule}
         kept = [e for e in entries if e.schedule_id not in removed]
         self._delete_unused(wanted, kept, on)
@@ -228,16 +230,20 @@ class Pusher:
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return list(entries.values())
 
-    def _schedule(self, workout_id: int, day: date, ids: dict[str, int]) -> None:
+    def _schedule(self, workout_id: int, day: date, ids: dict[str, int],
+                  sessions: dict[str, Wanted]) -> None:
+        """Schedule ``workout_id`` on ``day``; a workout deleted in Garmin Connect (its
+        entries went with it) is uploaded again first, and ``ids`` learns its new id."""
+        workout_id = self._again.get(workout_id, workout_id)
         try:
             self.calendar.schedule(workout_id, day)
         except WorkoutGone:
-            # Deleted by hand since this pass read the library: forget it, the next pass
-            # uploads it again.
             name = next(n for n, i in ids.items() if i == workout_id)
-            with self.app.store.write() as tx:
-                forget_own_workout(tx, self.app.athlete_id, name)
-            raise
+            session = sessions[name]
+            log.info("workout gone from Garmin, uploading it again", workout=name)
+            ids[name] = self._again[workout_id] = self._upload(
+                LibraryChange("upload", name, session.payload, session.digest))
+            self.calendar.schedule(ids[name], day)
         self.result.scheduled += 1
 
 
