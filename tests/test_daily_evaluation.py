@@ -182,3 +182,29 @@ def test_cross_training_is_welcome_in_the_summary_and_on_the_dashboard(
     with client_for(create_app(app)) as client:
         page = client.get("/").text
     assert "<h2>Cross-training this week</h2><p>Ride 45 min, Swim 30 min</p>" in page
+
+
+@pytest.mark.parametrize(("late_walk", "expected"), [
+    (True, []), (False, [("missed_session", "week:2026-10-19", 6.0, 7.0)])])
+def test_a_week_ending_the_night_the_clocks_go_back(
+        tmp_path: Path, clock: Clock, late_walk: bool,
+        expected: list[tuple[str, str, float, float]]) -> None:
+    """Week 1 (7 walks) runs Monday 2026-10-19 to Sunday 2026-10-25, the night Berlin's clocks
+    go back: a walk at 23:30 that Sunday (22:30 UTC) is its seventh; without it the week is
+    missed just after local midnight, 23:01 UTC."""
+    config = write_config(tmp_path, athlete={"name": "ana", "plan": "hip-return-run-walk",
+                                             "plan_start": date(2026, 10, 19)})
+    clock.now = berlin("2026-10-25", "23:45")
+    app = open_app(load_settings(config, env={}), clock)
+    try:
+        walks = [activity(f"2026-10-{day}", "walk", "Walk", 15) for day in range(19, 25)]
+        if late_walk:
+            walks.append(activity("2026-10-25", "walk", "Walk", 15, "23:30"))
+            assert walks[-1].start_utc == datetime(2026, 10, 25, 22, 30, tzinfo=UTC)
+        app.ingest(walks)
+        assert evaluate_new_days(app) == 0  # the last evening of the week
+        clock.now = datetime(2026, 10, 25, 23, 1, tzinfo=UTC)  # 00:01 on Monday in Berlin
+        evaluate_new_days(app)
+        assert open_alerts(app) == expected
+    finally:
+        app.close()
