@@ -120,7 +120,7 @@ def _after_pass(app: App, name: str, connector: Connector, result: SourceResult)
     except SyncdError as err:
         if err.action not in NEEDS_ATTENTION:
             log.warning("source's work after the pass failed", source=name, error=str(err))
-            result.failures.append(("after the pass", str(err)))
+            result.failures.append(("the work after the pass", str(err)))
             return
         result.error = err
         _record_failure(app, name, err, 0)
