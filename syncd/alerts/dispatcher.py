@@ -4,8 +4,9 @@ One pass (:meth:`Dispatcher.run_once`) first gives every event a delivery row on
 configured channel and queues the weekly summary when a plan week has ended, then drains each
 channel (the channels side by side, so a dead webhook never holds up the mail): claim a batch,
 send it, record the outcomes and the next attempt on the retry schedule. Delivery is at least
-once: a dispatcher that dies after sending but before recording leaves its claims to expire,
-and the next pass sends them again under the same event id.
+once: a dispatcher that dies after sending but before recording leaves its claims behind, and
+the next pass sends them again under the same event id: at once when the claims' holder is
+known to be gone (:mod:`syncd.store.claim_holders`), else once their lease runs out.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy.orm import Session
 
 from syncd.alerts import record
+from syncd.alerts.attempts import log_attempt, send_batch
 from syncd.alerts.channel import (
     EVENT_NOTICE,
     GONE_NOTICE_PREFIX,
@@ -43,7 +45,9 @@ from syncd.config.sections import AthleteSection
 from syncd.errors import SyncdError
 from syncd.store import outbox
 from syncd.store.alerts import add_operator_notice
+from syncd.store.claim_holders import stale_holders
 from syncd.store.outbox import OutboxEvent
+from syncd.store.replicas import new_replica_id
 
 if TYPE_CHECKING:
     import ssl
@@ -55,6 +59,8 @@ log = structlog.get_logger("syncd.alerts")
 DEFAULT_LIMIT = 1000
 # The notice saying deliveries on a channel failed for good, keyed by the channel.
 FAILED_NOTICE_PREFIX = "delivery_failed:"
+# A replica silent for this long at least has its delivery claims taken over.
+STALE_AFTER_MIN = timedelta(seconds=3)
 
 
 def utcnow() -> datetime:
@@ -94,8 +100,12 @@ class Dispatcher:
                  channels: Sequence[Channel] | None = None,
                  metrics: DeliveryMetrics | None = None, jitter: float = 0.1,
                  rng: random.Random | None = None, tls_context: ssl.SSLContext | None = None,
-                 concurrency: int = 8, batch_size: int = 32) -> None:
+                 concurrency: int = 8, batch_size: int = 32, holder: str | None = None) -> None:
         self.app = app
+        # Whose claims this dispatcher takes (``syncd run`` passes its replica id), and the
+        # holders found gone at the start of the pass, whose claims it takes over at once.
+        self.holder = holder or new_replica_id()
+        self._stale: set[str] = set()
         self.store = app.store
         self.settings = settings = app.settings
         self.clock = clock
@@ -121,6 +131,7 @@ class Dispatcher:
                 report.added = outbox.ensure_deliveries(tx, names, now, self._audience(),
                                                          own_mail=own_mail)
                 gone = outbox.gone_endpoints(tx, GONE_NOTICE_PREFIX)
+                self._stale = stale_holders(tx, now, self.holder, self._stale_after())
         except SyncdError as err:
             report.errors.append(str(err))
             log.error("outbox unavailable", error=str(err))
@@ -220,7 +231,8 @@ class Dispatcher:
                         moment = now + timedelta(seconds=time.monotonic() - started)
                         claims = outbox.claim_due(tx, channel.name, now,
                                                   min(channel.batch_size, remaining),
-                                                  moment + lease)
+                                                  moment + lease, holder=self.holder,
+                                                  stale=self._stale)
                 self._count(channel, lines, disabled, report)
                 if not claims:
                     break
@@ -235,6 +247,11 @@ class Dispatcher:
             log.exception("delivery channel crashed", channel=channel.name)
             return f"unexpected {type(err).__name__}"
         return None
+
+    def _stale_after(self) -> timedelta:
+        """How long a ``syncd run`` replica may miss its heartbeat (one per leadership check)
+        before its claims are taken over: three beats, so that one slow beat costs nothing."""
+        return max(self.settings.server.leadership_check * 3, STALE_AFTER_MIN)
 
     def _ready(self, tx: Session, channel: Channel, now: datetime) -> bool:
         """A digest channel sends only once its oldest due event has waited long enough."""
@@ -258,7 +275,7 @@ class Dispatcher:
                 log.warning("alert message could not be built", channel=channel.name,
                             event_id=event.id, event_type=event.type,
                             error=type(err).__name__)
-        sent = _send(channel, [message for _, message in ready], deadline)
+        sent = send_batch(channel, [message for _, message in ready], deadline)
         for (i, _), outcome in zip(ready, sent, strict=True):
             outcomes[i] = outcome
         return outcomes
@@ -302,7 +319,7 @@ class Dispatcher:
                 self.metrics.observe(channel.name, verdict,
                                      outcome.duration_s if outcome.attempted else None)
             if outcome.attempted:
-                _log_attempt(channel.name, claim, outcome, decision)
+                log_attempt(channel.name, claim, outcome, decision)
 
     def operator_channels(self) -> list[str]:
         """The channels that carry operator notices: every one but the athletes' own mail."""
@@ -337,40 +354,6 @@ class Dispatcher:
         add_operator_notice(tx, None, GONE_NOTICE_PREFIX + channel.fingerprint, message, now,
                             mail)
         return disabled
-
-
-def _send(channel: Channel, messages: list[Rendered], deadline: float) -> list[Outcome]:
-    """The channel's outcomes for ``messages``. Should it raise (it must not), each message
-    is tried alone, so that only the one that makes it raise fails (the others may be sent
-    twice, under the same id: at least once)."""
-    try:
-        return channel.deliver(messages, deadline)
-    except Exception as err:
-        if len(messages) > 1:
-            return [outcome for message in messages
-                    for outcome in _send(channel, [message], deadline)]
-        log.warning("alert delivery raised", channel=channel.name,
-                    event_id=messages[0].event.id if messages else None,
-                    error=type(err).__name__)
-        return [Outcome(Result.ERROR, error=f"sending failed ({type(err).__name__})")
-                for _ in messages]
-
-
-def _log_attempt(channel: str, claim: outbox.Claim, outcome: Outcome,
-                 decision: record.Decision) -> None:
-    """One line per attempt: which alert, where, how it went. Never a secret or a body."""
-    verdict = decision.verdict
-    fields: dict[str, Any] = {
-        "channel": channel, "event_id": claim.event.id, "event_type": claim.event.type,
-        "alert_id": claim.event.alert_id, "attempt": decision.attempts, "outcome": verdict,
-        "status_code": outcome.status_code, "duration_ms": round(outcome.duration_s * 1000, 1),
-    }
-    if outcome.error:
-        fields["error"] = outcome.error
-    if decision.next_attempt_at is not None and verdict == "retry":
-        fields["next_attempt_at"] = decision.next_attempt_at.isoformat()
-    level = log.info if verdict == "delivered" else log.warning
-    level("alert delivery attempt", **fields)
 
 
 def deliver_pending(app: App, limit: int = DEFAULT_LIMIT) -> DispatchReport:

@@ -113,8 +113,8 @@ class Daemon:
             log.warning("a clinic without [server] token: every program and user on this "
                         "machine can read the athletes' data; set token (or token_file)")
         sock = bind(self.app.settings.server.host, self.app.settings.server.port)
-        if self.dispatcher is None:
-            self.dispatcher = Dispatcher(self.app)
+        if self.dispatcher is None:  # its claims name this replica (store/claim_holders.py)
+            self.dispatcher = Dispatcher(self.app, holder=self.replica_id)
         store = self.clinic.store
         self.leadership = leases.Leadership(store, self.replica_id)
         leader = self.leadership.try_acquire()
@@ -361,7 +361,7 @@ class Daemon:
         self._retired.append(self.app)
         self._retired_dispatchers.append(self.dispatcher)
         self.app = app
-        self.dispatcher = Dispatcher(app)
+        self.dispatcher = Dispatcher(app, holder=self.replica_id)
         self.scheduler.replace_app(app, self.dispatcher, coordinators=coordinators_for(clinic))
         self.web.state.syncd.app = app
         logging.getLogger().setLevel(settings.log.level.upper())

@@ -4,7 +4,8 @@ A delivery is claimed by pushing its ``next_attempt_at`` forward by a lease, in 
 transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that several dispatchers take
 different rows; SQLite has one writer at a time). The attempt happens outside any transaction;
 its result is written in a second one. A dispatcher that dies in between leaves the delivery
-pending: once the lease runs out it is sent again, with the same event id.
+pending: it is sent again, with the same event id, once the lease runs out, or at once when
+the claim's holder (``claimed_by``) is known to be gone (:mod:`syncd.store.claim_holders`).
 """
 
 from __future__ import annotations
@@ -157,12 +158,17 @@ def oldest_due(session: Session, channel: str, now: datetime) -> datetime | None
 
 
 def claim_due(session: Session, channel: str, now: datetime, limit: int,
-              lease_until: datetime) -> list[Claim]:
+              lease_until: datetime, *, holder: str | None = None,
+              stale: Collection[str] = ()) -> list[Claim]:
     """Reserve up to ``limit`` deliveries due on ``channel`` at ``now`` (oldest first) until
-    ``lease_until``, and return them with their events."""
+    ``lease_until`` in the name of ``holder``, and return them with their events. The claims
+    of the holders in ``stale`` (processes that are gone: :mod:`syncd.store.claim_holders`)
+    are due whatever their lease says."""
+    ready = AlertDeliveryRow.next_attempt_at <= now
+    if stale:
+        ready = or_(ready, AlertDeliveryRow.claimed_by.in_(sorted(stale)))
     due = (select(AlertDeliveryRow.id)
-           .where(AlertDeliveryRow.status == PENDING, AlertDeliveryRow.channel == channel,
-                  AlertDeliveryRow.next_attempt_at <= now)
+           .where(AlertDeliveryRow.status == PENDING, AlertDeliveryRow.channel == channel, ready)
            .order_by(AlertDeliveryRow.next_attempt_at, AlertDeliveryRow.id)
            .limit(limit))
     if session.get_bind().dialect.name == "postgresql":
@@ -171,7 +177,7 @@ def claim_due(session: Session, channel: str, now: datetime, limit: int,
     if not ids:
         return []
     session.execute(update(AlertDeliveryRow).where(AlertDeliveryRow.id.in_(ids))
-                    .values(next_attempt_at=lease_until)
+                    .values(next_attempt_at=lease_until, claimed_by=holder)
                     .execution_options(synchronize_session=False))
     event = AlertEventRow
     rows = session.execute(
@@ -243,6 +249,8 @@ def record_outcomes(session: Session, attempts: list[dict[str, Any]],
         connection.execute(insert(_table(DeliveryAttemptRow)), attempts)
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for delivery_id, columns in changes:
+        # A recorded outcome ends the claim: a retry is due on its schedule, whoever is gone.
+        columns = {**columns, "claimed_by": None}
         groups.setdefault(tuple(sorted(columns)), []).append(
             {"delivery_id": delivery_id, **columns})
     table = _table(AlertDeliveryRow)

@@ -264,6 +264,8 @@ class AlertDeliveryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The process (replica id) whose claim the delivery is under; None when nobody holds it.
+    claimed_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
 
 class DeliveryAttemptRow(Base):
