@@ -11,6 +11,7 @@ from typing import Any
 from syncd.app import own_mail as own_mail
 from syncd.models import SEVERITY_ORDER
 from syncd.store.alerts import EVENT_NOTICE as EVENT_NOTICE
+from syncd.store.acks import EVENT_ACKNOWLEDGED
 from syncd.store.alerts import EVENT_RAISED, EVENT_RESOLVED
 from syncd.store.outbox import OutboxEvent
 
@@ -76,12 +77,14 @@ def severity_at_least(severity: str, minimum: str) -> bool:
     return SEVERITY_ORDER.get(severity, 0) >= SEVERITY_ORDER.get(minimum, 0)
 
 
-def passes_filter(event: OutboxEvent, min_severity: str, rules: list[str] | None) -> bool:
+def passes_filter(event: OutboxEvent, min_severity: str, rules: list[str] | None, *,
+                  acks: bool = False) -> bool:
     """The filter of a channel configured with ``min_severity`` and ``rules`` (a webhook, a
     notify channel): alerts that pass both, and operator notices at or above
     ``min_severity`` except the one saying a webhook endpoint is gone (which is for the
-    operator's mailbox)."""
-    if event.type in ALERT_EVENTS:
+    operator's mailbox). ``alert.acknowledged`` passes as its alert would when ``acks``
+    (a channel of the clinic's, never one a patient reads: it names who acknowledged)."""
+    if event.type in ALERT_EVENTS or (acks and event.type == EVENT_ACKNOWLEDGED):
         return (severity_at_least(event.severity, min_severity)
                 and (rules is None or event.rule in rules))
     if event.type == EVENT_NOTICE:

@@ -114,9 +114,10 @@ class WebhookChannel(Channel):
         return self._hook is not None
 
     def accepts(self, event: OutboxEvent) -> bool:
-        """Alerts that pass the severity and rule filters, and operator notices (except the
-        one saying a webhook endpoint is gone, which is for the operator's mailbox)."""
-        return passes_filter(event, self.section.min_severity, self.section.rules)
+        """Alerts (and their acknowledgements: a webhook is the clinic's, never a patient's)
+        that pass the severity and rule filters, and operator notices (except the one saying
+        a webhook endpoint is gone, which is for the operator's mailbox)."""
+        return passes_filter(event, self.section.min_severity, self.section.rules, acks=True)
 
     def render(self, event: OutboxEvent) -> Rendered:
         """The exact body of ``event``'s request."""

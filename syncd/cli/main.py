@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from syncd.app import App, plan_json
+from syncd.cli import acks as cli_acks
 from syncd.cli import alerts as cli_alerts
 from syncd.cli import athletes as cli_athletes
 from syncd.cli import daemon as cli_daemon
@@ -27,6 +28,7 @@ from syncd.config import Settings, load_settings
 from syncd.errors import ConfigError, SyncdError
 from syncd.logs import configure_logging
 from syncd.models import PAIN_WHENS, SYMPTOM_LABELS, SYMPTOMS, WHEN_LABELS
+from syncd.pipeline.acks import with_acks
 from syncd.progress import step_text
 from syncd.sources.registry import all_hooks, enabled_sources
 from syncd.store.alerts import list_alerts
@@ -124,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--json", action="store_true")
     alerts.add_argument("--all", action="store_true", help="include resolved alerts")
     alerts.set_defaults(scope="clinic")
+    cli_acks.add_ack_command(alerts)
     status = add("status", cmd_status, "plan week, prescribed vs actual, open alerts, sources "
                  "(with several athletes and no --athlete: one line per athlete)")
     status.add_argument("--json", action="store_true")
@@ -226,14 +229,17 @@ def cmd_alerts(app: App, args: argparse.Namespace) -> int:
                       if a.athlete in names]
     else:
         alerts = app.alerts(include_resolved=args.all)
+    shown = with_acks(app.store, [a.payload_data() for a in alerts])
     if args.json:
-        _print_json([a.payload_data() for a in alerts])
+        _print_json(shown)
         return 0
     if not alerts:
         print("no open alerts" if not args.all else "no alerts")
-    for alert in alerts:
+    for alert, data in zip(alerts, shown, strict=True):
         f = alert.finding
         state = "" if alert.status.value == "open" else " (resolved)"
+        if data["acknowledged"]:
+            state += f" (acknowledged by {data['acknowledged']['by']})"
         who = f"{alert.athlete}: " if every else ""
         print(f"{f.severity.upper():8} {who}{f.rule}{state}: {f.message}")
         print(f"         {f.advice}")

@@ -37,6 +37,7 @@ from syncd.config.sections import (
     WebhookSection,
     _Section,
 )
+from syncd.config.tokens import token_tables
 from syncd.errors import ConfigError
 
 SOURCE_NAMES = ("strava", "garmin", "files")
@@ -113,8 +114,7 @@ class Settings(_Section):
     def _public_needs_token(self) -> Settings:
         # Behind a reverse proxy every request comes from 127.0.0.1, often with that Host:
         # without the token, anyone who reaches public_url would read every athlete's data.
-        token = self.server.token.get_secret_value() if self.server.token else ""
-        if self.server.public_url and not token:
+        if self.server.public_url and not self.server.named_tokens():
             raise ValueError(
                 "server.public_url is set but [server] token is not: set token (or "
                 "token_file) so that only the Strava callback and onboarding links are open "
@@ -295,9 +295,10 @@ def _fill_secrets(data: dict[str, Any], env: Mapping[str, str], base: Path) -> l
             continue
         problems += _fill_one(section, f"{section_name}.{key}", key,
                               env.get(f"SYNCD_{section_name.upper()}_{key.upper()}"), env, base)
-    for i, hook in enumerate(data.get("webhooks") or []):
-        if isinstance(hook, dict):
-            problems += _fill_one(hook, f"webhooks[{i + 1}].secret", "secret", None, env, base)
+    tables = [(f"webhooks[{i}].secret", t) for i, t in enumerate(data.get("webhooks") or [], 1)]
+    for label, table in [*tables, *token_tables(data.get("server"))]:
+        if isinstance(table, dict):
+            problems += _fill_one(table, label, label.rpartition(".")[2], None, env, base)
     problems += fill_urls(data.get("notify"),
                           lambda table, label: _fill_one(table, label, "url", None, env, base))
     return problems

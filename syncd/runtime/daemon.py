@@ -109,7 +109,7 @@ class Daemon:
         for app in self.clinic.apps():
             _ = app.athlete_id  # migrates the database, checks it answers, creates the rows
         check_exposure(self.app.settings.server)  # before the port is bound
-        if self.app.settings.clinic and self.app.settings.server.token is None:
+        if self.app.settings.clinic and not self.app.settings.server.named_tokens():
             log.warning("a clinic without [server] token: every program and user on this "
                         "machine can read the athletes' data; set token (or token_file)")
         sock = bind(self.app.settings.server.host, self.app.settings.server.port)

@@ -25,8 +25,7 @@ def is_loopback(host: str) -> bool:
 def check_exposure(server: ServerSection) -> None:
     """Raise :class:`ConfigError` when ``[server] listen`` is reachable from other machines
     and no ``[server] token`` protects the health data every page shows."""
-    token = server.token.get_secret_value() if server.token is not None else ""
-    if token or is_loopback(server.host):
+    if server.named_tokens() or is_loopback(server.host):
         return
     raise ConfigError([f"server.listen: {server.listen} is reachable from other machines, but "
                        "no [server] token is set: set token (or token_file) to protect the "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 # The check-in tables join the shared metadata whenever the store is imported: migrations,
 # the schema check and the erasure of an athlete read it whole.
+from syncd.store import ack_tables as ack_tables
 from syncd.store import calendar_tables as calendar_tables
 from syncd.store import checkin_tables as checkin_tables
 from syncd.store import garmin_tables as garmin_tables

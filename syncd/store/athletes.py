@@ -94,6 +94,9 @@ REACH: Mapping[str, Reach] = MappingProxyType({
     # The Garmin workouts syncd made for the athlete (names and ids in their Garmin account):
     # erased with the athlete, never exported (another database has no use for the ids).
     "garmin_workouts": Reach("credentials", _OWN),
+    # Who at the clinic acknowledged the athlete's alerts (their token names) and their
+    # notes: the clinic's record, erased with the athlete, never in the athlete's export.
+    "alert_acks": Reach("credentials", (Link("alert_id", "alerts"),)),
 })
 # Tables that hold nothing about any athlete.
 NO_ATHLETE_DATA = frozenset({"replicas"})

@@ -24,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from syncd.models import PainReport, PainWhen, Symptom
 from syncd.store.alerts import list_alerts
 from syncd.store.outbox import STALL_AFTER, delivery_health
+from syncd.web.acks import alerts_with_acks
 from syncd.web.context import WebContext, web_context
 from syncd.web.metrics import CONTENT_TYPE, render_metrics
 
@@ -183,7 +184,14 @@ async def status(context: Context, athlete: AthleteName = None) -> JSONResponse:
 async def alerts(context: Context, athlete: AthleteName = None, all: Annotated[bool, Query(
         description="include resolved alerts")] = False) -> list[dict[str, Any]]:
     """The alerts as the webhook delivers them (every athlete's, each naming its athlete,
-    when several are watched and none is named)."""
+    when several are watched and none is named), each with its acknowledgements
+    (``acknowledged``: the first, or ``null``; ``acks``: every one)."""
+    return await alerts_with_acks(context.app.store, await _alerts(context, athlete, all))
+
+
+async def _alerts(context: WebContext, athlete: str | None, all: bool
+                  ) -> list[dict[str, Any]]:
+    """The alerts ``GET /alerts`` lists, without their acknowledgements."""
     if athlete is None and context.several():
         return await context.cached_async(f"alerts:*:{all}", lambda: every_alert(context, all))
     app = context.athlete_app(athlete)

@@ -1,6 +1,7 @@
 """The therapist's overview page (``GET /`` with several athletes): one row per athlete with the
 plan week, this week's sessions and running minutes against the prescription, open alerts by
-severity and the last sync, most severe first; each name opens the athlete's own page."""
+severity and the last sync, the athletes with critical alerts nobody acknowledged first, then
+the most severe; each name opens the athlete's own page."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from syncd.web.overview import SEVERITIES, most_severe
+from syncd.web.overview import SEVERITIES, UNACKED, most_severe
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -97,6 +98,10 @@ def _alerts(row: dict[str, Any]) -> str:
     counts = row["open_alerts"]
     badges = [f'<span class="count {s}" data-severity="{s}">{counts[s]} {s}</span>'
               for s in SEVERITIES if counts[s]]
+    if row.get(UNACKED):
+        # Nobody has looked at these yet: the row leads the table, and says why.
+        badges.insert(0, f'<span class="count critical unacked" data-unacknowledged='
+                         f'"{row[UNACKED]}">{row[UNACKED]} not acknowledged</span>')
     return " ".join(badges) or '<span class="muted">none</span>'
 
 

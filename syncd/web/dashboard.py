@@ -77,7 +77,7 @@ def athlete_page(request: Request, name: str, logged: int | None = None,
 
 def logout_form(context: WebContext) -> str:
     """A log-out button, when a token (and so a log-in) is configured."""
-    if context.app.settings.server.token is None:
+    if not context.app.settings.server.named_tokens():
         return ""
     return ('<form method="post" action="/logout" class="logout">'
             '<button type="submit">Log out</button></form>')
@@ -123,12 +123,13 @@ async def login(request: Request) -> Response:
     wait = throttle.wait(client, now)
     if wait:
         return login_page(status_code=429, wait=wait)
-    if not policy.login_ok(form.get("token") or ""):
+    name = policy.token_name(form.get("token") or "")
+    if name is None:
         throttle.failed(client, now)
         return login_page(status_code=401, failed=True)
     throttle.succeeded(client)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, sessions.open(now), httponly=True, samesite="strict",
+    response.set_cookie(COOKIE, sessions.open(now, name), httponly=True, samesite="strict",
                         max_age=int(sessions.lifetime.total_seconds()), path="/",
                         secure=request.url.scheme == "https")
     return response

@@ -13,7 +13,9 @@ from fastapi.responses import JSONResponse
 from syncd.errors import StorageError, SyncdError
 from syncd.runtime.exposure import check_exposure
 from syncd.sources.registry import all_hooks
+from syncd.web import acks as web_acks
 from syncd.web import api, calendar, checkin, dashboard, onboarding
+from syncd.web import reports as web_reports
 from syncd.web.context import WebContext
 from syncd.web.security import AccessGuard, AccessPolicy
 
@@ -37,6 +39,8 @@ def create_app(app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None)
     web.state.syncd = WebContext(app, scheduler)
     web.include_router(api.router)
+    web.include_router(web_acks.router)
+    web.include_router(web_reports.router)
     web.include_router(dashboard.router)
     # A source's service (Strava) posts from the internet, unsigned and without our token:
     # its callback checks what it can itself. Patients open their onboarding links from

@@ -2,7 +2,8 @@
 
 - :class:`LoginSessions`: a browser that logs in gets a random session id in its cookie (a new
   one at every log-in, never derived from the token), valid for :data:`SESSION_LIFETIME` or
-  until ``POST /logout``. The ids live in this process's memory, hashed: a restart logs every
+  until ``POST /logout``; the session remembers the name of the token typed (who acts).
+  The ids live in this process's memory, hashed: a restart logs every
   browser out, and each replica keeps its own (the dashboard is reached on a replica's own
   address; only the Strava callback and onboarding pages go through ``public_url``).
 - :class:`GuessThrottle`: after :data:`FREE_GUESSES` wrong tokens from one client address
@@ -41,17 +42,20 @@ class LoginSessions:
     lifetime: timedelta = SESSION_LIFETIME
     limit: int = MAX_SESSIONS
     _expires: dict[str, datetime] = field(default_factory=dict)
+    _names: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def open(self, now: datetime) -> str:
-        """A new session id, valid until ``now + lifetime``; the oldest session ends when
-        :attr:`limit` are open."""
+    def open(self, now: datetime, name: str = "") -> str:
+        """A new session id for the holder of the token named ``name``, valid until ``now +
+        lifetime``; the oldest session ends when :attr:`limit` are open."""
         session_id = secrets.token_urlsafe(32)
         with self._lock:
             self._expires = {k: v for k, v in self._expires.items() if v > now}
             while len(self._expires) >= self.limit:
                 del self._expires[min(self._expires, key=self._expires.__getitem__)]
+            self._names = {k: v for k, v in self._names.items() if k in self._expires}
             self._expires[_digest(session_id)] = now + self.lifetime
+            self._names[_digest(session_id)] = name
         return session_id
 
     def valid(self, session_id: str, now: datetime) -> bool:
@@ -60,10 +64,19 @@ class LoginSessions:
             expires = self._expires.get(_digest(session_id))
         return expires is not None and now < expires
 
+    def name_of(self, session_id: str, now: datetime) -> str | None:
+        """The token name the live session ``session_id`` logged in with (``None``: no such
+        live session)."""
+        if not self.valid(session_id, now):
+            return None
+        with self._lock:
+            return self._names.get(_digest(session_id))
+
     def end(self, session_id: str) -> None:
         """End the session (a log-out); an unknown id is ignored."""
         with self._lock:
             self._expires.pop(_digest(session_id), None)
+            self._names.pop(_digest(session_id), None)
 
 
 @dataclass

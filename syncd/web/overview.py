@@ -29,6 +29,7 @@ from syncd.progress import weeks_overview
 from syncd.rules import History
 from syncd.rules.progression import Position, gated, plan_key
 from syncd.sources.registry import enabled_sources
+from syncd.store.acks import unacknowledged_critical
 from syncd.store.overview import (
     athlete_ids,
     open_alerts_by_severity,
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from syncd.store import Store
 
 SEVERITIES = ("critical", "warning", "info")  # most severe first
+# The row key counting an athlete's open critical alerts that nobody acknowledged.
+UNACKED = "unacknowledged_critical"
 DAY = timedelta(days=1)
 
 
@@ -88,19 +91,22 @@ def athletes_overview(apps: Sequence[App], store: Store, now: datetime
         sessions = _sessions(tx, ids, athletes)
         positions = _positions(tx, ids, athletes, now)
         alerts = open_alerts_by_severity(tx, known)
+        unacked = unacknowledged_critical(tx, known)
         states = sync_times(tx, known)
     for athlete in athletes:
         athlete_id = ids.get(athlete.app.profile.name, 0)  # 0: never stored, no figures
-        rows.append(_row(athlete, sessions.get(athlete_id, []), alerts.get(athlete_id, {}),
-                         states.get(athlete_id, {}), positions.get(athlete_id)))
+        rows.append({**_row(athlete, sessions.get(athlete_id, []), alerts.get(athlete_id, {}),
+                            states.get(athlete_id, {}), positions.get(athlete_id)),
+                     UNACKED: unacked.get(athlete_id, 0)})
     rows.sort(key=severity_order)
     return rows
 
 
 def severity_order(row: dict[str, Any]) -> tuple[Any, ...]:
-    """Sort key: the athletes with the most severe open alerts first, then by name."""
+    """Sort key: the athletes with open critical alerts nobody acknowledged first (the most
+    of them first), then those with the most severe open alerts, then by name."""
     counts = row["open_alerts"]
-    return (*(-counts[s] for s in SEVERITIES), row["athlete"])
+    return (-row.get(UNACKED, 0), *(-counts[s] for s in SEVERITIES), row["athlete"])
 
 
 def _athlete(app: App, now: datetime) -> _Athlete:
@@ -166,7 +172,7 @@ def _empty_row(app: App, now: datetime) -> dict[str, Any]:
     """The row of an athlete whose settings cannot be read: no figures."""
     return {"athlete": app.profile.name, "timezone": app.profile.timezone,
             "today": now.astimezone(ZoneInfo(app.profile.timezone)).date().isoformat(),
-            "plan": None, "week": None,
+            "plan": None, "week": None, UNACKED: 0,
             "open_alerts": _severities({}), "last_sync": _last_sync([], {})}
 
 

@@ -7,8 +7,11 @@ Two guards, as ASGI middleware in front of every route:
   configured listen host, ``localhost``, ``127.0.0.1``, ``[::1]`` and ``[server]
   allowed_hosts`` are served; the ``public_url`` host reaches the Strava callback only. The
   header is parsed strictly: ``127.0.0.1:evil.example`` is refused, not read as 127.0.0.1.
-- **Bearer token** (optional, ``[server] token``): compared in constant time; ``/healthz`` and
-  the Strava callback stay open. A browser logs in through a form and gets a session cookie
+- **Bearer token** (optional, ``[server] token`` or the named ``[server] tokens``): each
+  token is compared in constant time; ``/healthz`` and the Strava callback stay open. The name
+  of the token that matched (``operator`` for the single ``token``) is put in the request's
+  state (:func:`token_name_of`), so that an acknowledgement records who made it. A browser
+  logs in through a form and gets a session cookie
   (:mod:`syncd.web.logins`: random per log-in, never the token, expiring, ended by ``POST
   /logout``), ``HttpOnly`` and ``SameSite=Strict``. Wrong tokens, typed or sent as a bearer
   header, are braked per client address: past a few, each try waits longer (429).
@@ -48,6 +51,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Open without the token: the health check, and logging in and out (a log-out only ends the
 # session its own request carries).
 OPEN_PATHS = ("/healthz", "/login", "/logout")
+# The key of the request's state holding the name of the token the request carried.
+TOKEN_NAME = "token_name"  # noqa: S105 - a key, not a secret
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*$")
 _IPV6 = re.compile(r"^[0-9a-f:.]+$")
 
@@ -80,7 +85,8 @@ class AccessPolicy:
 
     hosts: frozenset[str]
     public_hosts: frozenset[str] = frozenset()
-    token: str | None = field(default=None, repr=False)
+    # (name, token) of every configured token; empty: no token is needed.
+    tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     open_paths: tuple[str, ...] = OPEN_PATHS
     public_paths: tuple[str, ...] = ()
     public_origins: frozenset[tuple[str, str, int]] = frozenset()
@@ -103,11 +109,16 @@ class AccessPolicy:
             origin = origin_of(f"{parts.scheme}://{parts.netloc}")
             if origin is not None:
                 origins.add(origin)
-        token = server.token.get_secret_value() if server.token is not None else None
         paths = tuple(public_paths)
         return cls(hosts=frozenset(hosts), public_hosts=frozenset(public - hosts),
-                   token=token or None, open_paths=(*open_paths, *paths), public_paths=paths,
+                   tokens=tuple(server.named_tokens()), open_paths=(*open_paths, *paths),
+                   public_paths=paths,
                    public_origins=frozenset(origins))
+
+    @property
+    def token(self) -> str | None:
+        """The first configured token (the single ``[server] token`` when set), if any."""
+        return self.tokens[0][1] if self.tokens else None
 
     def host_allows(self, host: str | None, path: str) -> bool:
         """True when a request for ``path`` with this parsed ``Host`` may be served."""
@@ -119,12 +130,28 @@ class AccessPolicy:
 
     def needs_token(self, path: str) -> bool:
         """True when ``path`` requires the token (one is configured, the path is not open)."""
-        return self.token is not None and not _under(path, self.open_paths)
+        return bool(self.tokens) and not _under(path, self.open_paths)
 
     def login_ok(self, given: str) -> bool:
-        """True when ``given`` (typed into the login form, or a bearer header) is the token."""
-        return self.token is not None and hmac.compare_digest(
-            given.encode("utf-8", "replace"), self.token.encode())
+        """True when ``given`` (typed into the login form, or a bearer header) is a token."""
+        return self.token_name(given) is not None
+
+    def token_name(self, given: str) -> str | None:
+        """The name of the token ``given`` is (``None``: none is). Every token is compared,
+        each in constant time, so the time taken says nothing about which one was close."""
+        raw = given.encode("utf-8", "replace")
+        found = None
+        for name, token in self.tokens:
+            if hmac.compare_digest(raw, token.encode()) and found is None:
+                found = name
+        return found
+
+
+def token_name_of(scope: Scope) -> str | None:
+    """The name of the token that let the request in (``None``: no token is configured, or
+    the path is open without one)."""
+    state = scope.get("state")
+    return state.get(TOKEN_NAME) if isinstance(state, dict) else None
 
 
 def bearer_of(authorization: str | None) -> str | None:
@@ -194,7 +221,9 @@ class AccessGuard:
         given = bearer_of(headers.get("authorization"))
         if given is None:
             session = session_of(headers.get("cookie"))
-            if session is not None and sessions.valid(session, now):
+            name = sessions.name_of(session, now) if session is not None else None
+            if name is not None:
+                scope.setdefault("state", {})[TOKEN_NAME] = name
                 return True
             if self.login_page is not None and _is_page(scope.get("path", "/")):
                 await self.login_page(scope, receive, send)
@@ -202,8 +231,9 @@ class AccessGuard:
         elif wait := throttle.wait(client, now):
             await too_many_guesses(send, wait)
             return False
-        elif self.policy.login_ok(given):
+        elif (name := self.policy.token_name(given)) is not None:
             throttle.succeeded(client)
+            scope.setdefault("state", {})[TOKEN_NAME] = name
             return True
         else:
             throttle.failed(client, now)
