@@ -31,6 +31,7 @@ SHORT: dict[str, list[str]] = {
     "clinic": ["--short"],
     "daemon": ["--duration", "10", "--rate", "100"],
     "dispatch": ["--alerts", "2000", "--rounds", "2"],
+    "dispatch_notify": ["--alerts", "1000", "--rounds", "2"],
     "evaluate": ["--repeat", "2"],
     "garmin_sync": ["--activities", "500", "--repeat", "1"],
     "import_files": ["--files", "200", "--repeat", "1"],

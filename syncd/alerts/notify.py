@@ -19,7 +19,7 @@ import logging
 import re
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from urllib.parse import unquote
 
 from apprise import Apprise
@@ -53,6 +53,7 @@ class NotifyChannel(Channel):
         assert section.url is not None  # the section refuses an entry without one
         self._url = section.url.get_secret_value()
         self._pieces = secret_pieces(self._url)
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def shared(self) -> bool:
@@ -71,38 +72,51 @@ class NotifyChannel(Channel):
         return Rendered(event, push_of(event, name_athlete=self.name_athletes))
 
     def deliver(self, messages: list[Rendered], deadline: float) -> list[Outcome]:
-        """Send the pushes, ``concurrency`` at a time; none is started that could not end
-        before ``deadline`` (those come back released)."""
-        outcomes: list[Outcome] = []
-        for start in range(0, len(messages), self.concurrency):
-            group = [m.message for m in messages[start:start + self.concurrency]]
-            if time.monotonic() + self.timeout_s > deadline:
-                outcomes += [Outcome(Result.RELEASED)] * len(group)
-                continue
-            outcomes += self._send_all(group)
+        """Send the pushes, ``concurrency`` at a time, but the pushes of one alert (raised,
+        then resolved) one after the other, in order: a reader must not see "resolved"
+        first. None is started that could not end before ``deadline`` (released)."""
+        if len(messages) <= 1 or self.concurrency == 1:
+            return self._in_order(messages, deadline)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.name)
+        alerts: dict[str, list[int]] = {}
+        for i, message in enumerate(messages):
+            alerts.setdefault(message.event.alert_id or message.event.id, []).append(i)
+        outcomes: list[Outcome] = [Outcome(Result.RELEASED)] * len(messages)
+        for indices, sent in zip(alerts.values(), self._pool.map(
+                lambda ii: self._in_order([messages[i] for i in ii], deadline),
+                alerts.values()), strict=True):
+            for i, outcome in zip(indices, sent, strict=True):
+                outcomes[i] = outcome
         return outcomes
 
     def send(self, push: Push) -> Outcome:
-        """Send one push now (``syncd notify test`` uses this)."""
-        return self._send_all([push])[0]
+        """Send one push now, waiting at most the channel's timeout (``syncd notify test``
+        uses this)."""
+        started = time.monotonic()
+        done: Future[Outcome] = Future()
+        # A thread of its own, a daemon: one that hangs past the timeout is left behind and
+        # never waited for, so the pool's worker (and the dispatcher) moves on.
+        threading.Thread(target=self._run, args=(push, done), daemon=True,
+                         name=f"{self.name}-send").start()
+        return self._wait(done, started)
 
     def send_checkin(self, message: CheckinMessage) -> Outcome:
         """Send a morning check-in now: its question and a link per score, and on ntfy one
         button per score band (:class:`~syncd.alerts.checkin_mail.CheckinCarrier`)."""
         return self.send(checkin_push(message, self._url))
 
-    def _send_all(self, pushes: list[Push]) -> list[Outcome]:
-        """Start every push in a thread of its own, then wait for each until the timeout."""
-        started = time.monotonic()
-        running = [self._start(push) for push in pushes]
-        return [self._wait(done, started) for done in running]
+    def close(self) -> None:
+        """Stop the worker threads (each waits at most the timeout for its attempt)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
-    def _start(self, push: Push) -> Future[Outcome]:
-        done: Future[Outcome] = Future()
-        # A daemon thread: one that hangs past the timeout is left behind, never waited for.
-        threading.Thread(target=self._run, args=(push, done), daemon=True,
-                         name=f"{self.name}-send").start()
-        return done
+    def _in_order(self, messages: list[Rendered], deadline: float) -> list[Outcome]:
+        """Send ``messages`` one after the other; those that could not end before
+        ``deadline`` are released."""
+        return [Outcome(Result.RELEASED) if time.monotonic() + self.timeout_s > deadline
+                else self.send(message.message) for message in messages]
 
     def _wait(self, done: Future[Outcome], started: float) -> Outcome:
         try:

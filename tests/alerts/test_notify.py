@@ -156,7 +156,7 @@ def test_a_receiver_down_for_a_day_gets_every_alert_afterwards(
             assert success.at >= start + timedelta(hours=24)
 
 
-class Flaky(NotifyBase):  # type: ignore[misc]
+class Flaky(NotifyBase):
     """An Apprise plugin (``flaky://``) with a bug: it raises on a message about a "boom"."""
 
     service_name = "Flaky"
@@ -176,7 +176,7 @@ class Flaky(NotifyBase):  # type: ignore[misc]
 
     @staticmethod
     def parse_url(url: str) -> dict[str, Any]:
-        return NotifyBase.parse_url(url, verify_host=False)  # type: ignore[no-any-return]
+        return NotifyBase.parse_url(url, verify_host=False)
 
 
 def test_a_plugin_that_raises_fails_that_event_alone(

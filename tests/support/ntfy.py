@@ -65,6 +65,12 @@ def _actions(value: Any) -> list[dict[str, Any]]:
     return actions
 
 
+class _Server(ThreadingHTTPServer):
+    # Room for every sender's connection at once: with the default backlog of 5, a burst of
+    # pushes has connections dropped and retried a second later.
+    request_queue_size = 128
+
+
 class NtfyServer:
     """A threaded HTTP/1.1 server that records each published message and answers what
     ``responder`` says (200 by default, with ntfy's JSON). ``delay`` holds each answer."""
@@ -104,7 +110,7 @@ class NtfyServer:
                 with contextlib.suppress(ConnectionError):  # a killed sender
                     super().handle()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
                                        daemon=True)
