@@ -21,6 +21,7 @@ from syncd.alerts.channel import (
     unbuildable,
 )
 from syncd.alerts.checkin_mail import CheckinMessage, checkin_mail
+from syncd.alerts.daily_digest import EVENT_DAILY_DIGEST, daily_digest_mail
 from syncd.alerts.messages import DigestPart, alert_mail, digest_mail, digest_part
 from syncd.config.sections import AlertsSection, EmailSection
 from syncd.store.outbox import OutboxEvent
@@ -50,7 +51,10 @@ class EmailChannel(Channel):
 
     def accepts(self, event: OutboxEvent) -> bool:
         """Alerts at or above ``min_severity`` and weekly summaries; operator notices only
-        on the operator's mail (never on an athlete's own)."""
+        on the operator's mail (never on an athlete's own), as is the daily mail of the
+        alerts nobody acknowledged."""
+        if event.type == EVENT_DAILY_DIGEST:
+            return self.operator
         if event.type in ALERT_EVENTS:
             return severity_at_least(event.severity, self.section.min_severity)
         if event.type == EVENT_NOTICE:
@@ -60,6 +64,9 @@ class EmailChannel(Channel):
     def render(self, event: OutboxEvent) -> Rendered:
         """The mail for ``event`` (written out once, so that a mail the library cannot write
         fails here, for this event alone), or its part of the next digest."""
+        if event.type == EVENT_DAILY_DIGEST:  # a mail of its own, whatever the mode
+            return Rendered(event, daily_digest_mail(event, self.section.sender,
+                                                     self.section.recipients))
         if self.digest and event.type != EVENT_SUMMARY:
             return Rendered(event, digest_part(event))
         message = alert_mail(event, self.section.sender, self.section.recipients)

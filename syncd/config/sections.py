@@ -21,6 +21,7 @@ from pydantic import (
 
 from syncd.config.durations import Duration
 from syncd.config.tokens import NamedToken, named_tokens, token_problems
+from syncd.config.tokens import NamedToken, named_tokens, token_problems
 from syncd.rules import RULE_IDS
 
 DEFAULT_PLAN = "hip-return-run-walk"
@@ -212,6 +213,9 @@ class ServerSection(_Section):
     # One token per person, each with a name (what they do is recorded under it); the
     # single ``token`` above is the one named "operator".
     tokens: list[NamedToken] = Field(default_factory=list)
+    # One token per person, each with a name (what they do is recorded under it); the
+    # single ``token`` above is the one named "operator".
+    tokens: list[NamedToken] = Field(default_factory=list)
     public_url: HttpUrl | None = None
     # Extra names the endpoint answers to (a LAN name like "pi.local"); anything else is
     # refused, against DNS rebinding.
@@ -227,6 +231,17 @@ class ServerSection(_Section):
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("must be HOST:PORT, e.g. \"127.0.0.1:8765\"")
         return value
+
+    @model_validator(mode="after")
+    def _tokens_apart(self) -> ServerSection:
+        problems = token_problems(self.token, self.tokens)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def named_tokens(self) -> list[tuple[str, str]]:
+        """Every token with its holder's name, ``(name, token)`` (empty: no token)."""
+        return named_tokens(self.token, self.tokens)
 
     @model_validator(mode="after")
     def _tokens_apart(self) -> ServerSection:
@@ -263,6 +278,21 @@ class AlertsSection(_Section):
     email_mode: Literal["each", "digest"] = "each"
     digest_interval: Duration = timedelta(hours=1)
     weekly_summary: bool = True
+    # The daily mail to the shared [email] of the open alerts nobody acknowledged, from this
+    # local time on ("HH:MM"); unset: no daily mail. Local to digest_timezone (default: the
+    # first athlete's time zone).
+    digest_time: time | None = None
+    digest_timezone: str | None = None
+
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def _digest_time(cls, value: Any) -> Any:
+        return None if value is None else _time_of_day(value)
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _digest_zone(cls, value: str | None) -> str | None:
+        return None if value is None else AthleteSection._zone(value)
 
 
 def _time_of_day(value: Any) -> Any:

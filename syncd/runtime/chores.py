@@ -16,6 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from syncd.runtime.checkins import CHECKIN_INTERVAL, send_due_checkins
 from syncd.runtime.daily import DAILY_INTERVAL, evaluate_new_days
+from syncd.runtime.digest import DIGEST_INTERVAL, queue_due_digest
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -52,4 +53,5 @@ class Chore:
 CHORES: tuple[Chore, ...] = (
     Chore("checkins", CHECKIN_INTERVAL, send_due_checkins),
     Chore("daily", DAILY_INTERVAL, evaluate_new_days),
+    Chore("digest", DIGEST_INTERVAL, queue_due_digest),
 )
