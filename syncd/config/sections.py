@@ -21,7 +21,6 @@ from pydantic import (
 
 from syncd.config.durations import Duration
 from syncd.config.tokens import NamedToken, named_tokens, token_problems
-from syncd.config.tokens import NamedToken, named_tokens, token_problems
 from syncd.rules import RULE_IDS
 
 DEFAULT_PLAN = "hip-return-run-walk"
@@ -213,9 +212,6 @@ class ServerSection(_Section):
     # One token per person, each with a name (what they do is recorded under it); the
     # single ``token`` above is the one named "operator".
     tokens: list[NamedToken] = Field(default_factory=list)
-    # One token per person, each with a name (what they do is recorded under it); the
-    # single ``token`` above is the one named "operator".
-    tokens: list[NamedToken] = Field(default_factory=list)
     public_url: HttpUrl | None = None
     # Extra names the endpoint answers to (a LAN name like "pi.local"); anything else is
     # refused, against DNS rebinding.
@@ -231,17 +227,6 @@ class ServerSection(_Section):
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("must be HOST:PORT, e.g. \"127.0.0.1:8765\"")
         return value
-
-    @model_validator(mode="after")
-    def _tokens_apart(self) -> ServerSection:
-        problems = token_problems(self.token, self.tokens)
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-    def named_tokens(self) -> list[tuple[str, str]]:
-        """Every token with its holder's name, ``(name, token)`` (empty: no token)."""
-        return named_tokens(self.token, self.tokens)
 
     @model_validator(mode="after")
     def _tokens_apart(self) -> ServerSection:
