@@ -13,7 +13,8 @@ What a used link leaves (the web pages are :mod:`syncd.web.onboarding`): Strava'
 stored in the same transaction that uses the invite up (:func:`connect_strava`); a Garmin
 sign-in runs in a staging folder and its tokens move into the athlete's token folder only once
 the invite is used up (:func:`connect_garmin`), so that two sign-ins racing with one link
-never both land. Either way the athlete's other pending links are closed (an older link left in
+never both land. Either way the consent the link's page showed is recorded with the use, the
+athlete's other pending links are closed (an older link left in
 a mail opens nothing), and the source's back-off is lifted, so that the first sync does not
 wait hours for an authorization that failed before.
 """
@@ -29,7 +30,9 @@ import structlog
 
 from syncd.config import Settings
 from syncd.errors import ConfigError
+from syncd.sharing import consent_text
 from syncd.sources.registry import enabled_sources, hooks_for
+from syncd.store.consents import GIVEN, record_consent
 from syncd.store.credentials import STRAVA_TOKENS, put_credential, strava_account_elsewhere
 from syncd.store.invites import SUPERSEDED, Invite, consume_invite, revoke_invites
 from syncd.store.state import lift_backoff
@@ -84,6 +87,9 @@ def connect_strava(app: App, invite: Invite, tokens: Tokens) -> Outcome:
         # Not DbCredentialStore.save, which commits on its own: the tokens must commit with
         # the invite's use, or not at all.
         put_credential(tx, app.athlete_id, STRAVA_TOKENS, tokens.as_json(), now)
+        # The consent the link's page showed, given by connecting: with the tokens or not.
+        record_consent(tx, app.athlete_id, "strava", GIVEN, consent_text("strava"), "invite",
+                       now)
         # The source was failing for want of an authorization, which the athlete just gave.
         lift_backoff(tx, app.athlete_id, "strava")
     log.info("account connected through an invite", athlete=app.athlete.name,
@@ -112,6 +118,8 @@ def connect_garmin(app: App, invite: Invite, staging: Path) -> Outcome:
             if not consume_invite(tx, invite.id, app.clock(), "garmin"):
                 return "gone"
             revoke_invites(tx, app.athlete_id, app.clock(), used_for=SUPERSEDED)
+            record_consent(tx, app.athlete_id, "garmin", GIVEN, consent_text("garmin"),
+                           "invite", app.clock())
         hooks_for("garmin").adopt_sign_in(app, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -33,6 +33,7 @@ from syncd.alerts.channel import (
     own_mail,
     unbuildable,
 )
+from syncd.alerts.clinic_view import ChannelView
 from syncd.alerts.metrics import DeliveryMetrics
 from syncd.alerts.notify import notify_channels
 from syncd.alerts.reports import ChannelReport, DispatchReport
@@ -46,6 +47,7 @@ from syncd.errors import SyncdError
 from syncd.store import outbox
 from syncd.store.alerts import add_operator_notice
 from syncd.store.claim_holders import stale_holders
+from syncd.store.consents import withdrawn_since
 from syncd.store.outbox import OutboxEvent
 from syncd.store.replicas import new_replica_id
 
@@ -116,6 +118,7 @@ class Dispatcher:
         self.metrics.watch(self.store)
         self.jitter = jitter
         self.rng = rng or random.Random()
+        self._view = ChannelView(settings)  # the pass's, read at its start
 
     # -- one pass ------------------------------------------------------------------------------
 
@@ -127,6 +130,7 @@ class Dispatcher:
         report = DispatchReport(now, channels={c.name: ChannelReport() for c in self.channels})
         names = [c.name for c in self.channels]
         try:
+            self._view = ChannelView(self.settings, self._withdrawn())
             with self.store.write() as tx:
                 report.added = outbox.ensure_deliveries(tx, names, now, self._audience(),
                                                          own_mail=own_mail)
@@ -260,16 +264,28 @@ class Dispatcher:
         oldest = outbox.oldest_due(tx, channel.name, now)
         return oldest is not None and oldest + channel.hold <= now
 
-    @staticmethod
-    def _offer(channel: Channel, events: list[OutboxEvent], deadline: float) -> list[Outcome]:
-        """The channel's outcome for each event: refused events are skipped, unsent; an event
-        whose message cannot be built is one failed attempt of its own; the rest are sent."""
+    def _withdrawn(self) -> set[str]:
+        """The athletes who withdrew their consent to share, by name (none for a single
+        athlete, whose channels are all their own)."""
+        if not self.settings.clinic:
+            return set()
+        # Outside any transaction: an App may store its athlete on first use.
+        names = {app.athlete_id: app.profile.name for app in self.app.clinic.apps()}
+        with self.store.read() as tx:
+            return {names[i] for i in withdrawn_since(tx, list(names)) if i in names}
+
+    def _offer(self, channel: Channel, events: list[OutboxEvent], deadline: float
+               ) -> list[Outcome]:
+        """The channel's outcome for each event, as the channel may carry it
+        (:mod:`syncd.alerts.clinic_view`): refused events are skipped, unsent; an event whose
+        message cannot be built is one failed attempt of its own; the rest are sent."""
         outcomes = [Outcome(Result.SKIPPED)] * len(events)
         ready: list[tuple[int, Rendered]] = []
         for i, event in enumerate(events):
             try:
-                if channel.accepts(event):
-                    ready.append((i, channel.render(event)))
+                shown = self._view.shown(channel.name, event)
+                if shown is not None and channel.accepts(shown):
+                    ready.append((i, channel.render(shown)))
             except Exception as err:  # this event's text, not the channel: it fails alone
                 outcomes[i] = Outcome(Result.ERROR, error=unbuildable(err))
                 log.warning("alert message could not be built", channel=channel.name,

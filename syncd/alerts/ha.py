@@ -27,7 +27,8 @@ class Figures:
     """What Home Assistant shows of one athlete: aggregate figures only, no health detail."""
 
     plan_week: int | None
-    running_min: float
+    # ``None`` where a clinic may not see it (a week with a Strava session; see ha_figures).
+    running_min: float | None
     prescribed_min: float | None
     sessions: int
     prescribed_sessions: int | None
@@ -38,7 +39,8 @@ class Figures:
     def payload(self) -> str:
         """The state topic's JSON text (keys sorted, so that equal figures are equal text)."""
         body: dict[str, Any] = asdict(self)
-        body["running_min"] = round(self.running_min, 1)
+        if self.running_min is not None:
+            body["running_min"] = round(self.running_min, 1)
         if self.prescribed_min is not None:
             body["prescribed_min"] = round(self.prescribed_min, 1)
         body["last_sync"] = utc_iso(self.last_sync) if self.last_sync else None

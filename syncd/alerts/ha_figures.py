@@ -1,5 +1,7 @@
 """The figures Home Assistant shows of each athlete, read from the database: this week's plan
-against what was run, the open alerts and the last successful sync."""
+against what was run, the open alerts and the last successful sync. In a clinic the broker is
+the clinic's: a week with a Strava session shows no running minutes (only its counts), and a
+patient who withdrew their consent shows nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +10,14 @@ from typing import Any
 
 from syncd.alerts.ha import SEVERITY_STATES, Figures
 from syncd.app import App
+from syncd.sharing import findings_only
+from syncd.store.consents import withdrawn_since
 from syncd.store.overview import open_alerts_by_severity, sync_times
+
+# A patient who withdrew their consent: nothing of theirs (in a clinic).
+WITHDRAWN = Figures(plan_week=None, running_min=None, prescribed_min=None, sessions=0,
+                    prescribed_sessions=None, open_alerts=0, worst_severity=SEVERITY_STATES[0],
+                    last_sync=None)
 
 
 def clinic_figures(apps: list[App]) -> dict[int, Figures]:
@@ -20,8 +29,10 @@ def clinic_figures(apps: list[App]) -> dict[int, Figures]:
     with apps[0].store.read() as tx:
         severities = open_alerts_by_severity(tx, ids)
         syncs = sync_times(tx, ids)
-    return {app.athlete_id: athlete_figures(app, severities.get(app.athlete_id, {}),
-                                            syncs.get(app.athlete_id, {}))
+        withdrawn = withdrawn_since(tx, ids) if apps[0].settings.clinic else {}
+    return {app.athlete_id: WITHDRAWN if app.athlete_id in withdrawn else
+            athlete_figures(app, severities.get(app.athlete_id, {}),
+                            syncs.get(app.athlete_id, {}))
             for app in apps}
 
 
@@ -32,9 +43,11 @@ def athlete_figures(app: App, open_by_severity: dict[str, int],
     today = app.today()
     week = next(iter(app.weeks(today, today)), None)
     open_severities = [s for s in SEVERITY_STATES if open_by_severity.get(s)]
+    # A clinic's broker is the clinic's: a week with a Strava session shows no minutes.
+    hidden = app.settings.clinic and week is not None and findings_only(week.session_keys)
     return Figures(
         plan_week=week.plan_week if week else None,
-        running_min=week.run_min if week else 0.0,
+        running_min=None if hidden else (week.run_min if week else 0.0),
         prescribed_min=week.prescribed_volume_min if week else None,
         sessions=week.sessions if week else 0,
         prescribed_sessions=week.prescribed_sessions if week else None,

@@ -81,8 +81,10 @@ def subject_of(event: OutboxEvent) -> str:
 def _facts(event: OutboxEvent) -> list[str]:
     """The numbers and ids of an alert, one per line."""
     data, unit = event.data, event.data.get("unit", "")
-    facts = [f"Observed: {data.get('observed')} {unit}, limit: {data.get('limit')} {unit}",
-             f"Athlete: {data.get('athlete', '')}"]
+    # A clinic's copy of a Strava-based alert has no figures, only its band (clinic_view).
+    figures = (f"Against the plan: {data['band']}" if data.get("band") else
+               f"Observed: {data.get('observed')} {unit}, limit: {data.get('limit')} {unit}")
+    facts = [figures, f"Athlete: {data.get('athlete', '')}"]
     if data.get("activity_ids"):
         facts.append(f"Activities: {', '.join(map(str, data['activity_ids']))}")
     facts += [f"Alert id: {data.get('id', '')}", f"Raised at: {data.get('created_at', '')}"]

@@ -162,8 +162,10 @@ def _chart_week(app: App, week: WeekSummary) -> dict[str, Any]:
 
 def _alert_line(alert: Alert) -> dict[str, Any]:
     f = alert.finding
+    # The activities and subject let a clinic's copy be made Strava-safe (clinic_view).
     return {"id": alert.id, "rule": f.rule, "severity": f.severity, "status": alert.status.value,
-            "message": f.message, "advice": f.advice}
+            "message": f.message, "advice": f.advice, "activity_ids": list(f.activity_ids),
+            "subject": f.subject.as_dict(), "created_at": utc_iso(alert.created_at)}
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -214,6 +216,8 @@ def cross_training_line(items: Sequence[dict[str, Any]]) -> str:
 def _session_line(session: dict[str, Any]) -> str:
     verdict = "within plan" if session["within_plan"] else "; ".join(session["notes"]) or "-"
     day = date.fromisoformat(session["date"]).strftime("%a %Y-%m-%d")
+    if session.get("band"):  # a clinic's copy of a Strava session: the verdict alone
+        return f"{day}: {session['band']}"
     return (f"{day}: {session['session_min']:g} min, {session['run_min']:g} min running: "
             f"{verdict}")
 

@@ -232,7 +232,7 @@ def _describe_counts(counts: dict[str, int]) -> str:
     labels = {"activities": "activities", "pain_reports": "pain reports", "gear": "shoes",
               "alerts": "alerts", "alert_events": "alert events", "deliveries": "deliveries",
               "sync_state": "source states", "invites": "invites",
-              "credentials": "credential names"}
+              "credentials": "credential names", "consents": "consent records"}
     inner = {"activities": "segments", "deliveries": "delivery_attempts"}
     parts = []
     for kind, label in labels.items():

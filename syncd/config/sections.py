@@ -28,6 +28,8 @@ SEVERITIES = ("info", "warning", "critical")
 SourceKind = Literal["garmin", "file", "strava"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 CANONICAL_ORDER: tuple[SourceKind, ...] = ("garmin", "file", "strava")
+# Strava's API policy allows a 7-day cache: a clinic keeps raw Strava records no longer.
+DEFAULT_RAW_RETENTION = timedelta(days=7)
 
 
 def _url(value: str) -> str:
@@ -117,7 +119,13 @@ class StravaSection(_Section):
     lookback: Duration = timedelta(days=7)
     run_speed_threshold: float = Field(1.9, gt=0, le=10)
     history: Duration = timedelta(days=56)
-    on_revoke: Literal["keep", "delete"] = "keep"
+    # What a revocation does to the athlete's Strava data; unset: ``delete`` in a clinic
+    # (Strava data is the athlete's, kept only with their authorization), ``keep`` for a
+    # single athlete (their own data on their own machine). See :meth:`revoke_action`.
+    on_revoke: Literal["keep", "delete"] | None = None
+    # How long raw Strava records (the JSON, laps and stream bouts) are kept after they were
+    # read; unset: 7 days in a clinic, for ever for a single athlete. See :meth:`retention`.
+    raw_retention: Duration | None = None
     # Clinic mode: with webhooks on, each athlete's routine poll is a slow reconciliation
     # (events bring new activities within a minute); the planner stretches it, and
     # poll_interval, when the athletes would outgrow the application's daily budget.
@@ -129,6 +137,18 @@ class StravaSection(_Section):
     @classmethod
     def _id_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    def revoke_action(self, clinic: bool) -> Literal["keep", "delete"]:
+        """``on_revoke``, or its default: ``delete`` in a clinic, ``keep`` otherwise."""
+        if self.on_revoke is not None:
+            return self.on_revoke
+        return "delete" if clinic else "keep"
+
+    def retention(self, clinic: bool) -> timedelta | None:
+        """``raw_retention``, or its default: 7 days in a clinic, ``None`` (kept) otherwise."""
+        if self.raw_retention is not None:
+            return self.raw_retention
+        return DEFAULT_RAW_RETENTION if clinic else None
 
 
 class GarminSection(_Section):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from syncd.store import ack_tables as ack_tables
 from syncd.store import calendar_tables as calendar_tables
 from syncd.store import checkin_tables as checkin_tables
+from syncd.store import consent_tables as consent_tables
 from syncd.store import garmin_tables as garmin_tables
 from syncd.store.activities import (
     UpsertResult,

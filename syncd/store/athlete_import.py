@@ -66,6 +66,8 @@ def import_athlete(tx: Session, data: Mapping[str, Any], *, name: str | None = N
     _import_deliveries(tx, data["deliveries"], {e["id"] for e in events})
     invites = _values(table_named("invites"), "invites", data["invites"])
     _insert(tx, "invites", [_dead_invite(row, athlete_id, now) for row in invites])
+    consents = _values(table_named("consents"), "consents", data["consents"])
+    _insert(tx, "consents", [{**row, "athlete_id": athlete_id} for row in consents])
     return athlete_id
 
 

@@ -94,6 +94,10 @@ REACH: Mapping[str, Reach] = MappingProxyType({
     # The Garmin workouts syncd made for the athlete (names and ids in their Garmin account):
     # erased with the athlete, never exported (another database has no use for the ids).
     "garmin_workouts": Reach("credentials", _OWN),
+    # What the athlete agreed to share with their clinic, and when: exported with them.
+    "consents": Reach("consents", _OWN),
+    # The key of the athlete's own page (its hash): a secret, never exported.
+    "page_keys": Reach("credentials", _OWN),
     # Who at the clinic acknowledged the athlete's alerts (their token names) and their
     # notes: the clinic's record, erased with the athlete, never in the athlete's export.
     "alert_acks": Reach("credentials", (Link("alert_id", "alerts"),)),
@@ -209,6 +213,7 @@ def export_athlete(tx: Session, athlete_id: int) -> dict[str, Any]:
         "sync_state": _plain(tx, "sync_state", athlete_id, "source"),
         "invites": _plain(tx, "invites", athlete_id, "created_at", "id"),
         "credentials": _plain(tx, "credentials", athlete_id, "name"),
+        "consents": _plain(tx, "consents", athlete_id, "recorded_at", "id"),
     }
 
 

@@ -35,6 +35,8 @@ class SessionSplit:
     walk_s: float
     run_bouts: int
     distance_m: float | None
+    # The source's title of the activity (Strava's name, a file's; ``None`` once purged).
+    name: str | None = None
 
 
 def recent_sessions(tx: DbSession, athlete_id: int, limit: int = 10) -> list[SessionSplit]:
@@ -47,7 +49,8 @@ def recent_sessions(tx: DbSession, athlete_id: int, limit: int = 10) -> list[Ses
              .correlate(ActivityRow).scalar_subquery())
     query = (select(ActivityRow.source, ActivityRow.source_id, ActivityRow.local_start,
                     ActivityRow.moving_s, ActivityRow.elapsed_s, ActivityRow.run_s,
-                    ActivityRow.walk_s, ActivityRow.distance_m, bouts.label("bouts"))
+                    ActivityRow.walk_s, ActivityRow.distance_m, ActivityRow.name,
+                    bouts.label("bouts"))
              .where(ActivityRow.athlete_id == athlete_id, ActivityRow.canonical_id.is_(None),
                     ActivityRow.deleted.is_(False), ActivityRow.sport == "run")
              .order_by(ActivityRow.local_start.desc()).limit(limit))
@@ -58,7 +61,7 @@ def recent_sessions(tx: DbSession, athlete_id: int, limit: int = 10) -> list[Ses
         walk_s = row.walk_s if row.walk_s is not None else max(duration - run_s, 0.0)
         out.append(SessionSplit(f"{row.source}:{row.source_id}", row.local_start, duration,
                                 run_s, walk_s, int(row.bouts or (1 if run_s else 0)),
-                                row.distance_m))
+                                row.distance_m, row.name))
     return out
 
 

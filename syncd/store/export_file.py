@@ -24,7 +24,9 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 # The kinds of an export, in the order they are written; each is the JSON file ``<kind>.json``.
 KINDS = ("athlete", "activities", "pain_reports", "gear", "alerts", "alert_events",
-         "deliveries", "sync_state", "invites", "credentials")
+         "deliveries", "sync_state", "invites", "credentials", "consents")
+# Kinds an export written before them lacks: read as empty.
+LATER_KINDS = frozenset({"consents"})
 # Raw records make activities.json by far the largest member: this is well above years of
 # history, and still stops a small zip that would unpack to gigabytes.
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
@@ -128,7 +130,9 @@ def read_export(path: str | Path, *, max_member_bytes: int = MAX_MEMBER_BYTES) -
         with zipfile.ZipFile(path) as archive:
             manifest = _member(archive, path, MANIFEST, max_member_bytes)
             _check_manifest(manifest, path)
+            names = set(archive.namelist())
             data = {kind: _member(archive, path, f"{kind}.json", max_member_bytes)
+                    if kind not in LATER_KINDS or f"{kind}.json" in names else []
                     for kind in KINDS}
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as err:
         raise InvalidExport(f"{path} is damaged or not a zip file ({err})",

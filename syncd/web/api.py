@@ -21,12 +21,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from syncd.app import App
 from syncd.models import PainReport, PainWhen, Symptom
+from syncd.sharing import OWN
 from syncd.store.alerts import list_alerts
 from syncd.store.outbox import STALL_AFTER, delivery_health
 from syncd.web.acks import alerts_with_acks
 from syncd.web.context import WebContext, web_context
 from syncd.web.metrics import CONTENT_TYPE, render_metrics
+from syncd.web.sharing_view import (
+    alerts_for_clinic,
+    status_for_clinic,
+    token_audience,
+    weeks_for_clinic,
+    withdrawals,
+    withdrawn_at,
+)
 
 router = APIRouter()
 Context = Annotated[WebContext, Depends(web_context)]
@@ -79,9 +89,11 @@ class AlertOut(BaseModel):
     severity: Literal["info", "warning", "critical"]
     status: Literal["open", "resolved"]
     subject: dict[str, Any]
-    observed: float
-    limit: float
-    unit: str
+    # ``null`` where a clinic may not see them: the figures of a Strava session (``band``
+    # says where it fell against the prescription instead).
+    observed: float | None
+    limit: float | None
+    unit: str | None
     message: str
     advice: str
     activity_ids: list[str]
@@ -173,7 +185,8 @@ async def status(context: Context, athlete: AthleteName = None) -> JSONResponse:
         body = await context.cached_async("overview", context.clinic_summary)
         return JSONResponse(jsonable_encoder({**context.extra_status(), **body}))
     app = context.athlete_app(athlete)
-    body = await context.cached_async(f"status:{app.profile.name}", app.status)
+    body = await context.cached_async(f"status:{app.profile.name}",
+                                      lambda: _status_shown(app))
     return JSONResponse(jsonable_encoder(
         {**context.extra_status(), **body,
          "sources": context.sources(body.get("sources") or {}, app)}))
@@ -195,8 +208,8 @@ async def _alerts(context: WebContext, athlete: str | None, all: bool
     if athlete is None and context.several():
         return await context.cached_async(f"alerts:*:{all}", lambda: every_alert(context, all))
     app = context.athlete_app(athlete)
-    return await context.cached_async(f"alerts:{app.profile.name}:{all}", lambda: [
-        alert.payload_data() for alert in app.alerts(include_resolved=all)])
+    return await context.cached_async(f"alerts:{app.profile.name}:{all}", lambda: _shown(
+        [app], [alert.payload_data() for alert in app.alerts(include_resolved=all)]))
 
 
 def every_alert(context: WebContext, include_resolved: bool) -> list[dict[str, Any]]:
@@ -204,7 +217,31 @@ def every_alert(context: WebContext, include_resolved: bool) -> list[dict[str, A
     watched = {app.profile.name for app in context.apps()}
     with context.app.store.read() as tx:
         found = list_alerts(tx, None, include_resolved=include_resolved)
-    return [alert.payload_data() for alert in found if alert.athlete in watched]
+    return _shown(context.apps(),
+                  [alert.payload_data() for alert in found if alert.athlete in watched])
+
+
+def _shown(apps: list[App], alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``alerts`` as the token's holder may see them (the therapist, in a clinic)."""
+    if not apps or token_audience(apps[0]) == OWN:
+        return alerts
+    return alerts_for_clinic(alerts, withdrawals(apps))
+
+
+def _status_shown(app: App) -> dict[str, Any]:
+    """``app``'s status as the token's holder may see it."""
+    status = app.status()
+    if token_audience(app) == OWN:
+        return status
+    return status_for_clinic(status, withdrawn_at(app))
+
+
+def _weeks_shown(app: App) -> list[dict[str, Any]]:
+    """``app``'s weeks as the token's holder may see them."""
+    weeks = [week.as_dict() for week in app.weeks()]
+    if token_audience(app) == OWN:
+        return weeks
+    return weeks_for_clinic(weeks, withdrawn_at(app))
 
 
 @router.get("/weeks", summary="Plan against actual, week by week", responses=ATHLETE_ANSWERS)
@@ -212,8 +249,7 @@ async def weeks(context: Context, athlete: AthleteName = None) -> list[dict[str,
     """Every week from the plan start (or the last eight weeks) to the later of today and the
     plan's end."""
     app = context.athlete_app(athlete)
-    return await context.cached_async(
-        f"weeks:{app.profile.name}", lambda: [week.as_dict() for week in app.weeks()])
+    return await context.cached_async(f"weeks:{app.profile.name}", lambda: _weeks_shown(app))
 
 
 @router.post("/pain", status_code=201, response_model=PainOut, responses=ATHLETE_ANSWERS,

@@ -22,9 +22,11 @@ from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from syncd.logs import redact_text
+from syncd.sharing import OWN
 from syncd.sources.registry import enabled_sources
 from syncd.store.queries import ping
 from syncd.web.overview import clinic_summary
+from syncd.web.sharing_view import summary_for_clinic, token_audience, withdrawals
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -129,8 +131,13 @@ class WebContext:
 
     def clinic_summary(self) -> dict[str, Any]:
         """Every athlete's plan week, compliance, open alerts and last sync (a few set-based
-        queries, whatever the number of athletes), with the totals."""
-        return clinic_summary(self.apps(), self.app.store, self.app.clock())
+        queries, whatever the number of athletes), with the totals; in a clinic as the
+        therapist may see it (:mod:`syncd.web.sharing_view`)."""
+        apps = self.apps()
+        summary = clinic_summary(apps, self.app.store, self.app.clock())
+        if token_audience(self.app) == OWN:
+            return summary
+        return summary_for_clinic(summary, withdrawals(apps))
 
     def extra_status(self) -> dict[str, Any]:
         """The values of :attr:`status_extras`, by name; a failing one is left out."""

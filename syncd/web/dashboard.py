@@ -22,7 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from syncd.errors import SyncdError
 from syncd.progress import WeekSummary, step_text
-from syncd.store.dashboard import SessionSplit, recent_sessions
+from syncd.sharing import CLINIC, Audience, safe_alert, safe_week
+from syncd.store.dashboard import recent_sessions
 from syncd.web.chart import weekly_chart
 from syncd.web.checkin_form import checkin_section
 from syncd.web.clinic_page import athlete_path, pain_action, render_overview
@@ -30,6 +31,8 @@ from syncd.web.context import WebContext, context_of, scrub
 from syncd.web.logins import logins_of
 from syncd.web.pain_form import FormProblem, pain_section, read_pain_form
 from syncd.web.security import COOKIE, AccessPolicy, client_of, session_of
+from syncd.web.session_list import attribution, has_strava, sessions_section, weekly_bands
+from syncd.web.sharing_view import token_audience, withdrawn_at
 from syncd.web.style import CSS
 
 if TYPE_CHECKING:
@@ -207,39 +210,67 @@ async def login_asgi(scope: Any, receive: Any, send: Any) -> None:
 
 
 def render_dashboard(context: WebContext, app: App | None = None, *,
-                     logged: int | None = None, error: str | None = None) -> str:
-    """The page body of ``app``'s athlete (default: the running App's); a storage failure
-    shows as a notice instead of a blank page."""
+                     logged: int | None = None, error: str | None = None,
+                     audience: Audience | None = None) -> str:
+    """The page body of ``app``'s athlete (default: the running App's) as ``audience`` may
+    see it (default: whoever holds the server token); a storage failure shows as a notice
+    instead of a blank page."""
     app = app if app is not None else context.app
+    audience = audience or token_audience(app)
     several = context.several()
     try:
+        withdrawn = withdrawn_at(app) if audience == CLINIC else None
+        if withdrawn is not None:
+            return withdrawn_notice(app, withdrawn, several)
         status = scrub(app.status())
         weeks = app.weeks()
         # Most severe first: a pain stop must be the first thing a runner reads.
-        alerts = sorted((scrub(a.payload_data()) for a in app.alerts()),
+        alerts = sorted((scrub(_alert(a.payload_data(), audience)) for a in app.alerts()),
                         key=lambda a: SEVERITY_ORDER.get(a["severity"], 3))
         with app.store.read() as tx:
             sessions = recent_sessions(tx, app.athlete_id)
     except SyncdError as err:
         return f'<h1>syncd</h1><p class="notice bad">{escape(str(err))}</p>'
     sources = context.sources(status.get("sources") or {}, app)
-    back = '<p class="muted"><a href="/">All athletes</a></p>' if several else ""
+    back = ('<p class="muted"><a href="/">All athletes</a></p>'
+            if several and audience == CLINIC else "")
+    hidden = audience == CLINIC and has_strava(weeks)
+    # The forms post with the server token: not on a patient's own page.
+    token = audience == CLINIC or not app.settings.clinic
+    if audience == CLINIC:
+        status = {**status, "week": safe_week(status.get("week"))}
     return "\n".join([
         f'<header><h1>syncd</h1><p class="muted">{escape(str(status["athlete"]))} · '
         f'today {escape(status["today"])}</p>{back}</header>',
         _week_section(status),
-        _cross_training_section(weeks, status),
+        "" if hidden else _cross_training_section(weeks, status),
+        weekly_bands(weeks) if hidden else
         '<section><h2>Weekly running minutes</h2>'
         f"{weekly_chart(weeks)}"
         '<p class="legend"><span class="key actual"></span> run '
         '<span class="key over"></span> above plan <span class="key plan"></span> plan</p>'
         "</section>",
-        checkin_section(app, app.clock(), several),
+        checkin_section(app, app.clock(), several) if token else "",
         _alerts_section(alerts),
-        _sessions_section(sessions),
-        pain_section(logged, error, pain_action(app) if several else None),
+        sessions_section(sessions, audience, weeks),
+        pain_section(logged, error, pain_action(app) if several else None) if token else "",
         _sources_section(sources),
+        attribution(sessions, audience),
     ])
+
+
+def _alert(data: dict[str, Any], audience: Audience) -> dict[str, Any]:
+    """An alert's data as ``audience`` may see it."""
+    return safe_alert(data) if audience == CLINIC else data
+
+
+def withdrawn_notice(app: App, withdrawn: datetime, several: bool) -> str:
+    """The therapist's page of a patient who withdrew their consent: nothing but that."""
+    back = '<p class="muted"><a href="/">All athletes</a></p>' if several else ""
+    return (f'<header><h1>syncd</h1><p class="muted">{escape(app.athlete.name)}</p>{back}'
+            f'</header><section id="sharing"><p class="notice">{escape(app.athlete.name)} '
+            f"withdrew their consent to share on {withdrawn.date().isoformat()}: nothing of "
+            "theirs is shown from then on.</p></section>")
 
 
 def _cross_training_section(weeks: list[WeekSummary], status: dict[str, Any]) -> str:
@@ -266,6 +297,8 @@ def _week_section(status: dict[str, Any]) -> str:
                 f'{actual["sessions"]} sessions, {actual["run_min"]:g} min running.</p>'
                 "</section>")
     prescribed = week["prescribed"]
+    if actual.get("band"):
+        return _band_week(week, plan, dates)
     volume = prescribed.get("volume_min") or 0
     share = min(actual["run_min"] / volume, 1.5) if volume else 0
     over = " over" if volume and actual["run_min"] > volume else ""
@@ -281,6 +314,17 @@ def _week_section(status: dict[str, Any]) -> str:
         f'<div class="meter{over}"><span style="width:{share / 1.5 * 100:.0f}%"></span></div>'
         "</section>"
     )
+
+
+def _band_week(week: dict[str, Any], plan: dict[str, Any] | None, dates: str) -> str:
+    """This week as the therapist sees it with a Strava session in it: counts and band."""
+    actual, prescribed = week["actual"], week["prescribed"]
+    return (f'<section id="week"><h2>Plan week {week["plan_week"]}'
+            f'{" of " + str(plan["weeks"]) if plan else ""}</h2>'
+            f'<p class="muted">{dates}{_step_note(week)}</p>'
+            f'<dl class="figures"><div><dt>Sessions</dt><dd>{actual["sessions"]} / '
+            f'{prescribed["sessions"]}</dd></div><div><dt>Running</dt>'
+            f'<dd>{escape(actual["band"])}</dd></div></dl></section>')
 
 
 def _step_note(week: dict[str, Any]) -> str:
@@ -300,30 +344,6 @@ def _alerts_section(alerts: list[dict[str, Any]]) -> str:
         f'<strong>{escape(a["message"])}</strong><br>{escape(a["advice"])}</li>'
         for a in alerts)
     return f'<section id="alerts"><h2>Open alerts ({len(alerts)})</h2><ul>{items}</ul></section>'
-
-
-def _sessions_section(sessions: list[SessionSplit]) -> str:
-    if not sessions:
-        return '<section id="sessions"><h2>Sessions</h2><p>No runs recorded yet.</p></section>'
-    rows = "".join(_session_row(s) for s in sessions)
-    return ('<section id="sessions"><h2>Recent sessions</h2><table><thead><tr><th>When</th>'
-            "<th>Time</th><th>Run / walk</th><th>Split</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></section>")
-
-
-def _session_row(session: SessionSplit) -> str:
-    total = session.duration_s or 1
-    run, walk = session.run_s / total * 100, session.walk_s / total * 100
-    distance = f" · {session.distance_m / 1000:.1f} km" if session.distance_m else ""
-    bouts = f", {session.run_bouts} run bouts" if session.run_bouts > 1 else ""
-    return (
-        f"<tr><td>{_when(session.local_start)}</td>"
-        f"<td>{session.duration_s / 60:.0f} min{distance}</td>"
-        f"<td>{session.run_s / 60:.1f} / {session.walk_s / 60:.1f} min{bouts}</td>"
-        f'<td><div class="split" title="run {run:.0f} %, walk {walk:.0f} %">'
-        f'<span class="run" style="width:{run:.0f}%"></span>'
-        f'<span class="walk" style="width:{walk:.0f}%"></span></div></td></tr>'
-    )
 
 
 def _when(local: datetime) -> str:

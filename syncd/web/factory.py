@@ -14,7 +14,7 @@ from syncd.errors import StorageError, SyncdError
 from syncd.runtime.exposure import check_exposure
 from syncd.sources.registry import all_hooks
 from syncd.web import acks as web_acks
-from syncd.web import api, calendar, checkin, dashboard, onboarding
+from syncd.web import api, calendar, checkin, dashboard, onboarding, patient_page
 from syncd.web import reports as web_reports
 from syncd.web.context import WebContext
 from syncd.web.security import AccessGuard, AccessPolicy
@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 DESCRIPTION = """The local status endpoint of syncd: the current plan week, prescribed against
 actual, open alerts, pain reports and Prometheus metrics. Every route but `/healthz` (and the
 Strava webhook callback, `/strava/webhook`, the patients' onboarding links, `/onboard/...`,
-the morning check-in's links, `/checkin/...`, and the plan's calendar feed, `/calendar/...`)
-needs `Authorization: Bearer <token>` when `[server] token` is configured."""
+the morning check-in's links, `/checkin/...`, a patient's own page, `/me/...`, and the plan's
+calendar feed, `/calendar/...`) needs `Authorization: Bearer <token>` when `[server] token` is
+configured."""
 
 
 def create_app(app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
@@ -52,13 +53,16 @@ def create_app(app: App, *, scheduler: Scheduler | None = None) -> FastAPI:
             web.include_router(router)
         public_paths += hooks.public_paths()
     web.include_router(onboarding.router)
+    # A patient's own page opens with their own link, without the token.
+    web.include_router(patient_page.router)
     # The morning check-in's links are opened from the athlete's mail, without the token.
     web.include_router(checkin.router)
     # A phone calendar subscribes to the plan's feed with its own key, without the token.
     web.include_router(calendar.router)
     policy = AccessPolicy.from_settings(
         app.settings.server, public_paths=[*public_paths, onboarding.LINK_PATH,
-                                           checkin.LINK_PATH, calendar.LINK_PATH])
+                                           checkin.LINK_PATH, calendar.LINK_PATH,
+                                           patient_page.PAGE_PATH])
     web.state.policy = policy
     web.add_exception_handler(SyncdError, _syncd_error)
     web.add_exception_handler(RequestValidationError, api.invalid_request)

@@ -40,9 +40,11 @@ from syncd.invites import (
     connectable_sources,
 )
 from syncd.runtime.passes import pass_key
+from syncd.sharing import consent_text
 from syncd.store.invites import Invite, pending_invite
 from syncd.web.context import context_of
 from syncd.web.dashboard import page
+from syncd.web.patient_page import page_link
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -86,13 +88,16 @@ def welcome(request: Request, token: str, source: str | None = None) -> Response
     if not offered:
         return link_page("syncd", "<h2>Nothing to connect</h2><p>Your clinic has not set up an "
                          "account to connect yet. Please tell them.</p>", 404)
-    choices = "".join(f'<p><a {CHOICE_STYLE} href="{link_href(token, name)}">Connect '
+    choices = "".join(f'<p class="consent" data-source="{name}">'
+                      f"{escape(consent_text(name))}</p>"
+                      f'<p><a {CHOICE_STYLE} href="{link_href(token, name)}">Connect '
                       f"{NAMES[name]}</a></p>" for name in offered)
     until = patient.invite.expires_at.strftime("%d %B %Y")
     body = (f"<h2>Hello {escape(patient.first_name)}</h2>"
             "<p>Your clinic follows your return to running with syncd. Connect the account "
             "your watch or phone records your runs in: syncd then reads your runs from it, "
-            "and your clinic sees how your training goes.</p>"
+            "and your clinic sees how your training goes, as written above each button. "
+            "Connecting records your consent to it, with these words and the time.</p>"
             f"{choices}<p class=\"muted\">This link works once, until {until}.</p>")
     return link_page("Connect your account", body)
 
@@ -173,9 +178,12 @@ def not_offered_page() -> HTMLResponse:
 
 
 def connected_page(patient: Patient, source: str) -> HTMLResponse:
-    """The account is connected."""
+    """The account is connected: with the link to the patient's own page (a new one)."""
+    link = escape(page_link(patient.app))
     return link_page("connected", f"<h2>{NAMES[source]} is connected</h2><p>Thank you, "
-                     f"{escape(patient.first_name)}. Your clinic now sees your runs as you record "
-                     "them. You can close this page.</p>")
+                     f"{escape(patient.first_name)}. Your clinic now sees what you agreed to "
+                     "share as you record your runs.</p><p>Your own page shows everything "
+                     "syncd has of you and what you share; you can withdraw your consent "
+                     f'there at any time. Keep this link: <a href="{link}">your page</a>.</p>')
 
 

@@ -12,7 +12,7 @@ not be processed (rate limit, Strava down, allowance spent) stay in the inbox fo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -23,7 +23,8 @@ from syncd.sources.strava.events import StravaEvent
 from syncd.sources.strava.planner import EventAllowance
 from syncd.store.activities import find_activity
 from syncd.store.alerts import add_operator_notice
-from syncd.store.queries import delete_source_data, source_records
+from syncd.store.queries import delete_source_data
+from syncd.store.retention import deleted_copies
 from syncd.store.strava_inbox import StoredEvent, inbox, remove_events
 
 if TYPE_CHECKING:
@@ -198,6 +199,9 @@ def _mark_deleted(app: App, connector: StravaConnector, activity_id: int) -> str
     if found is None:
         return "unknown activity"
     stored, _ = found
+    if stored.raw is None:  # purged after [strava] raw_retention: the columns tell enough
+        app.ingest([replace(stored, deleted=True)], source="strava")
+        return "deleted"
     _store(app, connector, connector.deleted_record(stored.raw, activity_id))
     return "deleted"
 
@@ -220,9 +224,9 @@ def _revoke(app: App, connector: StravaConnector) -> str:
         return "not revoked"
     connector.forget_tokens()
     section = app.settings.strava
-    remove = getattr(section, "on_revoke", "keep") == "delete"
+    remove = section is not None and section.revoke_action(app.settings.clinic) == "delete"
     if remove:
-        _remove_strava_data(app, connector)
+        _remove_strava_data(app)
     kept = "removed" if remove else "kept"
     message = (f"Strava access was revoked by the athlete: syncd no longer reads their "
                f"activities and has {kept} what it had from Strava; run `syncd auth strava` "
@@ -233,13 +237,11 @@ def _revoke(app: App, connector: StravaConnector) -> str:
     return "revoked"
 
 
-def _remove_strava_data(app: App, connector: StravaConnector) -> None:
+def _remove_strava_data(app: App) -> None:
     """Mark every Strava activity deleted (so alerts are re-evaluated), then delete them and
-    the Strava gear for good."""
+    the Strava gear for good. Built from the stored columns: a raw record may be purged."""
     with app.store.read() as tx:
-        rows = source_records(tx, app.athlete_id, "strava")
-    records = [RawRecord(source_id, raw, deleted=True) for source_id, raw in rows]
-    activities, _ = connector.normalize_all(records)
+        activities = deleted_copies(tx, app.athlete_id, "strava")
     app.ingest(activities, source="strava")
     with app.store.write() as tx:
         delete_source_data(tx, app.athlete_id, "strava")
