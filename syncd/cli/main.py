@@ -20,6 +20,7 @@ from syncd.cli import athletes as cli_athletes
 from syncd.cli import daemon as cli_daemon
 from syncd.cli import notify as cli_notify
 from syncd.cli import plan_files as cli_plan_files
+from syncd.cli import report as cli_report
 from syncd.cli import sync as cli_sync
 from syncd.cli.commands import Command
 from syncd.cli.terminal import safe_output
@@ -143,6 +144,7 @@ def _add_later_commands(add: Callable[[str, Command, str], argparse.ArgumentPars
     cli_daemon.register(add)
     cli_alerts.register(add)
     cli_notify.register(add)
+    cli_report.register(add)
     for hooks in all_hooks():  # each source's own commands (auth garmin, strava ...)
         hooks.register_commands(add)
 
