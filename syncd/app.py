@@ -147,7 +147,9 @@ class App:
         with self.store.write() as tx:
             first_before = queries.first_session_date(tx, self.athlete_id)
             watched = first_data_day(tx, self.athlete_id, self.zone)
-            result = upsert_activities(tx, self.athlete_id, activities, canonical_order=order)
+            # The App's clock: [strava] raw_retention counts from when a record was stored.
+            result = upsert_activities(tx, self.athlete_id, activities, canonical_order=order,
+                                       now=self.clock())
             if gear and source:
                 queries.upsert_gear(tx, self.athlete_id, source, gear)
             evaluation = None
