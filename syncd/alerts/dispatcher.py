@@ -104,10 +104,8 @@ class Dispatcher:
                  rng: random.Random | None = None, tls_context: ssl.SSLContext | None = None,
                  concurrency: int = 8, batch_size: int = 32, holder: str | None = None) -> None:
         self.app = app
-        # Whose claims this dispatcher takes (``syncd run`` passes its replica id), and the
-        # holders found gone at the start of the pass, whose claims it takes over at once.
+        # Whose claims this dispatcher takes (``syncd run`` passes its replica id).
         self.holder = holder or new_replica_id()
-        self._stale: set[str] = set()
         self.store = app.store
         self.settings = settings = app.settings
         self.clock = clock
@@ -135,7 +133,6 @@ class Dispatcher:
                 report.added = outbox.ensure_deliveries(tx, names, now, self._audience(),
                                                          own_mail=own_mail)
                 gone = outbox.gone_endpoints(tx, GONE_NOTICE_PREFIX)
-                self._stale = stale_holders(tx, now, self.holder, self._stale_after())
         except SyncdError as err:
             report.errors.append(str(err))
             log.error("outbox unavailable", error=str(err))
@@ -236,7 +233,7 @@ class Dispatcher:
                         claims = outbox.claim_due(tx, channel.name, now,
                                                   min(channel.batch_size, remaining),
                                                   moment + lease, holder=self.holder,
-                                                  stale=self._stale)
+                                                  stale=self._gone_holders(tx, now))
                 self._count(channel, lines, disabled, report)
                 if not claims:
                     break
@@ -252,10 +249,18 @@ class Dispatcher:
             return f"unexpected {type(err).__name__}"
         return None
 
-    def _stale_after(self) -> timedelta:
-        """How long a ``syncd run`` replica may miss its heartbeat (one per leadership check)
-        before its claims are taken over: three beats, so that one slow beat costs nothing."""
-        return max(self.settings.server.leadership_check * 3, STALE_AFTER_MIN)
+    def orphaned_claims(self, now: datetime) -> bool:
+        """True when a process that is gone holds claims (``syncd run`` then runs a pass
+        at once rather than at the next tick)."""
+        with self.store.read() as tx:
+            return bool(self._gone_holders(tx, now))
+
+    def _gone_holders(self, tx: Session, now: datetime) -> set[str]:
+        """The holders of claims that are gone, whose claims are taken over at once. A
+        ``syncd run`` replica is gone after three missed heartbeats (one per leadership
+        check), so that one slow beat costs nothing."""
+        stale_after = max(self.settings.server.leadership_check * 3, STALE_AFTER_MIN)
+        return stale_holders(tx, now, self.holder, stale_after)
 
     def _ready(self, tx: Session, channel: Channel, now: datetime) -> bool:
         """A digest channel sends only once its oldest due event has waited long enough."""

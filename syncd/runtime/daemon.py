@@ -222,6 +222,10 @@ class Daemon:
             replicas.register_replica(store, self.replica_id, socket.gethostname(),
                                       os.getpid(), now)
             replicas.beat(store, self.replica_id, leader, now)
+        # A replica or command that died holding deliveries: take them over now, not at the
+        # next dispatcher tick.
+        if isinstance(self.dispatcher, Dispatcher) and self.dispatcher.orphaned_claims(now):
+            self.scheduler.dispatch_soon()
 
     def _drain_inboxes(self, only_waiting: bool = False) -> None:
         """Hand the events stored by any replica (or before the last stop) to the events

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -165,11 +165,15 @@ def claim_due(session: Session, channel: str, now: datetime, limit: int,
     of the holders in ``stale`` (processes that are gone: :mod:`syncd.store.claim_holders`)
     are due whatever their lease says."""
     ready = AlertDeliveryRow.next_attempt_at <= now
+    order: list[Any] = [AlertDeliveryRow.next_attempt_at, AlertDeliveryRow.id]
     if stale:
-        ready = or_(ready, AlertDeliveryRow.claimed_by.in_(sorted(stale)))
+        orphaned = AlertDeliveryRow.claimed_by.in_(sorted(stale))
+        ready = or_(ready, orphaned)
+        # They were first in line when their holder died: they stay first.
+        order.insert(0, case((orphaned, 0), else_=1))
     due = (select(AlertDeliveryRow.id)
            .where(AlertDeliveryRow.status == PENDING, AlertDeliveryRow.channel == channel, ready)
-           .order_by(AlertDeliveryRow.next_attempt_at, AlertDeliveryRow.id)
+           .order_by(*order)
            .limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
