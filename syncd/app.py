@@ -15,7 +15,7 @@ from syncd.config import Settings
 from syncd.config.notify import carries
 from syncd.config.plans import resolve_plan
 from syncd.config.sections import AthleteSection
-from syncd.models import Activity, Alert, Gear, PainReport
+from syncd.models import Activity, Alert, Gear, PainReport, PainWhen
 from syncd.pipeline.evaluation import local_midnight, reevaluate, with_watched_span
 from syncd.pipeline.positions import week_positions
 from syncd.plan import Plan, week_start
@@ -24,6 +24,7 @@ from syncd.rules import Athlete, History
 from syncd.store import Store, queries
 from syncd.store.activities import UpsertResult, upsert_activities
 from syncd.store.alerts import ApplyResult, list_alerts, open_alert_count
+from syncd.store.checkins import answer_morning
 from syncd.store.other_activities import first_data_day, load_others
 from syncd.store.state import sync_states
 
@@ -188,6 +189,8 @@ class App:
             report = queries.add_pain(tx, self.athlete_id, moment, score, note, local,
                                       when=asked.when, symptoms=asked.symptoms,
                                       now=self.clock())
+            if report.when == PainWhen.NEXT_MORNING:  # that morning's check-in is answered
+                answer_morning(tx, self.athlete_id, local.date(), int(report.id), self.clock())
             dates = {local.date()}
             following = queries.first_session_after(tx, self.athlete_id, local)
             if following is not None:

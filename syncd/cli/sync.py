@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 from connectors.base import FetchResult
 from syncd.alerts import deliver_pending
 from syncd.errors import ConfigError
+from syncd.pipeline.daily import evaluate_new_day
 from syncd.pipeline.sync import SourceResult, make_connector, store_fetched, sync_source
+from syncd.runtime.checkins import send_due_checkins
 from syncd.sources.registry import enabled_sources
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ def cmd_sync(app: App, args: argparse.Namespace) -> int:
             if len(apps) > 1:
                 print(f"athlete {athlete_app.athlete.name}:")
             failed |= _sync_athlete(athlete_app, args, deliver=False) != 0
+        _days_chores(app, apps)
         _deliver(app)
         return 1 if failed else 0
     return _sync_athlete(app, args, deliver=True)
@@ -87,8 +90,21 @@ def _sync_athlete(app: App, args: argparse.Namespace, *, deliver: bool) -> int:
                 break
         results.append(result)
     if deliver:
+        _days_chores(app, [app])
         _deliver(app)
     return 1 if any(not r.ok for r in results) else 0
+
+
+def _days_chores(app: App, apps: Sequence[App]) -> None:
+    """What the daemon's chores do as days pass, for installs that run ``syncd sync`` from a
+    timer: once the sources have landed, the findings about what did not happen
+    (``missed_session``, ``no_data``) and the morning's check-ins that are due."""
+    for athlete_app in apps:
+        evaluate_new_day(athlete_app, None, athlete_app.clock())
+    sent = send_due_checkins(app, only=[a.athlete.name for a in apps])
+    if sent.sent or sent.failed:
+        print(f"check-ins: sent to {', '.join(sent.sent) or 'nobody'}"
+              + (f", failed for {', '.join(sent.failed)}" if sent.failed else ""))
 
 
 def canonical_first(names: Sequence[str], order: Sequence[str]) -> list[str]:

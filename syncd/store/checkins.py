@@ -149,6 +149,17 @@ def claim_answer(tx: Session, checkin_id: int, now: datetime) -> bool:
         answered_at=now))) == 1
 
 
+def answer_morning(tx: Session, athlete_id: int, morning: date, report_id: int,
+                   now: datetime) -> bool:
+    """Mark the athlete's open check-in of ``morning`` answered by pain report ``report_id``
+    (a next-morning report made elsewhere: the command line, ``POST /pain``, the dashboard);
+    True when there was one to answer."""
+    return _changed(tx.execute(update(CheckinRow).where(
+        CheckinRow.athlete_id == athlete_id, CheckinRow.morning == morning,
+        CheckinRow.answered_at.is_(None)).values(
+        answered_at=now, pain_report_id=report_id))) == 1
+
+
 def release_answer(tx: Session, checkin_id: int) -> None:
     """Undo :func:`claim_answer` (recording the report failed): the check-in is open again."""
     tx.execute(update(CheckinRow).where(CheckinRow.id == checkin_id).values(

@@ -121,12 +121,10 @@ def test_a_synced_run_brings_a_checkin_whose_symptom_raises_red_flag_everywhere_
     _write_run(inbox, zone, now + timedelta(hours=offset))
     config = _configure(tmp_path, zone, port, smtp, receiver, inbox)
     env = _environment(tmp_path, ca_file)
-    synced = subprocess.run([sys.executable, "-m", "syncd.cli", "--config", str(config),
-                             "sync"], cwd=REPO, env={**_clean_env(), **env},
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert synced.returncode == 0, synced.stdout + synced.stderr
+    imported = _syncd(config, env, "import", str(inbox / "yesterday.tcx"))
+    assert imported.returncode == 0, imported.stdout + imported.stderr
     assert not any(str(m["Message-ID"]).startswith("<checkin-")
-                   for m in smtp.mailbox.messages)  # `syncd sync` sends no check-in
+                   for m in smtp.mailbox.messages)  # an import sends no check-in
     daemon = start_daemon(config, port, env=env)
     try:
         wait_until(lambda: any(str(m["Message-ID"]).startswith("<checkin-")
@@ -151,6 +149,32 @@ def test_a_synced_run_brings_a_checkin_whose_symptom_raises_red_flag_everywhere_
     assert daemon.process.returncode == 0
     token = urlsplit(links[3]).path.split("/")[2]
     assert token not in daemon.log_path.read_text()
+
+
+def test_a_sync_from_a_timer_sends_the_mornings_checkin_once(
+        tmp_path: Path, servers: tuple[trustme.CA, Path, SmtpServer, Receiver]) -> None:
+    _, ca_file, smtp, receiver = servers
+    now = datetime.now(UTC)
+    zone, offset = morning_zone(now)
+    inbox = tmp_path / "inbox"
+    _write_run(inbox, zone, now + timedelta(hours=offset))
+    config = _configure(tmp_path, zone, free_port(), smtp, receiver, inbox)
+    env = _environment(tmp_path, ca_file)
+    runs = [_syncd(config, env, "sync") for _ in range(2)]  # an hourly timer, twice
+    assert [r.returncode for r in runs] == [0, 0], [r.stdout + r.stderr for r in runs]
+    assert "check-ins: sent to ana" in runs[0].stdout
+    assert "check-ins" not in runs[1].stdout  # the morning's check-in went out already
+    [mail] = [m for m in smtp.mailbox.messages if str(m["Message-ID"]).startswith("<checkin-")]
+    assert mail["To"] == OWN
+    assert sorted(int(s) for _, _, s in LINK.findall(
+        mail.get_body(("plain",)).get_content())) == list(range(11))
+
+
+def _syncd(config: Path, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """One ``syncd`` command as a timer would run it."""
+    return subprocess.run([sys.executable, "-m", "syncd.cli", "--config", str(config), *argv],
+                          cwd=REPO, env={**_clean_env(), **env}, capture_output=True,
+                          text=True, timeout=120, check=False)
 
 
 def _answer(daemon: Daemon, link: str, config: Path, env: dict[str, str]) -> None:

@@ -212,3 +212,24 @@ def test_the_dashboard_shows_the_checkin_until_it_is_answered(world: World,
     # The mail's links now answer as used ones.
     assert http.post("/dashboard/checkin", data={"score": "1"}).status_code == 303
     assert _reports(world) == [(4, "next_morning", ("trouble_walking",))]
+
+
+def test_a_next_morning_report_made_elsewhere_answers_the_checkin(world: World,
+                                                                  http: TestClient) -> None:
+    links = _sent(world)
+    world.clock.now = later(morning(MONDAY, "08:00"), minutes=5)
+    # ``syncd pain 2 --when next_morning`` (or POST /pain) before opening the mail.
+    world.app.record_pain(2, when="next_morning")
+    assert 'id="checkin"' not in http.get("/").text
+    assert http.post(links[6]).status_code == 410  # the mail's links are used now
+    assert _reports(world) == [(2, "next_morning", ())]
+
+
+def test_a_report_of_another_kind_leaves_the_checkin_open(world: World,
+                                                          http: TestClient) -> None:
+    links = _sent(world)
+    world.clock.now = later(morning(MONDAY, "08:00"), minutes=5)
+    world.app.record_pain(1, when="after")
+    assert 'id="checkin"' in http.get("/").text
+    assert http.post(links[3]).status_code == 303
+    assert _reports(world) == [(1, "after", ()), (3, "next_morning", ())]
