@@ -96,10 +96,13 @@ def test_the_daily_mail_lists_the_open_unacknowledged_alerts_once_a_day(
     _deliver(clinic, ca)
     assert [m["Message-ID"] for m in _digests(smtp)] == [
         "<daily_2026-10-26@syncd>", "<daily_2026-10-27@syncd>"]
-    # The patient's own mail got her alerts, never the therapist's daily mail.
-    sent = zip(smtp.mailbox.messages, smtp.mailbox.envelopes, strict=True)
+    # The patient's own mail got her alerts, never the therapist's daily mail, nor who
+    # acknowledged one of them.
+    sent = list(zip(smtp.mailbox.messages, smtp.mailbox.envelopes, strict=True))
     assert [rcpts for m, (_, rcpts, _) in sent if m in _digests(smtp)] == [
         ["runner@example.org", "pt@example.org"]] * 2
+    own = [m for m, (_, rcpts, _) in sent if rcpts == ["ana@example.org"]]
+    assert own and not any("dr-weber" in m.as_string() for m in own)
 
 
 def test_no_mail_without_digest_time_or_with_nothing_open(

@@ -55,6 +55,7 @@ from syncd.store import (
     upsert_activities,
     upsert_gear,
 )
+from syncd.store.ack_tables import AlertAckRow
 from syncd.store.athlete_import import ImportConflict, import_athlete
 from syncd.store.athletes import erase_athlete, export_athlete, reach_problems
 from syncd.store.calendar_keys import new_calendar_key
@@ -148,8 +149,9 @@ def add_athlete(store: Store, name: str, tag: str) -> tuple[int, list[str]]:
         morning = add_pain(tx, athlete, T0 + timedelta(days=1), 1, now=NOW)
         upsert_gear(tx, athlete, "strava", [Gear("g1", "Pegasus 40", 490_000.0),
                                             Gear("g0", "Old shoes", 812_000.0, True)], now=NOW)
-        apply_findings(tx, athlete, name, [weekly_finding(14.5), shoes_finding()],
-                       (WEEK, WEEK + timedelta(days=6), True), NOW, CHANNELS)
+        raised = apply_findings(tx, athlete, name, [weekly_finding(14.5), shoes_finding()],
+                                (WEEK, WEEK + timedelta(days=6), True), NOW, CHANNELS).raised
+        tx.add(AlertAckRow(alert_id=raised[0].id, by="dr-weber", note="Seen.", acked_at=NOW))
         add_operator_notice(tx, athlete, "source_failing:garmin", "Garmin keeps failing",
                             NOW, CHANNELS)
         record_sync_success(tx, athlete, "strava", NOW, cursor="1741600000",
@@ -320,7 +322,7 @@ def test_an_export_round_trips_into_a_fresh_database(
     # asked for a pain report (the report travels).
     # Nor where a gated plan stood: the next evaluation works it out again.
     assert after == {**before, "credentials": 0, "strava_events": 0, "checkins": 0,
-                     "checkin_tokens": 0, "plan_positions": 0}
+                     "checkin_tokens": 0, "plan_positions": 0, "alert_acks": 0}
     assert canonical == "garmin:Ag1"
     assert strava is not None
     assert json.dumps(strava.raw).encode() == json.dumps(raw_record("A")).encode()

@@ -141,3 +141,16 @@ def test_no_token_name_on_the_patients_own_page(http: TestClient, clinic: Clinic
     assert alert["message"] in own.text or "pain" in own.text.lower()
     for name in (WEBER, LEE, "operator"):
         assert name not in own.text
+
+
+def test_a_browser_session_acknowledges_under_the_name_it_logged_in_with(
+        http: TestClient) -> None:
+    alert = _critical_of(http, "ana")
+    login = http.post("/login", data={"token": TOKENS[LEE]})
+    assert login.status_code == 303
+
+    done = http.post(f"/alerts/{alert['id']}/ack", json={"note": "From the dashboard."},
+                     cookies={"syncd_session": login.cookies["syncd_session"]})
+
+    assert done.status_code == 201
+    assert done.json()["acknowledged"]["by"] == LEE
