@@ -12,12 +12,14 @@ from syncd.app import own_mail as own_mail
 from syncd.models import SEVERITY_ORDER
 from syncd.store.alerts import EVENT_NOTICE as EVENT_NOTICE
 from syncd.store.acks import EVENT_ACKNOWLEDGED
-from syncd.store.alerts import EVENT_RAISED, EVENT_RESOLVED
+from syncd.store.alerts import EVENT_ESCALATED, EVENT_RAISED, EVENT_RESOLVED
 from syncd.store.outbox import OutboxEvent
 
 EVENT_SUMMARY = "summary.weekly"
 EVENT_TEST = "test"
-ALERT_EVENTS = (EVENT_RAISED, EVENT_RESOLVED)
+# An escalation is routed by the alert's new severity: a channel that only wants critical
+# alerts gets it even though it never got the warning before.
+ALERT_EVENTS = (EVENT_RAISED, EVENT_RESOLVED, EVENT_ESCALATED)
 # The notice saying a webhook endpoint answered 410 Gone, keyed by the endpoint's fingerprint.
 GONE_NOTICE_PREFIX = "webhook_gone:"
 

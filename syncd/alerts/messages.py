@@ -16,6 +16,7 @@ from email.utils import formatdate, make_msgid
 
 from syncd.alerts.channel import EVENT_NOTICE, EVENT_RESOLVED, EVENT_SUMMARY
 from syncd.alerts.summary import summary_chart, summary_html, summary_subject, summary_text
+from syncd.store.alerts import EVENT_ESCALATED
 from syncd.store.outbox import OutboxEvent
 from syncd.text import clean_line
 
@@ -75,7 +76,20 @@ def subject_of(event: OutboxEvent) -> str:
         return f"[syncd] notice: {data.get('message', '')}"
     if event.type == EVENT_RESOLVED:
         return f"[syncd] resolved: {data.get('rule')}: {data.get('message', '')}"
+    if event.type == EVENT_ESCALATED:
+        return (f"[syncd] worse, now {event.severity.upper()} {data.get('rule')}: "
+                f"{data.get('message', '')}")
     return f"[syncd] {event.severity.upper()} {data.get('rule')}: {data.get('message', '')}"
+
+
+def _state(event: OutboxEvent) -> str:
+    """What happened to the alert, as the mail's heading says it."""
+    if event.type == EVENT_RESOLVED:
+        return "resolved: the condition no longer holds"
+    if event.type == EVENT_ESCALATED:
+        before = str(event.data.get("previous_severity") or "less severe").upper()
+        return f"got worse: it was {before}"
+    return "raised"
 
 
 def _facts(event: OutboxEvent) -> list[str]:
@@ -98,8 +112,7 @@ def event_text(event: OutboxEvent) -> str:
     data = event.data
     if event.type == EVENT_NOTICE:
         return f"{data.get('message', '')}\n\nNotice id: {data.get('id', event.id)}\n"
-    state = "resolved: the condition no longer holds" if event.type == EVENT_RESOLVED else "raised"
-    lines = [f"{event.severity.upper()} {data.get('rule')} ({state})", "",
+    lines = [f"{event.severity.upper()} {data.get('rule')} ({_state(event)})", "",
              str(data.get("message", "")), "", f"What to do: {data.get('advice', '')}", "",
              *_facts(event)]
     return "\n".join(lines) + "\n"
@@ -110,7 +123,8 @@ def event_html(event: OutboxEvent) -> str:
     e, data = html.escape, event.data
     if event.type == EVENT_NOTICE:
         return f"<p>{e(str(data.get('message', '')))}</p>"
-    state = " (resolved)" if event.type == EVENT_RESOLVED else ""
+    state = (" (resolved)" if event.type == EVENT_RESOLVED else
+             f" ({_state(event)})" if event.type == EVENT_ESCALATED else "")
     facts = "".join(f"<li>{e(line)}</li>" for line in _facts(event))
     return (f"<h3>{e(event.severity.upper())} {e(str(data.get('rule')))}{state}</h3>"
             f"<p>{e(str(data.get('message', '')))}</p>"

@@ -17,6 +17,7 @@ from apprise import NotifyType
 
 from syncd.alerts.channel import EVENT_NOTICE, EVENT_RESOLVED, EVENT_TEST
 from syncd.alerts.checkin_mail import CheckinMessage, checkin_text
+from syncd.store.alerts import EVENT_ESCALATED
 from syncd.store.outbox import OutboxEvent
 from syncd.text import clean_line, clean_text
 
@@ -76,7 +77,8 @@ def push_of(event: OutboxEvent, *, name_athlete: bool = False) -> Push:
                      f"{message}\n\nThis no longer holds; nothing more to do.", "resolved")
     advice = str(data.get("advice") or "")
     body = f"{message}\n\nWhat to do: {advice}" if advice else message
-    return _push(f"{event.severity.capitalize()}{whose}: {rule}", body, event.severity)
+    worse = " (worse)" if event.type == EVENT_ESCALATED else ""
+    return _push(f"{event.severity.capitalize()}{worse}{whose}: {rule}", body, event.severity)
 
 
 def _push(title: str, body: str, level: str, limit: int = BODY_MAX,

@@ -25,6 +25,8 @@ from syncd.text import MESSAGE_MAX, clean_line
 
 EVENT_RAISED = "alert.raised"
 EVENT_RESOLVED = "alert.resolved"
+# An open alert whose severity rose (a late upload turned a warning into a critical one).
+EVENT_ESCALATED = "alert.escalated"
 EVENT_NOTICE = "operator.notice"
 DELIVERY_PENDING = "pending"
 DEFAULT_NOTICE_WINDOW = timedelta(hours=24)
@@ -52,11 +54,13 @@ class AlertScope:
 
 @dataclass(slots=True)
 class ApplyResult:
-    """Alerts raised (new or reopened) and resolved, and how many open ones changed silently."""
+    """Alerts raised (new or reopened), resolved and escalated (open ones whose severity
+    rose), and how many open ones changed without a notification."""
 
     raised: list[Alert] = field(default_factory=list)
     resolved: list[Alert] = field(default_factory=list)
     updated: int = 0
+    escalated: list[Alert] = field(default_factory=list)
 
 
 def apply_findings(
@@ -72,10 +76,11 @@ def apply_findings(
 
     A finding with no open alert raises one (reopening a resolved alert with the same rule
     and subject, under its old id); a finding whose alert is open updates its numbers in
-    place, without a notification; an open alert inside ``scope`` that no finding confirms
-    is resolved. ``scope`` is a predicate on subjects, or ``(from_date, to_date,
-    include_gear)`` for an :class:`AlertScope`. Each raise and resolve writes an outbox event
-    with one pending delivery per channel name, in the caller's transaction.
+    place, without a notification unless its severity rose (then an ``alert.escalated``);
+    an open alert inside ``scope`` that no finding confirms is resolved. ``scope`` is a
+    predicate on subjects, or ``(from_date, to_date, include_gear)`` for an
+    :class:`AlertScope`. Each raise, escalation and resolve writes an outbox event with one
+    pending delivery per channel name, in the caller's transaction.
     """
     in_scope = AlertScope(*scope) if isinstance(scope, tuple) else scope
     lock_athlete(session, athlete_id)
@@ -85,7 +90,10 @@ def apply_findings(
     for dedupe_key, finding in wanted.items():
         row = stored.get(dedupe_key)
         if row is not None and row.status == AlertStatus.OPEN:
+            before = row.severity
             result.updated += _refresh(row, finding, now)
+            if SEVERITY_ORDER[finding.severity] > SEVERITY_ORDER.get(before, 0):
+                _escalate(session, row, before, athlete_name, now, channels, result)
             continue
         row = _raise(session, row, athlete_id, finding, now)
         alert = alert_from_row(row, athlete_name)
@@ -152,6 +160,18 @@ def _refresh(row: AlertRow, finding: Finding, now: datetime) -> int:
     return 1 if changed else 0
 
 
+def _escalate(
+    session: Session, row: AlertRow, before: str, athlete_name: str, now: datetime,
+    channels: Sequence[str], result: ApplyResult,
+) -> None:
+    """Tell that an open alert got worse: an ``alert.escalated`` event (the alert's id, its
+    new severity, numbers and message, and the severity it had), once per rise."""
+    alert = alert_from_row(row, athlete_name)
+    result.escalated.append(alert)
+    _write_event(session, EVENT_ESCALATED, alert, row.athlete_id, now, channels,
+                 previous_severity=before)
+
+
 def _raise(
     session: Session, row: AlertRow | None, athlete_id: int, finding: Finding, now: datetime
 ) -> AlertRow:
@@ -180,10 +200,12 @@ def _resolve(row: AlertRow, athlete_name: str, now: datetime) -> Alert:
 
 def _write_event(
     session: Session, event_type: str, alert: Alert, athlete_id: int, now: datetime,
-    channels: Sequence[str],
+    channels: Sequence[str], **extra: Any,
 ) -> AlertEventRow:
-    """Add an outbox event for ``alert`` with a pending delivery per channel."""
-    payload = {"type": event_type, "timestamp": utc_iso(now), "data": alert.payload_data()}
+    """Add an outbox event for ``alert`` with a pending delivery per channel; ``extra``
+    joins the payload's ``data`` (a superset of the alert's webhook object)."""
+    payload = {"type": event_type, "timestamp": utc_iso(now),
+               "data": {**alert.payload_data(), **extra}}
     event = AlertEventRow(id=new_event_id(), alert_id=alert.id, athlete_id=athlete_id,
                           type=event_type, payload=payload, created_at=now)
     _add_event(session, event, now, channels)
