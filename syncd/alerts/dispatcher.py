@@ -39,6 +39,7 @@ from syncd.alerts.notify import notify_channels
 from syncd.alerts.reports import ChannelReport, DispatchReport
 from syncd.alerts.smtp import EmailChannel
 from syncd.alerts.summary import queue_weekly_summary
+from syncd.alerts.summary_updates import Checked, queue_corrected_summaries
 from syncd.alerts.webhook import WebhookChannel
 from syncd.app import athlete_channels, own_email_channel
 from syncd.config import Settings
@@ -106,6 +107,7 @@ class Dispatcher:
         self.app = app
         # Whose claims this dispatcher takes (``syncd run`` passes its replica id).
         self.holder = holder or new_replica_id()
+        self._summaries_checked: Checked = {}  # changed weeks whose figures stayed the same
         self.store = app.store
         self.settings = settings = app.settings
         self.clock = clock
@@ -193,12 +195,13 @@ class Dispatcher:
             if not routed:
                 continue
             try:
-                event_id = queue_weekly_summary(app, now, routed)
+                event_ids = [queue_weekly_summary(app, now, routed), *queue_corrected_summaries(
+                    app, now, routed, self._summaries_checked)]
             except Exception as err:  # a summary that cannot be built must not stop alerts
                 log.exception("weekly summary failed", athlete=app.athlete.name)
                 report.errors.append(f"weekly summary of {app.athlete.name}: {err}")
                 continue
-            if event_id:
+            for event_id in filter(None, event_ids):
                 report.summaries.append(event_id)
                 log.info("weekly summary queued", event_id=event_id)
 

@@ -223,13 +223,23 @@ def _session_line(session: dict[str, Any]) -> str:
 
 
 def summary_subject(data: dict[str, Any]) -> str:
-    """The summary mail's subject."""
-    return f"[syncd] {_title(data)}: summary"
+    """The summary mail's subject ("updated summary" for a corrected week's)."""
+    return f"[syncd] {_title(data)}: {'updated summary' if data.get('updated') else 'summary'}"
+
+
+def _updated_line(data: dict[str, Any]) -> str:
+    """What an updated summary says first (empty for the first one of a week)."""
+    if not data.get("updated"):
+        return ""
+    return ("Updated: this week changed after its summary was sent (a late upload or an "
+            "edit); these are its figures now.")
 
 
 def summary_text(data: dict[str, Any]) -> str:
     """The plain-text body of the summary mail."""
-    lines = [_title(data) + (f", {data['plan']}" if data.get("plan") else ""), "",
+    updated = _updated_line(data)
+    lines = [*([updated, ""] if updated else []),
+             _title(data) + (f", {data['plan']}" if data.get("plan") else ""), "",
              f"{'':16}{'prescribed':>14}  actual"]
     lines += [f"{what:16}{plan:>14}  {done}" for what, plan, done in _rows(data)]
     lines += ["", "Sessions:"]
@@ -258,7 +268,8 @@ def summary_html(data: dict[str, Any], chart_cid: str | None) -> str:
     chart = (f"<p><img src='cid:{e(chart_cid[1:-1])}' alt='Running minutes per week: plan "
              f"(grey) against actual (blue, red when over)' width='480' height='160'></p>"
              if chart_cid else "")
-    return (f"<html><body><h2>{e(_title(data))}</h2>"
+    updated = f"<p><b>{e(_updated_line(data))}</b></p>" if data.get("updated") else ""
+    return (f"<html><body>{updated}<h2>{e(_title(data))}</h2>"
             f"<table cellpadding='4'><tr><th></th><th>prescribed</th><th>actual</th></tr>"
             f"{rows}</table>{chart}<h3>Sessions</h3><ul>{sessions}</ul>{crossed}"
             f"<h3>Alerts this week</h3><ul>{alerts}</ul><p>{e(_next_line(data))}</p>"
