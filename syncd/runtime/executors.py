@@ -6,7 +6,8 @@ import logging
 from datetime import UTC
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
+
+from syncd.runtime.clocksteps import StepSafeScheduler
 
 EVENTS_EXECUTOR = "events"
 # At most this many source passes run at once, whatever the number of athletes (a clinic's
@@ -14,14 +15,15 @@ EVENTS_EXECUTOR = "events"
 MAX_SOURCE_WORKERS = 8
 
 
-def background_scheduler(passes: int) -> BackgroundScheduler:
+def background_scheduler(passes: int) -> StepSafeScheduler:
     """The APScheduler for ``passes`` source passes: its worker pools, coalescing jobs that
-    run at most once at a time, in UTC."""
+    run at most once at a time, in UTC, keeping their pace when the wall clock steps
+    (:mod:`syncd.runtime.clocksteps`)."""
     # One worker per source pass (up to a cap), the dispatcher, the heartbeat, a spare for
     # a reload's new sources: for a single athlete no job ever waits for a worker another
     # job holds.
     workers = min(passes, MAX_SOURCE_WORKERS) + 4
-    return BackgroundScheduler(
+    return StepSafeScheduler(
         # Webhook events (Strava) are handled one at a time in their own worker, so a
         # burst of them never queues in front of a source's pass.
         executors={"default": ThreadPoolExecutor(max_workers=workers),

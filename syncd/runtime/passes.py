@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from syncd.errors import StorageError
 from syncd.pipeline.sync import SourceResult, sync_source
 from syncd.store.leases import fetch_claim
 
@@ -80,3 +81,40 @@ def claimed(app: App, source: str) -> Iterator[bool]:
     replicas."""
     with fetch_claim(app.store, app.athlete_id, source) as mine:
         yield mine
+
+
+def run_counted(app: App, name: str, stats: SourceStats, sync: SyncPass) -> SourceResult | None:
+    """One pass of ``app``'s athlete's source ``name`` under its claim, counted in ``stats``
+    and logged; ``None`` when it did not run (claimed elsewhere) or failed outside the source
+    (a full disk, a bug)."""
+    stats.runs += 1
+    try:
+        with claimed(app, name) as mine:
+            if not mine:  # another replica's pass of this athlete's source still runs
+                stats.skipped += 1
+                stats.last_outcome = "claimed elsewhere"
+                return None
+            result = sync(app, name)
+    except StorageError as err:  # the claim itself could not be taken (a full disk)
+        stats.errors += 1
+        stats.last_outcome = "error"
+        log.error("source failing", source=name, athlete=app.athlete.name, error=str(err),
+                  action=err.action.value)
+        return None
+    except Exception:  # a bug in one pass must not stop this source's schedule
+        stats.crashes += 1
+        stats.errors += 1
+        stats.last_outcome = "crashed"
+        log.exception("sync pass crashed", source=name, athlete=app.athlete.name)
+        return None
+    stats.fetched += result.fetched
+    log_pass(result)
+    if result.skipped_until is not None:
+        stats.skipped += 1
+        stats.last_outcome = "backoff"
+    elif result.error is not None:
+        stats.errors += 1
+        stats.last_outcome = "error"
+    else:
+        stats.last_outcome = "ok"
+    return result

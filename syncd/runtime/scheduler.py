@@ -20,18 +20,16 @@ from typing import TYPE_CHECKING
 import structlog
 from apscheduler.triggers.interval import IntervalTrigger
 
-from syncd.errors import StorageError
-from syncd.pipeline.sync import SourceResult
 from syncd.runtime.chores import CHORES, Chore
 from syncd.runtime.executors import EVENTS_EXECUTOR, background_scheduler, quiet_executor_logs
+from syncd.runtime.ordering import SourceOrder
 from syncd.runtime.passes import (
     Deliverer,
     SourceStats,
     SyncPass,
-    claimed,
     default_sync,
-    log_pass,
     pass_key,
+    run_counted,
     source_job_id,
 )
 from syncd.sources.hooks import Coordinator
@@ -84,6 +82,8 @@ class Scheduler:
         self._running: dict[str, datetime] = {}
         self._dispatching = threading.Lock()
         self._accepting = True
+        # Each athlete's sources in canonical order (first passes, and polls that meet).
+        self.order = SourceOrder()
         self._scheduler = background_scheduler(len(self._passes()))
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -126,9 +126,12 @@ class Scheduler:
             key = job.id.removeprefix("sync:")
             if job.id.startswith("sync:") and key not in passes:
                 job.remove()
+                self.order.forget(*_athlete_source(key))
         for key, (app, name) in passes.items():
             job = self._scheduler.get_job(source_job_id(key))
             keep = job.next_run_time if job is not None else first_run
+            if job is None and first_run is not None:
+                self.order.owe(app.athlete.name, [name])
             self._add_source(key, app, name, keep)
         for coordinator in self.coordinators:
             job_id = f"coordinate:{coordinator.source}"
@@ -321,11 +324,15 @@ class Scheduler:
             return  # the athlete or source went away in a reload
         app, name = found
         stats = self.stats.setdefault(key, SourceStats())
-        started = time.monotonic()
-        with self._work(key) as since:
+        order = self.app.settings.sources.canonical_order
+        with self.order.turn(app.athlete.name, name, order, lambda other: self._due(app, other),
+                             lambda: not self._accepting) as go, self._work(key) as since:
+            if not go or not self._accepting:
+                return
+            started = time.monotonic()
             stats.running_since = since
             try:
-                result = self._run_pass(app, name, stats)
+                result = run_counted(app, name, stats, self._sync)
             finally:
                 stats.running_since = None
                 stats.last_duration_s = time.monotonic() - started
@@ -333,8 +340,19 @@ class Scheduler:
         if result is not None and (result.raised or result.resolved):
             self.dispatch()
 
+    def _due(self, app: App, name: str) -> bool:
+        """True when ``app``'s athlete's source ``name`` has a pass due and not yet started."""
+        job = self._scheduler.get_job(source_job_id(pass_key(app, name)))
+        return (job is not None and job.next_run_time is not None
+                and job.next_run_time <= datetime.now(UTC))
+
     def _coordinate_job(self, coordinator: Coordinator) -> None:
         if not self._accepting or not self.leader:
+            return
+        # Its first tick lands the athletes' Strava after their better sources' first passes.
+        if not self.order.wait_first_passes(coordinator.source,
+                                            self.app.settings.sources.canonical_order,
+                                            lambda: not self._accepting):
             return
         with self._work(f"coordinate:{coordinator.source}"):
             try:
@@ -346,42 +364,13 @@ class Scheduler:
         self.dispatch()
 
     def _chore(self, chore: Chore) -> None:
+        # After the first passes landed: a re-evaluation before them finds no runs at all.
+        if not self.order.wait_first_passes(None, self.app.settings.sources.canonical_order,
+                                            lambda: not self._accepting):
+            return
         if self._accepting and self.leader:  # as the sources' passes: the leader's alone
             with self._work(chore.job_id):
                 chore(self.app)
-
-    def _run_pass(self, app: App, name: str, stats: SourceStats) -> SourceResult | None:
-        stats.runs += 1
-        try:
-            with claimed(app, name) as mine:
-                if not mine:  # another replica's pass of this athlete's source still runs
-                    stats.skipped += 1
-                    stats.last_outcome = "claimed elsewhere"
-                    return None
-                result = self._sync(app, name)
-        except StorageError as err:  # the claim itself could not be taken (a full disk)
-            stats.errors += 1
-            stats.last_outcome = "error"
-            log.error("source failing", source=name, athlete=app.athlete.name, error=str(err),
-                      action=err.action.value)
-            return None
-        except Exception:  # a bug in one pass must not stop this source's schedule
-            stats.crashes += 1
-            stats.errors += 1
-            stats.last_outcome = "crashed"
-            log.exception("sync pass crashed", source=name, athlete=app.athlete.name)
-            return None
-        stats.fetched += result.fetched
-        log_pass(result)
-        if result.skipped_until is not None:
-            stats.skipped += 1
-            stats.last_outcome = "backoff"
-        elif result.error is not None:
-            stats.errors += 1
-            stats.last_outcome = "error"
-        else:
-            stats.last_outcome = "ok"
-        return result
 
     def dispatch(self) -> None:
         """One delivery pass, unless one is already running (it will see the new work)."""
@@ -398,3 +387,7 @@ class Scheduler:
             self._dispatching.release()
 
 
+def _athlete_source(key: str) -> tuple[str, str]:
+    """(athlete, source) of a :func:`pass_key` (a single athlete's is the source alone)."""
+    athlete, _, source = key.rpartition("/")
+    return athlete, source

@@ -1,0 +1,121 @@
+"""One athlete's sources in ``[sources] canonical_order``, in the daemon as in ``syncd sync``.
+
+A run that two sources report is evaluated on its canonical copy (Garmin's, with the run/walk
+split) when that copy lands first; the lesser copy (Strava's) then links to it and changes no
+finding. Landed the other way round, the lesser copy is evaluated alone and raises alerts that
+the canonical copy resolves a moment later: a false alarm for the runner. So a source's pass
+waits, before it fetches, while a source ahead of it in the order has a pass of the same
+athlete owed, due or running:
+
+- at start-up (and when passes are added: a reload, a new athlete, gaining the leadership)
+  every first pass is *owed* until it ran, so the first passes run in canonical order and
+  every source has landed before the lesser copies are evaluated;
+- the leader's chores (the daily re-evaluation, the check-ins) and a coordinator's first tick
+  (a clinic's Strava) wait for the first passes too;
+- later, each source keeps its own poll interval; a lesser pass that comes while a better
+  one of the athlete is due or running waits for it (polls that do not meet run as before).
+
+The wait is bounded (:data:`ORDER_WAIT`): a source that hangs delays the ones after it that
+long at most, never stops them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
+
+import structlog
+
+log = structlog.get_logger("syncd.runtime.scheduler")
+
+ORDER_WAIT = timedelta(minutes=2)
+_TICK_S = 0.1
+
+
+def source_rank(name: str, order: Sequence[str]) -> int:
+    """Where source ``name`` stands in ``order`` (kinds ``garmin``, ``file``, ``strava``;
+    the ``files`` source is kind ``file``); sources not listed come last."""
+    kinds = ["files" if kind == "file" else kind for kind in order]
+    return kinds.index(name) if name in kinds else len(kinds)
+
+
+class SourceOrder:
+    """Which source passes are owed or running, per athlete, and the wait for the better
+    ones (thread-safe: each pass runs in its own worker)."""
+
+    def __init__(self, max_wait: timedelta = ORDER_WAIT) -> None:
+        self.max_wait = max_wait
+        self._owed: dict[str, set[str]] = {}
+        self._running: dict[str, set[str]] = {}
+        self._changed = threading.Condition()
+
+    def owe(self, athlete: str, sources: Iterable[str]) -> None:
+        """The first passes of ``athlete``'s ``sources`` are about to be scheduled."""
+        with self._changed:
+            self._owed.setdefault(athlete, set()).update(sources)
+
+    def forget(self, athlete: str, source: str) -> None:
+        """``athlete``'s ``source`` is no longer scheduled: nothing waits for it."""
+        with self._changed:
+            self._owed.get(athlete, set()).discard(source)
+            self._changed.notify_all()
+
+    def owes(self, athlete: str) -> set[str]:
+        """The sources of ``athlete`` whose first pass has not run yet."""
+        with self._changed:
+            return set(self._owed.get(athlete, ()))
+
+    @contextmanager
+    def turn(self, athlete: str, source: str, order: Sequence[str],
+             due: Callable[[str], bool], stopping: Callable[[], bool]) -> Iterator[bool]:
+        """Wait until no source ahead of ``source`` in ``order`` has a pass of ``athlete``
+        owed, ``due`` or running (at most :attr:`max_wait`), then hold ``source``'s turn for
+        the block. Yields False when ``stopping()`` became true while waiting (skip the
+        pass)."""
+        rank = source_rank(source, order)
+        go = self._wait(lambda: not self._blocked(athlete, rank, order, due), stopping,
+                        f"{athlete}/{source}")
+        with self._changed:
+            self._running.setdefault(athlete, set()).add(source)
+        try:
+            yield go
+        finally:
+            with self._changed:
+                self._running[athlete].discard(source)
+                self._owed.get(athlete, set()).discard(source)
+                self._changed.notify_all()
+
+    def wait_first_passes(self, source: str | None, order: Sequence[str],
+                          stopping: Callable[[], bool]) -> bool:
+        """Wait (at most :attr:`max_wait`) until no athlete owes a first pass of a source
+        ahead of ``source`` (a coordinator's first tick, which serves every athlete), or of
+        any source (``None``: a chore that evaluates what landed); False when stopping."""
+        rank = len(order) + 1 if source is None else source_rank(source, order)
+        return self._wait(lambda: not any(
+            source_rank(owed, order) < rank for owing in self._owed.values() for owed in owing),
+            stopping, source or "chores")
+
+    def _blocked(self, athlete: str, rank: int, order: Sequence[str],
+                 due: Callable[[str], bool]) -> bool:
+        ahead = self._owed.get(athlete, set()) | self._running.get(athlete, set())
+        if any(source_rank(other, order) < rank for other in ahead):
+            return True
+        kinds = ["files" if kind == "file" else kind for kind in order[:rank]]
+        return any(due(other) for other in kinds)
+
+    def _wait(self, ready: Callable[[], bool], stopping: Callable[[], bool],
+              name: str) -> bool:
+        deadline = time.monotonic() + self.max_wait.total_seconds()
+        with self._changed:
+            while not ready():
+                if stopping():
+                    return False
+                if time.monotonic() >= deadline:
+                    log.warning("a source ahead in canonical_order is still busy; going on",
+                                source=name, waited_s=self.max_wait.total_seconds())
+                    return True
+                self._changed.wait(_TICK_S)
+        return True
