@@ -1,9 +1,13 @@
 """Strava's OAuth tokens: where they live, when they are refreshed, and the rotation rule.
 
 Access tokens last six hours; refreshing one returns a new refresh token and the old one stops
-working. So the refreshed pair is saved (``CredentialStore.save`` commits before returning)
-**before** the new access token is used: a process killed at any moment leaves the old pair
-or the new one, never a lost token. One refresh runs at a time per athlete in a process, and
+working (Strava still accepts it for a short while). So the refreshed pair is saved
+(``CredentialStore.save`` commits durably before returning) **before** anything else is done
+with it, and before the request a "refresh in flight" mark is saved with the pair it
+refreshes. A process killed between Strava's answer and the commit leaves that mark: the next
+start refreshes again at once with the previous refresh token (while Strava still accepts it),
+and when Strava refuses it the error says plainly that ``syncd auth strava`` is needed. One
+refresh runs at a time per athlete in a process, and
 the stored pair is read again under the lock so that a refresh done meanwhile (by another
 thread or process) is adopted rather than repeated with a spent refresh token. Between
 processes (the daemon and a ``syncd sync`` run beside it) the lock is a ``flock`` on a file in
@@ -29,6 +33,11 @@ TOKEN_NAME = "tokens"  # noqa: S105 - the credential's name, not a secret
 # Refresh this long before expiry, so that a long backfill never starts with a dying token.
 REFRESH_AHEAD = timedelta(minutes=10)
 REAUTH = "run `syncd auth strava`"
+# The stored pair's mark of a refresh under way (when it started, epoch seconds).
+IN_FLIGHT = "refresh_in_flight"
+LOST = ("Strava login needs attention: a token refresh did not complete (syncd stopped before "
+        "it could store Strava's answer) and Strava no longer accepts the previous token; run "
+        "`syncd auth strava` to authorise syncd again")
 
 Refresher = Callable[[str], Mapping[str, Any]]
 
@@ -42,11 +51,15 @@ class Tokens:
     expires_at: int = 0
     athlete_id: int | None = None
     scope: str | None = None
+    # A refresh of this pair started and its answer was never stored (see IN_FLIGHT).
+    interrupted: bool = False
 
     def fresh(self, now: datetime) -> bool:
-        """True when the access token is good for at least :data:`REFRESH_AHEAD`."""
+        """True when the access token is good for at least :data:`REFRESH_AHEAD` (never
+        after an interrupted refresh: Strava may have replaced it)."""
         expires = datetime.fromtimestamp(self.expires_at, UTC)
-        return bool(self.access_token) and expires - REFRESH_AHEAD > now
+        return (bool(self.access_token) and not self.interrupted
+                and expires - REFRESH_AHEAD > now)
 
     def as_json(self) -> dict[str, Any]:
         """The stored form."""
@@ -64,7 +77,7 @@ class Tokens:
         return cls(refresh_token=refresh, access_token=value.get("access_token") or None,
                    expires_at=int(value.get("expires_at") or 0),
                    athlete_id=int(athlete) if athlete is not None else None,
-                   scope=value.get("scope"))
+                   scope=value.get("scope"), interrupted=bool(value.get(IN_FLIGHT)))
 
     def rotated(self, answer: Mapping[str, Any]) -> Tokens:
         """The pair after a token response (which may or may not rotate the refresh token)."""
@@ -75,7 +88,7 @@ class Tokens:
                             f"{REAUTH} if this persists") from None
         athlete = answer.get("athlete")
         athlete_id = athlete.get("id") if isinstance(athlete, Mapping) else None
-        return replace(self, access_token=access, expires_at=expires,
+        return replace(self, access_token=access, expires_at=expires, interrupted=False,
                        refresh_token=str(answer.get("refresh_token") or self.refresh_token),
                        athlete_id=int(athlete_id) if athlete_id else self.athlete_id)
 
@@ -160,10 +173,24 @@ class TokenKeeper:
                     and stored.fresh(self.clock())):
                 self._tokens = stored  # refreshed meanwhile by someone else: adopt it
                 return stored.access_token
-            renewed = stored.rotated(self.refresher(stored.refresh_token))
-            self.save(renewed)
+            self._mark_in_flight(stored)
+            try:
+                answer = self.refresher(stored.refresh_token)
+            except AuthError:
+                if stored.interrupted:  # say why the login is gone: the refresh cut short
+                    raise AuthError(LOST) from None
+                raise
+            renewed = stored.rotated(answer)
+            self.save(renewed)  # durable, and the mark gone with it, before any use
             assert renewed.access_token is not None
             return renewed.access_token
+
+    def _mark_in_flight(self, stored: Tokens) -> None:
+        """Store the pair being refreshed with the in-flight mark, durably, before asking."""
+        if self.credentials is None:
+            raise AuthError(f"no place to keep the Strava tokens: {REAUTH}")
+        marked = {**stored.as_json(), IN_FLIGHT: int(self.clock().timestamp())}
+        self.credentials.save(TOKEN_NAME, marked)
 
     def forget(self) -> None:
         """Delete the stored tokens (the athlete revoked access)."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from syncd.store.database import Store
@@ -104,6 +104,14 @@ def strava_token_owners(tx: Session, owner_id: int) -> list[tuple[int, str]]:
     return [(athlete_id, name) for athlete_id, name in tx.execute(query)]
 
 
+def _durable(tx: Session) -> None:
+    """Make ``tx``'s commit wait for the disk: a rotated token lost to a power cut is a lost
+    login. SQLite connections run with ``synchronous=FULL`` already (``store/engine.py``);
+    PostgreSQL is told so for this transaction, whatever the server's default."""
+    if tx.get_bind().dialect.name == "postgresql":
+        tx.execute(text("SET LOCAL synchronous_commit TO on"))
+
+
 class DbCredentialStore:
     """A connector's :class:`connectors.base.CredentialStore`, kept in the database.
 
@@ -125,9 +133,11 @@ class DbCredentialStore:
             return dict(value) if value is not None else None
 
     def save(self, name: str, value: dict[str, Any]) -> None:
-        """Store ``value`` under ``name``, committed before returning."""
+        """Store ``value`` under ``name``, committed durably (on disk, not only in a cache)
+        before returning."""
         now = datetime.now(UTC)
         with self._store.write() as session:
+            _durable(session)
             put_credential(session, self._athlete_id, self._prefix + name, value, now)
 
     def delete(self, name: str) -> None:

@@ -112,6 +112,12 @@ class FakeStrava:
     refresh_tokens: set[str] = field(default_factory=set)
     access_tokens: dict[str, datetime] = field(default_factory=dict)
     refreshes: list[str] = field(default_factory=list)  # refresh tokens presented, in order
+    # How long a rotated refresh token is still accepted, as Strava does (None: not at all).
+    grace: timedelta | None = None
+    # Called after a refresh rotated the tokens, before the answer is sent (a test kills the
+    # client there: the answer is then lost).
+    on_rotated: Callable[[], None] | None = None
+    _rotated_at: dict[str, datetime] = field(default_factory=dict)
     codes: dict[str, str] = field(default_factory=dict)  # code -> scope granted
     revoked: bool = False
     inactive: bool = False
@@ -478,16 +484,28 @@ class FakeStrava:
 
     def _refresh(self, refresh_token: str) -> tuple[int, dict[str, str], Any]:
         self.refreshes.append(refresh_token)
-        if self.revoked or refresh_token not in self.refresh_tokens:
+        if self.revoked or not self._accepts(refresh_token):
             return 400, {}, {"message": "Bad Request", "errors": [
                 {"resource": "RefreshToken", "field": "refresh_token", "code": "invalid"}]}
-        # Rotation: the old refresh token stops working as soon as a new one is issued.
+        # Rotation: the old refresh token stops working as soon as a new one is issued (or
+        # after the grace period).
         self.refresh_tokens.discard(refresh_token)
+        self._rotated_at.setdefault(refresh_token, self.clock())
         pair = self.issue_tokens(athlete_id=self.token_owners.get(refresh_token, ATHLETE_ID))
+        if self.on_rotated is not None:
+            self.on_rotated()
         return 200, {}, {"token_type": "Bearer", "access_token": pair["access_token"],
                          "expires_at": pair["expires_at"],
                          "expires_in": int(TOKEN_LIFETIME.total_seconds()),
                          "refresh_token": pair["refresh_token"]}
+
+    def _accepts(self, refresh_token: str) -> bool:
+        """The current refresh tokens, and a rotated one within the grace period."""
+        if refresh_token in self.refresh_tokens:
+            return True
+        rotated = self._rotated_at.get(refresh_token)
+        return (self.grace is not None and rotated is not None
+                and self.clock() - rotated <= self.grace)
 
     def revoke(self) -> None:
         """The athlete revoked the application: every token stops working."""
