@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import trustme
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.sql import ColumnElement
 
 from syncd.cli.main import main
@@ -283,8 +283,9 @@ def check_delete(clinic: Clinic50, capsys: pytest.CaptureFixture[str]) -> None:
             ids = {name: athlete for name, athlete in tx.execute(
                 select(AthleteRow.name, AthleteRow.id))}
             victim = ids[patient.name]
-            keys = {table.name: set(tx.scalars(select(primary_key(table)).where(
-                athlete_rows(table, victim)))) for table in Base.metadata.sorted_tables}
+            keys = {table.name: {tuple(row) for row in tx.execute(
+                select(*table.primary_key.columns).where(athlete_rows(table, victim)))}
+                for table in Base.metadata.sorted_tables}
             others = {name: rows_of(tx, athlete) for name, athlete in ids.items()
                       if athlete != victim}
         assert keys["activities"] and keys["alerts"] and keys["alert_deliveries"]
@@ -301,7 +302,7 @@ def check_delete(clinic: Clinic50, capsys: pytest.CaptureFixture[str]) -> None:
                 assert left == 0, table.name
                 if keys[table.name]:  # nor any row that was theirs, whatever it points at now
                     assert not tx.scalar(select(func.count()).select_from(table).where(
-                        primary_key(table).in_(keys[table.name]))), table.name
+                        primary_key(table).in_(sorted(keys[table.name])))), table.name
             assert {name: rows_of(tx, ids[name]) for name in others} == others
         assert len(others) == PATIENTS - 1
     finally:
@@ -309,9 +310,8 @@ def check_delete(clinic: Clinic50, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def primary_key(table: Any) -> ColumnElement[Any]:
-    """The single primary key column of ``table``."""
-    [key] = table.primary_key.columns
-    return key
+    """The primary key of ``table``, as one (possibly composite) value."""
+    return tuple_(*table.primary_key.columns)
 
 
 def rows_of(tx: Any, athlete_id: int) -> dict[str, int]:
