@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from syncd.models import Alert, AlertStatus, utc_iso
@@ -102,16 +102,24 @@ def _unacknowledged() -> Any:
     return ~exists().where(AlertAckRow.alert_id == AlertRow.id)
 
 
-def unacknowledged_critical(session: Session, athlete_ids: Collection[int]) -> dict[int, int]:
-    """How many open critical alerts nobody acknowledged, by athlete id (zeros left out)."""
+def open_alert_counts(session: Session, athlete_ids: Collection[int]
+                      ) -> tuple[dict[int, dict[str, int]], dict[int, int]]:
+    """In one query: open alerts counted by athlete id and severity, and how many open
+    critical ones nobody acknowledged, by athlete id (zeros left out)."""
     if not athlete_ids:
-        return {}
-    query = (select(AlertRow.athlete_id, func.count())
+        return {}, {}
+    unacked = case((and_(AlertRow.severity == "critical", _unacknowledged()), 1), else_=0)
+    query = (select(AlertRow.athlete_id, AlertRow.severity, func.count(), func.sum(unacked))
              .where(AlertRow.athlete_id.in_(list(athlete_ids)),
-                    AlertRow.status == AlertStatus.OPEN.value,
-                    AlertRow.severity == "critical", _unacknowledged())
-             .group_by(AlertRow.athlete_id))
-    return {athlete_id: count for athlete_id, count in session.execute(query)}
+                    AlertRow.status == AlertStatus.OPEN.value)
+             .group_by(AlertRow.athlete_id, AlertRow.severity))
+    counts: dict[int, dict[str, int]] = {}
+    critical: dict[int, int] = {}
+    for athlete_id, severity, count, not_seen in session.execute(query):
+        counts.setdefault(athlete_id, {})[severity] = count
+        if not_seen:
+            critical[athlete_id] = critical.get(athlete_id, 0) + int(not_seen)
+    return counts, critical
 
 
 def open_unacknowledged(session: Session, athlete_names: Collection[str]) -> list[Alert]:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from syncd.app import App
 from syncd.models import PainReport, PainWhen, Symptom
 from syncd.sharing import OWN
+from syncd.store.acks import ack_fields
 from syncd.store.alerts import list_alerts
 from syncd.store.outbox import STALL_AFTER, delivery_health
 from syncd.web.acks import alerts_with_acks
@@ -272,7 +273,9 @@ def pain(context: Context, report: PainIn, athlete: AthleteName = None
     context.wrote()
     if result.raised and context.scheduler is not None:
         context.scheduler.dispatch_soon()
-    return pain_out(stored, [AlertOut(**a.payload_data()) for a in result.raised])
+    # Just raised: nobody has acknowledged them (the same objects as GET /alerts).
+    return pain_out(stored, [AlertOut(**a.payload_data(), **ack_fields([]))
+                             for a in result.raised])
 
 
 async def invalid_request(request: Request, err: Exception) -> JSONResponse:

@@ -7,7 +7,8 @@ ids, the sessions of the widest "this week" window (each athlete's week is in th
 zone and aligned to their plan start, so each athlete's own window is cut out in Python), this
 week's stored plan position of the athletes on gated progression (whose week number depends on
 every week before; walked per athlete only for one not evaluated since the week began), open
-alerts counted by athlete and severity, and the sync states. Each
+alerts counted by athlete and severity (with the critical ones nobody acknowledged), and the
+sync states. Each
 athlete's week is then summarised by :func:`syncd.progress.weeks_overview`, as their own
 ``/status`` does.
 """
@@ -29,10 +30,9 @@ from syncd.progress import weeks_overview
 from syncd.rules import History
 from syncd.rules.progression import Position, gated, plan_key
 from syncd.sources.registry import enabled_sources
-from syncd.store.acks import unacknowledged_critical
+from syncd.store.acks import open_alert_counts
 from syncd.store.overview import (
     athlete_ids,
-    open_alerts_by_severity,
     sessions_in_windows,
     sync_times,
 )
@@ -90,8 +90,7 @@ def athletes_overview(apps: Sequence[App], store: Store, now: datetime
         known = [ids[a.app.profile.name] for a in athletes if a.app.profile.name in ids]
         sessions = _sessions(tx, ids, athletes)
         positions = _positions(tx, ids, athletes, now)
-        alerts = open_alerts_by_severity(tx, known)
-        unacked = unacknowledged_critical(tx, known)
+        alerts, unacked = open_alert_counts(tx, known)
         states = sync_times(tx, known)
     for athlete in athletes:
         athlete_id = ids.get(athlete.app.profile.name, 0)  # 0: never stored, no figures

@@ -23,7 +23,11 @@ Context = Annotated[WebContext, Depends(web_context)]
 
 
 @router.get("/reports/monitoring", summary="The monthly monitoring report",
-            responses={400: {"description": "the month is not YYYY-MM"},
+            response_class=JSONResponse,
+            responses={200: {"content": {"application/json": {"schema": {"type": "object"}},
+                                         "text/html": {"schema": {"type": "string"}},
+                                         "text/csv": {"schema": {"type": "string"}}}},
+                       400: {"description": "the month is not YYYY-MM"},
                        404: {"description": "no such athlete"}})
 async def monitoring(context: Context,
                      month: Annotated[str, Query(min_length=7, max_length=7,

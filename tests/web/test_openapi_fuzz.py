@@ -24,7 +24,7 @@ def test_no_server_error_and_answers_as_documented(make_app: MakeApp) -> None:
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in operations} == {
         "GET /healthz", "GET /status", "GET /alerts", "GET /weeks", "POST /pain",
-        "GET /metrics"}
+        "GET /metrics", "POST /alerts/{alert_id}/ack", "GET /reports/monitoring"}
     for operation in operations:
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,

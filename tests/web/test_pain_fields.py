@@ -92,12 +92,13 @@ def test_an_unknown_value_is_a_422_naming_the_field_and_the_allowed_values(
 
 
 def test_alerts_keep_their_payload_shape(client: TestClient) -> None:
-    """GET /alerts is the webhook's data object: the new rules add no field to it."""
+    """GET /alerts is the webhook's data object: the new rules add no field to it (beyond
+    the acknowledgements, ``acknowledged`` and ``acks``)."""
     client.post("/pain", json={"score": 0, "symptoms": ["numbness"]})
     shapes = {tuple(sorted(a)) for a in client.get("/alerts").json()}
-    assert shapes == {("activity_ids", "advice", "athlete", "created_at", "id", "limit",
-                       "message", "observed", "resolved_at", "rule", "severity", "status",
-                       "subject", "unit")}
+    assert shapes == {("acknowledged", "acks", "activity_ids", "advice", "athlete",
+                       "created_at", "id", "limit", "message", "observed", "resolved_at",
+                       "rule", "severity", "status", "subject", "unit")}
 
 
 # -- the dashboard's form ------------------------------------------------------------------
