@@ -26,10 +26,11 @@ WEBER, LEE = "dr-weber", "nurse-lee"
 TOKENS = {WEBER: "tok-weber-0123456789", LEE: "tok-lee-9876543210"}
 
 
-def _extra(receiver: Receiver) -> str:
+def _extra(receiver: Receiver, second: Receiver) -> str:
     tokens = "".join(f'[[server.tokens]]\nname = "{name}"\ntoken = "{token}"\n'
                      for name, token in TOKENS.items())
-    return tokens + f'[webhook]\nurl = "{receiver.url}"\nsecret = "{SECRET}"\n'
+    return (tokens + f'[webhook]\nurl = "{receiver.url}"\nsecret = "{SECRET}"\n'
+            f'[[webhooks]]\nname = "ward"\nurl = "{second.url}"\nsecret = "{SECRET}"\n')
 
 
 @pytest.fixture
@@ -40,8 +41,16 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def clinic(tmp_path: Path, db_url: str, receiver: Receiver) -> Iterator[Clinic]:
-    built = three_athletes(tmp_path, db_url, _extra(receiver))
+def second() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def clinic(tmp_path: Path, db_url: str, receiver: Receiver,
+           second: Receiver) -> Iterator[Clinic]:
+    built = three_athletes(tmp_path, db_url, _extra(receiver, second))
     yield built
     built.close()
 
@@ -92,19 +101,24 @@ def test_an_unknown_alert_or_no_token_is_refused(http: TestClient) -> None:
     assert _critical_of(http, "ana")["acks"] == []
 
 
-def test_the_webhook_gets_one_signed_event_per_acknowledgement(
-        http: TestClient, clinic: Clinic, receiver: Receiver) -> None:
+def test_each_webhook_gets_one_signed_event_per_acknowledgement(
+        http: TestClient, clinic: Clinic, receiver: Receiver, second: Receiver) -> None:
     app = clinic.apps()[0]
     alert = _critical_of(http, "ana")
     with Dispatcher(app, app.clock) as dispatcher:
         dispatcher.run_once()
-        before = len(receiver.verified())
+        before = {id(r): len(r.verified()) for r in (receiver, second)}
         http.post(f"/alerts/{alert['id']}/ack", json={"note": "Called."}, headers=_as(WEBER))
         http.post(f"/alerts/{alert['id']}/ack", json={"note": "Again."}, headers=_as(LEE))
         dispatcher.run_once()
         dispatcher.run_once()
 
-    acked = [r.payload for r in receiver.verified()[before:]]
+    ward = second.verified()[before[id(second)]:]
+    acked = [r.payload for r in receiver.verified()[before[id(receiver)]:]]
+    assert sorted(r.body for r in ward) == sorted(
+        r.body for r in receiver.verified()[before[id(receiver)]:])
+    assert {r.webhook_id for r in ward} == {r.webhook_id for r in receiver.verified()
+                                            [before[id(receiver)]:]}
     assert [p["type"] for p in acked] == ["alert.acknowledged"] * 2
     # Sent side by side: in any order.
     assert sorted((p["data"]["ack"]["by"], p["data"]["ack"]["note"]) for p in acked) == [
@@ -113,6 +127,7 @@ def test_the_webhook_gets_one_signed_event_per_acknowledgement(
     assert {p["data"]["id"] for p in acked} == {alert["id"]}
     assert acked[0]["data"]["rule"] == alert["rule"]
     assert len(receiver.requests) == len(receiver.verified())
+    assert len(second.requests) == len(second.verified())
 
 
 def test_unacknowledged_criticals_lead_the_overview(http: TestClient, clinic: Clinic) -> None:
