@@ -10,9 +10,9 @@ from typing import Any
 
 from syncd.app import own_mail as own_mail
 from syncd.models import SEVERITY_ORDER
-from syncd.store.alerts import EVENT_NOTICE as EVENT_NOTICE
 from syncd.store.acks import EVENT_ACKNOWLEDGED
 from syncd.store.alerts import EVENT_ESCALATED, EVENT_RAISED, EVENT_RESOLVED
+from syncd.store.alerts import EVENT_NOTICE as EVENT_NOTICE
 from syncd.store.outbox import OutboxEvent
 
 EVENT_SUMMARY = "summary.weekly"
