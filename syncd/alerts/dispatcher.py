@@ -47,7 +47,7 @@ from syncd.config.sections import AthleteSection
 from syncd.errors import SyncdError
 from syncd.store import outbox
 from syncd.store.alerts import add_operator_notice
-from syncd.store.claim_holders import stale_holders
+from syncd.store.claim_holders import own, stale_holders
 from syncd.store.consents import withdrawn_since
 from syncd.store.outbox import OutboxEvent
 from syncd.store.replicas import new_replica_id
@@ -106,7 +106,7 @@ class Dispatcher:
                  concurrency: int = 8, batch_size: int = 32, holder: str | None = None) -> None:
         self.app = app
         # Whose claims this dispatcher takes (``syncd run`` passes its replica id).
-        self.holder = holder or new_replica_id()
+        self.holder = own(holder or new_replica_id())
         self._summaries_checked: Checked = {}  # changed weeks whose figures stayed the same
         self.store = app.store
         self.settings = settings = app.settings

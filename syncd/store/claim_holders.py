@@ -8,9 +8,9 @@ and its claims are taken over at once, when
 - it is a ``syncd run`` replica (a row in ``replicas``) that stopped heart-beating for
   ``stale_after``: on PostgreSQL the replicas on other machines are known this way;
 - it ran on this machine and its process is no longer there (no such pid, a zombie, or the pid
-  is this very process under another id: a restart that was given the same pid, as in a
-  container). On SQLite, whose writers all share one machine, that is every dead claimant,
-  found at the first pass of the process that comes after it.
+  is this very process but the id none of its dispatchers: a restart that was given the same
+  pid, as in a container). On SQLite, whose writers all share one machine, that is every dead
+  claimant, found at the first pass of the process that comes after it.
 
 A live holder keeps its claims however slow it is, until their lease runs out as before (a
 reused pid also just waits for the lease). Nothing is known of a one-shot command on another
@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session
 from syncd.store.tables import AlertDeliveryRow, ReplicaRow
 
 PENDING = "pending"
+# The holders this process's dispatchers claim under (several may run in one process).
+_OURS: set[str] = set()
 
 
 def this_host() -> str:
@@ -45,10 +47,16 @@ def holder_pid(holder: str, host: str) -> int | None:
     return int(parts[-2])
 
 
-def pid_gone(pid: int, holder: str, me: str) -> bool:
+def own(holder: str) -> str:
+    """Note ``holder`` as one of this process's (every dispatcher it runs); returns it."""
+    _OURS.add(holder)
+    return holder
+
+
+def pid_gone(pid: int, holder: str) -> bool:
     """True when process ``pid`` of this machine cannot be ``holder`` any more."""
     if pid == os.getpid():
-        return holder != me  # an earlier process that had our pid
+        return holder not in _OURS  # an earlier process that had our pid
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -86,14 +94,14 @@ def stale_holders(session: Session, now: datetime, me: str,
     if not holders:
         return set()
     seen, host = last_seen(session, holders), this_host()
-    return {holder for holder in holders if _gone(holder, seen.get(holder), now, me, host,
-                                                  stale_after)}
+    return {holder for holder in holders
+            if _gone(holder, seen.get(holder), now, host, stale_after)}
 
 
-def _gone(holder: str, seen: datetime | None, now: datetime, me: str, host: str,
+def _gone(holder: str, seen: datetime | None, now: datetime, host: str,
           stale_after: timedelta) -> bool:
     """Whether one holder is gone: silent too long, or its process is not there."""
     if seen is not None and seen < now - stale_after:
         return True
     pid = holder_pid(holder, host)
-    return pid is not None and pid_gone(pid, holder, me)
+    return pid is not None and pid_gone(pid, holder)
