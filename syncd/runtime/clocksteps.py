@@ -11,6 +11,7 @@ each keeps its place in elapsed time and no poll is skipped or doubled.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ class StepSafeScheduler(BackgroundScheduler):
         self._wall, self._mono = wall, mono
         self._readings = (wall(), mono())
         self.steps: list[float] = []  # the steps followed, in seconds (for the logs and tests)
+        self._following = threading.Lock()  # the scheduler's thread and a job's modifier
         super().__init__(*args, **kwargs)
 
     def _process_jobs(self) -> float | None:
@@ -45,16 +47,17 @@ class StepSafeScheduler(BackgroundScheduler):
     def follow_steps(self) -> float:
         """Move every job's next run by the wall clock's step since the last look, if it
         stepped; the step in seconds (0 when none)."""
-        wall, mono = self._wall(), self._mono()
-        last_wall, last_mono = self._readings
-        self._readings = (wall, mono)
-        step = (wall - last_wall) - (mono - last_mono)
-        if abs(step) < STEP_TOLERANCE_S:
-            return 0.0
-        self.steps.append(step)
-        log.warning("the wall clock stepped; polls keep their pace", step_s=round(step, 1))
-        self._shift(timedelta(seconds=step))
-        return step
+        with self._following:
+            wall, mono = self._wall(), self._mono()
+            last_wall, last_mono = self._readings
+            self._readings = (wall, mono)
+            step = (wall - last_wall) - (mono - last_mono)
+            if abs(step) < STEP_TOLERANCE_S:
+                return 0.0
+            self.steps.append(step)
+            log.warning("the wall clock stepped; polls keep their pace", step_s=round(step, 1))
+            self._shift(timedelta(seconds=step))
+            return step
 
     def _shift(self, step: timedelta) -> None:
         now = datetime.now(self.timezone)

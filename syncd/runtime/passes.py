@@ -3,10 +3,11 @@ across replicas, how it went (for ``/metrics``) and the line it logs."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
@@ -72,6 +73,28 @@ def pass_key(app: App, source: str) -> str:
     """How the scheduler names one athlete's source: the source's name for a single athlete,
     ``athlete/source`` in a clinic."""
     return f"{app.athlete.name}/{source}" if app.settings.clinic else source
+
+
+def athlete_source(key: str) -> tuple[str, str]:
+    """(athlete, source) of a :func:`pass_key` (a single athlete's athlete is ``""``)."""
+    athlete, _, source = key.rpartition("/")
+    return athlete, source
+
+
+@contextmanager
+def marked_running(idle: threading.Condition, running: dict[str, datetime],
+                   key: str) -> Iterator[datetime]:
+    """Hold ``key`` in ``running`` (since now) while the block runs, notifying ``idle``'s
+    waiters when it ends (the scheduler's wait for running work)."""
+    since = datetime.now(UTC)
+    with idle:
+        running[key] = since
+    try:
+        yield since
+    finally:
+        with idle:
+            running.pop(key, None)
+            idle.notify_all()
 
 
 @contextmanager

@@ -3,17 +3,17 @@ alert dispatcher on a short interval and after every sync, and a heartbeat that 
 scheduler still runs jobs (the watchdog and ``/healthz`` read it).
 
 Every job runs in a thread pool with a worker for each job, and each job has
-``max_instances=1``: a source that hangs holds its own worker and nothing else, so the other
-sources, the dispatcher and the heartbeat keep their schedule. APScheduler keeps its jobs in
-memory (never a shared job store: one process schedules).
-"""
+``max_instances=1``: a source that hangs holds its own worker (and an athlete's sources after
+it in canonical order, for a bounded wait: runtime/ordering.py), so the dispatcher and the
+heartbeat keep their schedule. Jobs live in memory (never a shared job store); wall-clock
+steps are followed (runtime/clocksteps.py)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,9 @@ from syncd.runtime.passes import (
     Deliverer,
     SourceStats,
     SyncPass,
+    athlete_source,
     default_sync,
+    marked_running,
     pass_key,
     run_counted,
     source_job_id,
@@ -48,6 +50,8 @@ STALE_AFTER = timedelta(seconds=30)
 # a 15-minute poll never drifts by more than a minute.
 MAX_JITTER = timedelta(seconds=60)
 _HEARTBEAT_JOB = "heartbeat"
+RETRY_SOON = timedelta(seconds=0.5)  # a job waiting for another's first pass looks again
+_NEVER = datetime.max.replace(tzinfo=UTC)
 _DISPATCH_JOB = "dispatch"
 
 
@@ -126,12 +130,12 @@ class Scheduler:
             key = job.id.removeprefix("sync:")
             if job.id.startswith("sync:") and key not in passes:
                 job.remove()
-                self.order.forget(*_athlete_source(key))
+                self.order.forget(*athlete_source(key))
         for key, (app, name) in passes.items():
             job = self._scheduler.get_job(source_job_id(key))
             keep = job.next_run_time if job is not None else first_run
             if job is None and first_run is not None:
-                self.order.owe(app.athlete.name, [name])
+                self.order.owe(athlete_source(key)[0], [name])
             self._add_source(key, app, name, keep)
         for coordinator in self.coordinators:
             job_id = f"coordinate:{coordinator.source}"
@@ -180,7 +184,7 @@ class Scheduler:
                     job.remove()
             self.coordinators = list(coordinators)
         if self.leader:
-            self._schedule_sources(datetime.now(UTC))
+            self._schedule_sources(self._now())
         log.info("schedule reloaded", sources=app.settings.enabled_sources(),
                  athletes=len(self._apps()))
 
@@ -199,7 +203,7 @@ class Scheduler:
         if not self._accepting:
             return
         if leader:
-            self._schedule_sources(datetime.now(UTC))
+            self._schedule_sources(self._now())
         else:
             self._unschedule_sources()
         self._scheduler.wakeup()
@@ -267,7 +271,7 @@ class Scheduler:
                 job = self._scheduler.get_job(f"coordinate:{source}")
         if job is None or not self._accepting:
             return False
-        job.modify(next_run_time=datetime.now(UTC))
+        job.modify(next_run_time=self._now())
         self._scheduler.wakeup()
         return True
 
@@ -275,7 +279,7 @@ class Scheduler:
         """Run the dispatcher now rather than at its next tick (an alert was just raised)."""
         job = self._scheduler.get_job(_DISPATCH_JOB)
         if job is not None and self._accepting:
-            job.modify(next_run_time=datetime.now(UTC))
+            job.modify(next_run_time=self._now())
             self._scheduler.wakeup()
 
     def run_event(self, name: str, handler: Callable[..., object], *args: object) -> bool:
@@ -283,11 +287,22 @@ class Scheduler:
         False when stopping (the event stays wherever the caller stored it)."""
         if not self._accepting:
             return False
-        self._scheduler.add_job(self._event_job, args=(name, handler, *args),
-                                executor=EVENTS_EXECUTOR, name=name, misfire_grace_time=None)
+        self._scheduler.add_job(self._event_job, args=(name, handler, *args), name=name,
+                                executor=EVENTS_EXECUTOR, next_run_time=self._now(),
+                                misfire_grace_time=None)
         return True
 
+    def _now(self) -> datetime:
+        """The wall clock, for a job's next run: a step of the clock is followed first (so
+        that the job is not moved with the others)."""
+        self._scheduler.follow_steps()
+        return datetime.now(UTC)
+
     def _event_job(self, name: str, handler: Callable[..., object], *args: object) -> None:
+        source = name.partition(" ")[0]  # "<source> inbox": after the first passes ahead of it
+        if source in self.app.settings.enabled_sources() and not self.order.wait_first_passes(
+                source, self._canonical(), lambda: not self._accepting):
+            return
         if not self._accepting:
             return
         with self._work(f"event:{name}:{id(args)}"):
@@ -303,18 +318,9 @@ class Scheduler:
     def _heartbeat(self) -> None:
         self._beat = time.monotonic()
 
-    @contextmanager
-    def _work(self, key: str) -> Iterator[datetime]:
+    def _work(self, key: str) -> AbstractContextManager[datetime]:
         """Mark ``key`` as running while the block runs, for :meth:`wait_idle`."""
-        since = datetime.now(UTC)
-        with self._idle:
-            self._running[key] = since
-        try:
-            yield since
-        finally:
-            with self._idle:
-                self._running.pop(key, None)
-                self._idle.notify_all()
+        return marked_running(self._idle, self._running, key)
 
     def _sync_job(self, key: str) -> None:
         if not self._accepting:
@@ -323,17 +329,17 @@ class Scheduler:
         if found is None:
             return  # the athlete or source went away in a reload
         app, name = found
-        stats = self.stats.setdefault(key, SourceStats())
-        order = self.app.settings.sources.canonical_order
-        with self.order.turn(app.athlete.name, name, order, lambda other: self._due(app, other),
-                             lambda: not self._accepting) as go, self._work(key) as since:
-            if not go or not self._accepting:
-                return
+        stats, athlete = self.stats.setdefault(key, SourceStats()), athlete_source(key)[0]
+        if not self.order.ready(athlete, name, app.settings.sources.canonical_order,
+                                lambda other: self._due(app, other)):
+            return self._retry_soon(source_job_id(key))  # a source ahead of it goes first
+        with self._work(key) as since:
             started = time.monotonic()
             stats.running_since = since
             try:
                 result = run_counted(app, name, stats, self._sync)
             finally:
+                self.order.done(athlete, name)
                 stats.running_since = None
                 stats.last_duration_s = time.monotonic() - started
                 self.generation += 1
@@ -343,18 +349,24 @@ class Scheduler:
     def _due(self, app: App, name: str) -> bool:
         """True when ``app``'s athlete's source ``name`` has a pass due and not yet started."""
         job = self._scheduler.get_job(source_job_id(pass_key(app, name)))
-        return (job is not None and job.next_run_time is not None
-                and job.next_run_time <= datetime.now(UTC))
+        return job is not None and (job.next_run_time or _NEVER) <= datetime.now(UTC)
+
+    def _canonical(self) -> list[str]:
+        return list(self.app.settings.sources.canonical_order)
+
+    def _retry_soon(self, job_id: str) -> None:
+        """Run job ``job_id`` again in a moment (it waits for another without a worker)."""
+        job = self._scheduler.get_job(job_id)
+        if job is not None and self._accepting:
+            job.modify(next_run_time=datetime.now(UTC) + RETRY_SOON)
 
     def _coordinate_job(self, coordinator: Coordinator) -> None:
         if not self._accepting or not self.leader:
             return
-        # Its first tick lands the athletes' Strava after their better sources' first passes.
-        if not self.order.wait_first_passes(coordinator.source,
-                                            self.app.settings.sources.canonical_order,
-                                            lambda: not self._accepting):
-            return
-        with self._work(f"coordinate:{coordinator.source}"):
+        job_id = f"coordinate:{coordinator.source}"  # its first tick after the better sources'
+        if not self.order.first_passes_done(coordinator.source, self._canonical()):
+            return self._retry_soon(job_id)
+        with self._work(job_id):
             try:
                 coordinator.tick(self.app.clock())
             except Exception:  # a bug in one tick must not stop the next
@@ -365,9 +377,8 @@ class Scheduler:
 
     def _chore(self, chore: Chore) -> None:
         # After the first passes landed: a re-evaluation before them finds no runs at all.
-        if not self.order.wait_first_passes(None, self.app.settings.sources.canonical_order,
-                                            lambda: not self._accepting):
-            return
+        if not self.order.first_passes_done(None, self._canonical()):
+            return self._retry_soon(chore.job_id)
         if self._accepting and self.leader:  # as the sources' passes: the leader's alone
             with self._work(chore.job_id):
                 chore(self.app)
@@ -385,9 +396,3 @@ class Scheduler:
             log.exception("dispatcher pass crashed")
         finally:
             self._dispatching.release()
-
-
-def _athlete_source(key: str) -> tuple[str, str]:
-    """(athlete, source) of a :func:`pass_key` (a single athlete's is the source alone)."""
-    athlete, _, source = key.rpartition("/")
-    return athlete, source
