@@ -84,7 +84,7 @@ def test_the_survivor_takes_the_dead_replicas_claims_within_a_leadership_check(
     pair.start(first)
     engine = create_engine(clinic.database_url)
     try:
-        assert held.wait(60), "the first replica sent nothing"
+        assert held.wait(120), "the first replica sent nothing"
         assert first.pid is not None
         claimed = _claims_of(engine, first.pid)
         assert claimed > 0
