@@ -1,6 +1,6 @@
 """The leading replica's chores: work for the whole clinic on a fixed interval, beside the
-sources' passes (the morning check-ins, the daily re-evaluation, the raw Strava records'
-retention). The scheduler runs each
+sources' passes (the morning check-ins, the daily re-evaluation, each source's upkeep of the
+data it stored, such as raw records' retention). The scheduler runs each
 chore in a job of its own, on the leader only, at most once at a time; a new chore is one
 entry in :data:`CHORES`.
 """
@@ -18,7 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from syncd.runtime.checkins import CHECKIN_INTERVAL, send_due_checkins
 from syncd.runtime.daily import DAILY_INTERVAL, evaluate_new_days
 from syncd.runtime.digest import DIGEST_INTERVAL, queue_due_digest
-from syncd.runtime.retention import RETENTION_INTERVAL, purge_strava_raw
+from syncd.runtime.retention import RETENTION_INTERVAL, sources_upkeep
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -56,5 +56,5 @@ CHORES: tuple[Chore, ...] = (
     Chore("checkins", CHECKIN_INTERVAL, send_due_checkins),
     Chore("daily", DAILY_INTERVAL, evaluate_new_days),
     Chore("digest", DIGEST_INTERVAL, queue_due_digest),
-    Chore("retention", RETENTION_INTERVAL, purge_strava_raw),
+    Chore("retention", RETENTION_INTERVAL, sources_upkeep),
 )

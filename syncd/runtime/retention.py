@@ -1,9 +1,10 @@
-"""The leader's retention chore: raw Strava records older than ``[strava] raw_retention``
-(default 7 days in a clinic, kept for a single athlete) are dropped, keeping the derived
-session summary and segments the rules read (see :mod:`syncd.store.retention`).
+"""The leader's hourly upkeep chore: each source's work on the data it stored for the whole
+clinic (e.g. Strava's raw records dropped after their retention), asked through the source's
+hooks (:meth:`~syncd.sources.hooks.SourceHooks.upkeep`).
 
-One statement for the whole clinic, hourly: cheap, and a record never outlives its retention
-by more than an hour.
+Every registered source is asked, not only the enabled ones: records a source stored while it
+was enabled stay under its terms after it is switched off (the source's hook decides from its
+own settings whether there is anything to do). One failing source does not stop the others.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from syncd.store.retention import purge_raw
+from syncd.sources.registry import hooks_for, source_names
 
 if TYPE_CHECKING:
     from syncd.app import App
@@ -23,15 +24,11 @@ log = structlog.get_logger("syncd.runtime.retention")
 RETENTION_INTERVAL = timedelta(hours=1)
 
 
-def purge_strava_raw(app: App) -> int:
-    """Drop the raw Strava records read more than the retention ago (every athlete of
-    ``app``'s clinic: they share one database); returns how many were dropped."""
-    section = app.settings.strava
-    keep = section.retention(app.settings.clinic) if section is not None else None
-    if keep is None:
-        return 0
-    with app.store.write() as tx:
-        purged = purge_raw(tx, "strava", app.clock() - keep)
-    if purged:
-        log.info("raw strava records dropped", count=purged, older_than=str(keep))
-    return purged
+def sources_upkeep(app: App) -> None:
+    """Run every registered source's upkeep for ``app``'s clinic; a source that fails is
+    logged and the next one still runs (the chore comes again in an hour)."""
+    for name in source_names():
+        try:
+            hooks_for(name).upkeep(app)
+        except Exception:
+            log.exception("source upkeep failed", source=name)

@@ -147,6 +147,11 @@ class SourceHooks:
         (asked only when ``status_key`` is set). Default: nothing."""
         return {}
 
+    def upkeep(self, app: App) -> None:
+        """The leader's hourly work on what this source stored for every athlete of
+        ``app``'s clinic (e.g. Strava's raw records dropped after their retention); asked
+        even when the source is no longer enabled. Default: nothing."""
+
     def inbox(self) -> EventInbox | None:
         """A new inbox of the webhook events this source stores, or ``None`` (the default):
         the source has no events. The daemon keeps one for its lifetime and, as the HTTP

@@ -28,7 +28,7 @@ from syncd.alerts.summary import build_summary, last_finished_week
 from syncd.cli.main import main
 from syncd.clinic import Clinic
 from syncd.config import load_settings
-from syncd.runtime.retention import purge_strava_raw
+from syncd.sources.strava.retention import purge_strava_raw
 from syncd.store import DbCredentialStore
 from syncd.store.consents import consents_of, new_page_key
 from syncd.store.export_file import read_export

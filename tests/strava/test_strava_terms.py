@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from syncd.config.sections import StravaSection
-from syncd.runtime.retention import purge_strava_raw
+from syncd.sources.strava.retention import purge_strava_raw
 from syncd.store.retention import raw_count
 from syncd.store.tables import ActivityRow, SegmentRow
 from syncd.web import create_app

@@ -11,6 +11,7 @@ from syncd.sources.hooks import AddCommand, Coordinator, EventInbox, SourceHooks
 from syncd.sources.strava import cli
 from syncd.sources.strava.inbox import drain_inbox, inbox_events
 from syncd.sources.strava.planner import EventAllowance
+from syncd.sources.strava.retention import purge_strava_raw
 from syncd.store.credentials import STRAVA_TOKENS
 
 if TYPE_CHECKING:
@@ -60,6 +61,10 @@ class StravaHooks(SourceHooks):
         assert isinstance(coordinator, StravaCoordinator)
         status: dict[str, object] = coordinator.quota_status(now)
         return status
+
+    def upkeep(self, app: App) -> None:
+        """Drop the raw records older than ``[strava] raw_retention`` (Strava's terms)."""
+        purge_strava_raw(app)
 
     def inbox(self) -> EventInbox:
         """The inbox the webhook callback stores events in."""
