@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,6 +105,17 @@ def test_plan_json_has_dates_from_the_start(tmp_path: Path, state: Path,
     assert weeks[3]["start"] == "2026-11-23" and weeks[3]["run_min"] == 2
 
 
+# These commands run on the real clock: what did not happen (a plan week ended with sessions
+# missing, days without data) is judged against today, so its numbers change every day.
+# They are left out here only; tests/rules and the e2e shoes scenario check them exactly.
+AGAINST_TODAY = frozenset({"missed_session", "no_data"})
+
+
+def about_the_data(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alerts about the data the test typed in, not about today's date."""
+    return [a for a in alerts if a["rule"] not in AGAINST_TODAY]
+
+
 def test_pain_three_is_quiet_four_is_critical(tmp_path: Path, state: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     config = build_config(tmp_path, database=None, athlete={"plan_start": date(2026, 11, 2)})
@@ -117,7 +129,7 @@ def test_pain_three_is_quiet_four_is_critical(tmp_path: Path, state: Path,
     assert "CRITICAL pain_stop: Pain 4/10 reported on 2026-11-20" in out
 
     code, out, _ = run(capsys, "--config", str(config), "alerts", "--json")
-    alerts = json.loads(out)
+    alerts = about_the_data(json.loads(out))
     assert [(a["rule"], a["severity"], a["observed"], a["limit"]) for a in alerts] == [
         ("pain_stop", "critical", 4.0, 4.0)]
     alert = alerts[0]
@@ -127,7 +139,7 @@ def test_pain_three_is_quiet_four_is_critical(tmp_path: Path, state: Path,
     # The same report again (a repeated import) does not raise a second alert.
     run(capsys, "--config", str(config), "pain", "4", "--at", "2026-11-20T20:00")
     code, out, _ = run(capsys, "--config", str(config), "alerts", "--json", "--all")
-    assert len(json.loads(out)) == 1
+    assert len(about_the_data(json.loads(out))) == 1
 
 
 def test_pain_rejects_out_of_range_and_bad_time(tmp_path: Path, state: Path,
@@ -172,7 +184,7 @@ def test_import_reports_duplicates_and_failures(tmp_path: Path, state: Path,
     assert code == 0
     assert out.startswith("imported 0, skipped as duplicate 28, failed 0;")
     code, out, _ = run(capsys, "--config", str(config), "alerts", "--json")
-    rules = sorted(a["rule"] for a in json.loads(out))
+    rules = sorted(a["rule"] for a in about_the_data(json.loads(out)))
     assert rules == ["rest_day", "session_length", "sessions_per_week", "weekly_increase"]
 
 

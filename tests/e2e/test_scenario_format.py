@@ -77,6 +77,11 @@ delete = true
      'observed = 0\nlimit = 1\n', "no 'zz'"),
     ('[[activity]]\nname = "f"\nsource = "file"\nday = -3\nminutes = 5\n'
      '[[change]]\npass = 2\nactivity = "f"\ndelete = true\n', "inbox"),
+    # Only the rules a sparse history raises may be declared not concerned, and not expected.
+    ('[expect]\nnot_concerned = ["rest_day"]\n', "cannot be declared"),
+    ('[expect]\nnot_concerned = ["no_data"]\n[[expect.alert]]\nrule = "no_data"\n'
+     'severity = "warning"\nsubject = {silence = -5}\nobserved = 5\nlimit = 4\n',
+     "also expected"),
 ])
 def test_a_scenario_that_cannot_mean_anything_names_the_problem(
         tmp_path: Path, body: str, named: str) -> None:

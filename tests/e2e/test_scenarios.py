@@ -19,7 +19,8 @@ SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 FOLDERS = sorted(p for p in SCENARIOS.iterdir() if (p / "scenario.toml").is_file())
 RULE_IDS = {"session_length", "session_run_time", "run_interval", "weekly_increase",
             "sessions_per_week", "rest_day", "run_in_walk_week", "session_spike", "load_ratio",
-            "pain_stop", "pain_persistent", "pain_rising", "shoe_mileage"}
+            "pain_stop", "pain_persistent", "pain_rising", "shoe_mileage", "missed_session",
+            "no_data"}
 
 
 @pytest.fixture(scope="session")

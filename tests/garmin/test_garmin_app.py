@@ -141,6 +141,11 @@ def test_one_run_from_garmin_and_strava_is_one_session_with_garmins_bouts(
     activity = f"activity:garmin:{TRAIL_ID}"
     # The same alerts whichever copy came first; run_interval sees Garmin's longest jog (81 s).
     assert open_alerts == {("session_length", activity), ("session_run_time", activity),
-                           ("run_interval", activity), ("weekly_increase", "week:2026-01-05")}
+                           ("run_interval", activity), ("weekly_increase", "week:2026-01-05"),
+                           ("missed_session", "week:2025-12-29")}
     [bout] = [a for a in app.alerts() if a.finding.rule == "run_interval"]
     assert bout.finding.observed == pytest.approx(81.026, abs=0.5)
+    # Week 1 (2025-12-29, walking only: 7 walks) holds the fixtures' first data and ended
+    # with none of its walks.
+    [missed] = [a.finding for a in app.alerts() if a.finding.rule == "missed_session"]
+    assert (missed.observed, missed.limit, missed.activity_ids) == (0.0, 7.0, ())

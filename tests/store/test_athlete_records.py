@@ -60,6 +60,7 @@ from syncd.store.athlete_import import ImportConflict, import_athlete
 from syncd.store.athletes import erase_athlete, export_athlete, reach_problems
 from syncd.store.calendar_keys import new_calendar_key
 from syncd.store.checkins import claim_answer, ensure_checkin, issue_token, link_report
+from syncd.store.consents import new_page_key, record_consent
 from syncd.store.export_file import (
     CREDENTIALS_NOTE,
     KINDS,
@@ -171,6 +172,10 @@ def add_athlete(store: Store, name: str, tag: str) -> tuple[int, list[str]]:
                          athlete_id=athlete, created_at=LATER,
                          expires_at=LATER + timedelta(days=7)))
         new_calendar_key(tx, athlete, NOW)
+        record_consent(tx, athlete, "strava", "given", f"{tag}: my Strava runs may be read.",
+                       "invite", NOW)
+        record_consent(tx, athlete, "garmin", "withdrawn", "Garmin no more.", "page", LATER)
+        tokens.append(new_page_key(tx, athlete, NOW))
         save_own_workout(tx, athlete, OwnWorkout("syncd: W1 walk 15:00", "d" * 64, 1000001))
         checkin = ensure_checkin(tx, athlete, morning.at_utc.date(), "run", NOW)
         issue_token(tx, checkin.id, NOW)
@@ -290,7 +295,7 @@ def test_an_export_round_trips_into_a_fresh_database(
     assert manifest["counts"] == {
         "activities": 4, "pain_reports": 2, "gear": 2, "alerts": 2, "alert_events": 4,
         "deliveries": 8, "sync_state": 2, "invites": 2, "credentials": 3, "segments": 5,
-        "delivery_attempts": 6}
+        "delivery_attempts": 6, "consents": 2}
     assert (manifest["format_version"], manifest["athlete"]) == (1, "ana")
     assert (manifest["exported_at"], manifest["credentials"]) == (
         "2026-03-10T12:00:00Z", CREDENTIALS_NOTE)
@@ -321,8 +326,13 @@ def test_an_export_round_trips_into_a_fresh_database(
     # Neither tokens nor the Strava events waiting for them travel, nor the check-ins that
     # asked for a pain report (the report travels).
     # Nor where a gated plan stood: the next evaluation works it out again.
+    # Nor the keys of the calendar feed and of the patient's own page (secrets: the imported
+    # athlete gets new links), nor the Garmin workout ids (of no use to another database).
+    # The consents do travel (compared above through the export and counted here).
     assert after == {**before, "credentials": 0, "strava_events": 0, "checkins": 0,
-                     "checkin_tokens": 0, "plan_positions": 0, "alert_acks": 0}
+                     "checkin_tokens": 0, "plan_positions": 0, "alert_acks": 0,
+                     "calendar_keys": 0, "page_keys": 0, "garmin_workouts": 0}
+    assert after["consents"] == before["consents"] == 2
     assert canonical == "garmin:Ag1"
     assert strava is not None
     assert json.dumps(strava.raw).encode() == json.dumps(raw_record("A")).encode()

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from syncd.config.sections import StravaSection
+from syncd.runtime.chores import CHORES
 from syncd.sources.strava.retention import purge_strava_raw
 from syncd.store.retention import raw_count
 from syncd.store.tables import ActivityRow, SegmentRow
@@ -38,6 +39,26 @@ TITLE = "Lakeside loop with Bruno"
 def alerts_of(app: Any) -> list[dict[str, Any]]:
     return sorted((a.payload_data() for a in app.alerts(include_resolved=True)),
                   key=lambda a: a["id"])
+
+
+def test_the_leaders_hourly_chore_drops_them_through_the_source_hooks(
+        tmp_path: Path, fake: FakeStrava, clock: Clock) -> None:
+    # The generic chore names no source: it reaches Strava's purge through its upkeep hook.
+    [chore] = [c for c in CHORES if c.name == "retention"]
+    app = make_app(tmp_path, fake, clock, strava='raw_retention = "1d"\n')
+    try:
+        publish(fake, RUN_ID, NOW - timedelta(hours=2), laps=JOG_WALK, name=TITLE)
+        client_for(app).post(CALLBACK_PATH, json=event("create"))
+        chore(app)
+        with app.store.read() as tx:
+            assert raw_count(tx, "strava") == 1  # younger than the retention: kept
+        clock.advance(days=1, minutes=1)
+        chore(app)
+        with app.store.read() as tx:
+            assert raw_count(tx, "strava") == 0
+        assert chore.interval == timedelta(hours=1)
+    finally:
+        app.close()
 
 
 def test_raw_records_go_after_the_retention_and_every_alert_stays(

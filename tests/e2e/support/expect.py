@@ -7,15 +7,17 @@ scenario says everything that is off at once.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import UTC, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .runner import Outcome
-from .spec import ExpectedAlert, Scenario
+from .spec import ExpectedAlert, Scenario, day_of
 
 ALERT_EVENTS = ("alert.raised", "alert.resolved")
+UPDATED = re.compile(r"^\[syncd\] Week (\d+) \(.*\): updated summary$")
 
 
 def subject_of(expected: ExpectedAlert, scenario: Scenario, outcome: Outcome) -> dict[str, Any]:
@@ -30,6 +32,8 @@ def subject_of(expected: ExpectedAlert, scenario: Scenario, outcome: Outcome) ->
         start = scenario.plan_start + timedelta(weeks=int(raw["week"]) - 1)
         plan_week = raw.get("plan_week", raw["week"])
         return {"kind": "week", "plan_week": plan_week or None, "week_start": start.isoformat()}
+    if "silence" in raw:
+        return {"kind": "silence", "since": day_of(raw["silence"], scenario.today).isoformat()}
     if "pain" in raw:
         report = next(p for p in scenario.pain if p.name == raw["pain"])
         at = report.local_at.replace(tzinfo=ZoneInfo(scenario.timezone)).astimezone(UTC)
@@ -46,7 +50,8 @@ def _comparable(subject: dict[str, Any]) -> dict[str, Any]:
 def check_alerts(scenario: Scenario, outcome: Outcome) -> list[str]:
     """Exactly the expected alerts, with their numbers, status and activities."""
     problems: list[str] = []
-    unmatched = list(outcome.alerts)
+    # Only the rules the scenario declared it is not about are left out (see declared.py).
+    unmatched = [a for a in outcome.alerts if a["rule"] not in scenario.not_concerned]
     for expected in scenario.alerts:
         subject = subject_of(expected, scenario, outcome)
         found = [a for a in unmatched if a["rule"] == expected.rule
@@ -113,9 +118,10 @@ def alert_events(outcome: Outcome) -> dict[str, list[tuple[str, str]]]:
     return events
 
 
-def check_mails(outcome: Outcome) -> list[str]:
+def check_mails(scenario: Scenario, outcome: Outcome) -> list[str]:
     """One mail per alert event, its ``Message-ID`` the event's webhook-id, its subject and
-    body naming the rule and the alert."""
+    body naming the rule and the alert; an "updated summary" mail for exactly the plan weeks
+    the scenario expects one for."""
     problems: list[str] = []
     by_id: dict[str, list[Any]] = defaultdict(list)
     for mail in outcome.mails:
@@ -139,9 +145,19 @@ def check_mails(outcome: Outcome) -> list[str]:
                 problems.append(f"{event_type} of {alert['rule']}: mail {mails[0]['Subject']!r} "
                                 "does not name the rule and the alert")
     extra = [m["Subject"] for m in outcome.mails if str(m["Message-ID"]) not in expected_ids
-             and not str(m["Subject"]).endswith(": summary")]
+             and not str(m["Subject"]).endswith((": summary", ": updated summary"))]
     problems += [f"a mail for no alert event: {subject}" for subject in extra]
-    return problems
+    return problems + _check_updated_summaries(scenario, outcome)
+
+
+def _check_updated_summaries(scenario: Scenario, outcome: Outcome) -> list[str]:
+    """The plan weeks with an "updated summary" mail are exactly the expected ones."""
+    updated = sorted({int(m.group(1)) for m in (
+        UPDATED.match(str(mail["Subject"])) for mail in outcome.mails) if m})
+    if updated == list(scenario.updated_summaries):
+        return []
+    return [f"updated summaries for plan weeks {updated}, expected "
+            f"{list(scenario.updated_summaries)}"]
 
 
 def check_week(scenario: Scenario, outcome: Outcome) -> list[str]:
@@ -171,5 +187,6 @@ def check_secrets(outcome: Outcome) -> list[str]:
 
 def check_all(scenario: Scenario, outcome: Outcome) -> list[str]:
     """Every check above."""
-    return (check_alerts(scenario, outcome) + check_webhooks(outcome) + check_mails(outcome)
-            + check_week(scenario, outcome) + check_secrets(outcome))
+    return (check_alerts(scenario, outcome) + check_webhooks(outcome)
+            + check_mails(scenario, outcome) + check_week(scenario, outcome)
+            + check_secrets(outcome))

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .declared import not_concerned, updated_summaries
+
 RUN_MPS = 2.5  # every jog of a scenario, comfortably above syncd's 1.9 m/s threshold
 WALK_MPS = 1.25
 SOURCES = ("strava", "garmin", "file")
@@ -180,6 +182,13 @@ class Scenario:
     alerts: list[ExpectedAlert]
     week: ExpectedWeek | None
     passes: int = 1
+    # Rules the scenario declares it is not about (``[expect] not_concerned``): their alerts
+    # are left out of the exact alert list (a sparse history raises missed_session/no_data
+    # that a scenario about something else does not spell out); every other check holds.
+    not_concerned: frozenset[str] = frozenset()
+    # Plan weeks whose corrected weekly summary ("updated summary" mail) the scenario
+    # expects (``[expect] updated_summaries``): a finished week changed after its summary.
+    updated_summaries: tuple[int, ...] = ()
     _by_name: dict[str, ActivitySpec] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -236,12 +245,19 @@ def _scenario(folder: Path, data: dict[str, Any], today: date | None) -> Scenari
               for g in data.get("gear", [])],
         alerts=[_expected(raw, i) for i, raw in enumerate(data.get("expect", {}).get("alert", []))],
         week=_week(data.get("expect", {}).get("week")),
+        not_concerned=not_concerned(data.get("expect", {})),
+        updated_summaries=updated_summaries(data.get("expect", {})),
     )
     scenario.passes = max([1, *(a.appears for a in activities),
                            *(c.at_pass for c in scenario.changes),
                            *(p.at_pass for p in scenario.pain)])
     _check_names(scenario)
     return scenario
+
+
+def day_of(value: Any, today: date) -> date:
+    """A scenario's day: an offset from ``today`` (``-3``) or a TOML date."""
+    return _day(value, today)
 
 
 def _day(value: Any, today: date) -> date:
@@ -337,8 +353,9 @@ def _pain(raw: dict[str, Any], index: int, today: date) -> PainSpec:
 def _expected(raw: dict[str, Any], index: int) -> ExpectedAlert:
     where = f"expect.alert[{index + 1}]"
     subject = raw["subject"]
-    if not isinstance(subject, dict) or not ({"activity", "week", "pain", "gear"} & set(subject)):
-        raise ValueError(f"{where}: subject must name an activity, week, pain or gear")
+    if not isinstance(subject, dict) or not (
+            {"activity", "week", "pain", "gear", "silence"} & set(subject)):
+        raise ValueError(f"{where}: subject must name an activity, week, pain, gear or silence")
     activities = raw.get("activities")
     return ExpectedAlert(
         rule=str(raw["rule"]), severity=_one_of(raw["severity"], SEVERITIES, "severity"),
