@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import itertools
 import os
 import random
 import signal
@@ -469,8 +470,11 @@ def check_deliveries(clinic: ClinicWorld, engine: Engine) -> Delivered:
                  if got - channels_of(athlete_of[e])}
     assert not misrouted, (f"{len(misrouted)} alert events went to another athlete's routes, "
                            f"e.g. {_some(misrouted)}")
-    webhook_requests, webhook_retries = _check_webhooks(clinic, set(channels))
-    mails, mail_retries = _check_mails(clinic, {message_id(e): athlete_of[e] for e in channels})
+    made = dict(rows(engine, "SELECT id, created_at FROM alert_events"))
+    webhook_requests, webhook_retries = _check_webhooks(clinic, made)
+    alert_of = dict(rows(engine, "SELECT id, alert_id FROM alert_events"))
+    mails, mail_retries = _check_mails(clinic, {message_id(e): athlete_of[e] for e in channels},
+                                       {message_id(e): alert_of[e] for e in channels})
     return Delivered(len(events), webhook_requests, webhook_retries, mails, mail_retries)
 
 
@@ -479,27 +483,40 @@ def _some(found: dict[str, set[str]]) -> dict[str, list[str]]:
     return {key: sorted(value) for key, value in list(found.items())[:3]}
 
 
-def _check_webhooks(clinic: ClinicWorld, event_ids: set[str]) -> tuple[int, int]:
-    """Each event's webhook arrived, signed; no id that is not an event's; one id per alert
-    content (type and alert). Returns (requests, repeated ids)."""
+def _check_webhooks(clinic: ClinicWorld, made: dict[str, Any]) -> tuple[int, int]:
+    """Each event's webhook arrived, signed; no id that is not an event's; no alert state sent
+    twice under two ids: an alert's events, in the order they were made, alternate between
+    raised and resolved (a run that arrives late may resolve an alert and a later one raise it
+    again: two events, each under its own id; a crash that queued one transition twice shows
+    as the same type twice in a row). ``made``: each event's id and when it was made. Returns
+    (requests, repeated ids)."""
     received = clinic.receiver.verified()
     assert len(received) == len(clinic.receiver.requests), "a webhook failed verification"
     ids = [r.webhook_id for r in received]
-    assert set(ids) == event_ids
-    ids_per_content: dict[tuple[str, str], set[str]] = {}
+    assert set(ids) == set(made)
+    events: dict[str, dict[str, Any]] = {}  # webhook id -> payload (a retry keeps its id)
     for request in received:
-        payload = request.payload
-        key = (str(payload["type"]), str(payload["data"].get("id")))
-        ids_per_content.setdefault(key, set()).add(request.webhook_id)
-    twice = {k: v for k, v in ids_per_content.items() if len(v) > 1}
-    assert not twice, f"one alert delivered under two webhook-ids: {twice}"
+        events.setdefault(request.webhook_id, request.payload)
+    by_alert: dict[str, list[tuple[Any, str, str]]] = {}
+    for webhook_id, payload in events.items():
+        if payload["type"] in ("alert.raised", "alert.resolved"):
+            by_alert.setdefault(str(payload["data"].get("id")), []).append(
+                (made[webhook_id], str(payload["type"]), webhook_id))
+    twice = {}
+    for alert_id, story in by_alert.items():
+        types = [kind for _, kind, _ in sorted(story)]
+        if any(a == b for a, b in itertools.pairwise(types)):
+            twice[alert_id] = sorted(story)
+    assert not twice, f"one alert state delivered under two webhook-ids: {twice}"
     return len(ids), len(ids) - len(set(ids))
 
 
-def _check_mails(clinic: ClinicWorld, athlete_by_id: dict[str, str]) -> tuple[int, int]:
+def _check_mails(clinic: ClinicWorld, athlete_by_id: dict[str, str],
+                 alert_by_id: dict[str, str | None]) -> tuple[int, int]:
     """Each event's mail reached the therapist, and the athlete when they get mail; no
-    Message-ID that is not an event's; one Message-ID per text and recipients. Returns
-    (messages, repeated ids)."""
+    Message-ID that is not an event's; one text to the same recipients under several
+    Message-IDs only for one alert raised again after it was resolved (its events alternate:
+    :func:`_check_webhooks`). Returns (messages, repeated ids)."""
     mails = clinic.smtp.received()
     assert {m.message_id for m in mails} == set(athlete_by_id)
     got = {(m.message_id, recipient) for m in mails for recipient in m.recipients}
@@ -513,7 +530,9 @@ def _check_mails(clinic: ClinicWorld, athlete_by_id: dict[str, str]) -> tuple[in
     ids_per_content: dict[tuple[tuple[str, ...], str], set[str]] = {}
     for mail in mails:
         ids_per_content.setdefault((mail.recipients, mail.body), set()).add(mail.message_id)
-    twice = [ids for ids in ids_per_content.values() if len(ids) > 1]
+    twice = [ids for ids in ids_per_content.values()
+             if len(ids) > 1 and (None in {alert_by_id[i] for i in ids}
+                                  or len({alert_by_id[i] for i in ids}) > 1)]
     assert not twice, f"one alert mailed under two Message-IDs: {twice}"
     sent = [(m.message_id, m.recipients) for m in mails]
     return len(sent), len(sent) - len(set(sent))
