@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from connectors.base import FetchResult
 from syncd.alerts import deliver_pending
+from syncd.config.sections import order_names
 from syncd.errors import ConfigError
 from syncd.pipeline.daily import evaluate_new_day
 from syncd.pipeline.sync import SourceResult, make_connector, store_fetched, sync_source
@@ -115,7 +116,7 @@ def canonical_first(names: Sequence[str], order: Sequence[str]) -> list[str]:
     Garmin's run/walk split) would be evaluated alone and raise alerts that the canonical copy
     resolves a moment later in the same pass: a raised and a resolved notice for nothing.
     """
-    rank = {("files" if kind == "file" else kind): i for i, kind in enumerate(order)}
+    rank = {name: i for i, name in enumerate(order_names(order))}
     return sorted(names, key=lambda name: rank.get(name, len(rank)))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,6 +29,12 @@ SEVERITIES = ("info", "warning", "critical")
 SourceKind = Literal["garmin", "file", "strava"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 CANONICAL_ORDER: tuple[SourceKind, ...] = ("garmin", "file", "strava")
+
+
+def order_names(order: Sequence[str]) -> list[str]:
+    """``[sources] canonical_order`` (record kinds) as source names: the ``files`` source's
+    records are of kind ``file``."""
+    return ["files" if kind == "file" else kind for kind in order]
 # Strava's API policy allows a 7-day cache: a clinic keeps raw Strava records no longer.
 DEFAULT_RAW_RETENTION = timedelta(days=7)
 

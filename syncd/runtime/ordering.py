@@ -31,6 +31,8 @@ from datetime import timedelta
 
 import structlog
 
+from syncd.config.sections import order_names
+
 log = structlog.get_logger("syncd.runtime.scheduler")
 
 ORDER_WAIT = timedelta(minutes=2)
@@ -40,7 +42,7 @@ _TICK_S = 0.1
 def source_rank(name: str, order: Sequence[str]) -> int:
     """Where source ``name`` stands in ``order`` (kinds ``garmin``, ``file``, ``strava``;
     the ``files`` source is kind ``file``); sources not listed come last."""
-    kinds = ["files" if kind == "file" else kind for kind in order]
+    kinds = order_names(order)
     return kinds.index(name) if name in kinds else len(kinds)
 
 
@@ -125,5 +127,5 @@ class SourceOrder:
         ahead = self._owed.get(athlete, set()) | self._running.get(athlete, set())
         if any(source_rank(other, order) < rank for other in ahead):
             return True
-        kinds = ["files" if kind == "file" else kind for kind in order[:rank]]
+        kinds = order_names(order[:rank])
         return any(due(other) for other in kinds)
