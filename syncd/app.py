@@ -163,7 +163,8 @@ class App:
                 first_after = (first_before if later
                                else queries.first_session_date(tx, self.athlete_id))
                 dates = (None if first_after != first_before else with_watched_span(
-                    tx, self.athlete_id, self.athlete, result.affected_dates, watched))
+                    tx, self.athlete_id, self.athlete, result.affected_dates, watched,
+                    self.today()))
                 evaluation = reevaluate(tx, self.athlete_id, self.athlete, dates,
                                         self.clock(), self.channels(),
                                         first_session=first_after, first_known=True)
@@ -195,7 +196,8 @@ class App:
             following = queries.first_session_after(tx, self.athlete_id, local)
             if following is not None:
                 dates.add(following.local_date)
-            dates = with_watched_span(tx, self.athlete_id, self.athlete, dates, watched)
+            dates = with_watched_span(tx, self.athlete_id, self.athlete, dates, watched,
+                                      self.today())
             result = reevaluate(tx, self.athlete_id, self.athlete, dates, self.clock(),
                                 self.channels())
         return report, result

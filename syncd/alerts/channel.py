@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -56,6 +58,24 @@ class Rendered:
 
     event: OutboxEvent
     message: Any
+
+
+def by_alert_in_order(pool: Executor, messages: list[Rendered],
+                      send_in_order: Callable[[list[Rendered]], list[Outcome]]
+                      ) -> list[Outcome]:
+    """Offer ``messages`` on ``pool``, several alerts at once but one alert's messages
+    (raised, then resolved) one after the other in the order given, through
+    ``send_in_order``: a receiver must never see an alert resolved before it was raised."""
+    alerts: dict[str, list[int]] = {}
+    for i, message in enumerate(messages):
+        alerts.setdefault(message.event.alert_id or message.event.id, []).append(i)
+    outcomes: list[Outcome] = [Outcome(Result.RELEASED)] * len(messages)
+    groups = list(alerts.values())
+    sent = pool.map(lambda indices: send_in_order([messages[i] for i in indices]), groups)
+    for indices, results in zip(groups, sent, strict=True):
+        for i, outcome in zip(indices, results, strict=True):
+            outcomes[i] = outcome
+    return outcomes
 
 
 #: The metrics label of every athlete's own mail: one label, so that no patient is named.

@@ -25,7 +25,15 @@ from urllib.parse import unquote
 from apprise import Apprise
 from apprise.plugins.base import NotifyBase
 
-from syncd.alerts.channel import EVENT_NOTICE, Channel, Outcome, Rendered, Result, passes_filter
+from syncd.alerts.channel import (
+    EVENT_NOTICE,
+    Channel,
+    Outcome,
+    Rendered,
+    Result,
+    by_alert_in_order,
+    passes_filter,
+)
 from syncd.alerts.checkin_mail import CheckinMessage
 from syncd.alerts.pushes import NOTIFY_TYPES, Push, checkin_push, push_of, with_options
 from syncd.config import Settings
@@ -79,16 +87,8 @@ class NotifyChannel(Channel):
             return self._in_order(messages, deadline)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.name)
-        alerts: dict[str, list[int]] = {}
-        for i, message in enumerate(messages):
-            alerts.setdefault(message.event.alert_id or message.event.id, []).append(i)
-        outcomes: list[Outcome] = [Outcome(Result.RELEASED)] * len(messages)
-        for indices, sent in zip(alerts.values(), self._pool.map(
-                lambda ii: self._in_order([messages[i] for i in ii], deadline),
-                alerts.values()), strict=True):
-            for i, outcome in zip(indices, sent, strict=True):
-                outcomes[i] = outcome
-        return outcomes
+        return by_alert_in_order(self._pool, messages,
+                                 lambda group: self._in_order(group, deadline))
 
     def send(self, push: Push) -> Outcome:
         """Send one push now, waiting at most the channel's timeout (``syncd notify test``

@@ -27,6 +27,7 @@ from syncd.alerts.channel import (
     Outcome,
     Rendered,
     Result,
+    by_alert_in_order,
     passes_filter,
 )
 from syncd.alerts.schedule import parse_retry_after
@@ -124,15 +125,16 @@ class WebhookChannel(Channel):
         return Rendered(event, render_body(event.payload))
 
     def deliver(self, messages: list[Rendered], deadline: float) -> list[Outcome]:
-        """POST every body, ``concurrency`` at a time; after a 410 Gone nothing more is
-        started (the rest comes back released)."""
+        """POST every body, ``concurrency`` at a time, but one alert's (raised, then resolved)
+        one after the other, in order; after a 410 Gone nothing more is started (the rest
+        comes back released)."""
         gone = threading.Event()
         if len(messages) <= 1 or self.concurrency == 1:
             return [self._attempt(message, deadline, gone) for message in messages]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.name)
-        return list(self._pool.map(lambda message: self._attempt(message, deadline, gone),
-                                   messages))
+        return by_alert_in_order(self._pool, messages, lambda group: [
+            self._attempt(message, deadline, gone) for message in group])
 
     def post(self, event_id: str, payload: dict[str, Any]) -> Outcome:
         """Send one payload now under ``event_id`` (``syncd webhook test`` uses this)."""

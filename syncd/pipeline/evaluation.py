@@ -136,12 +136,13 @@ def reevaluate(tx: DbSession, athlete_id: int, athlete: Athlete, dates: Iterable
 
 
 def with_watched_span(tx: DbSession, athlete_id: int, athlete: Athlete, dates: Iterable[date],
-                      watched_before: date | None) -> set[date]:
+                      watched_before: date | None, today: date) -> set[date]:
     """``dates``, and when the athlete's first day of data moved (``watched_before`` was it
-    before the change), both first days: the weeks between them change whether they are
-    judged (``missed_session``), however far from the change they lie."""
+    before the change), both first days (``today`` for the very first data): the weeks
+    between them change whether they are judged (``missed_session``), however far from the
+    change they lie."""
     days = set(dates)
     watched_after = first_data_day(tx, athlete_id, ZoneInfo(athlete.timezone))
     if watched_after != watched_before:
-        days.update(d for d in (watched_before, watched_after) if d is not None)
+        days.update(d for d in (watched_before or today, watched_after) if d is not None)
     return days

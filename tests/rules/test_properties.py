@@ -224,6 +224,13 @@ def _affected(scenario: Scenario, day: date, moment: datetime,
     first = week_start(first, athlete.plan_start)
     if athlete.plan is not None and athlete.limits.progression == "gated":
         return first, None
+    # A change before the first day of data moves it: the weeks up to the old first day (to
+    # today when there was none) change whether they are judged (missed_session), as the App
+    # re-evaluates them (pipeline.evaluation.with_watched_span).
+    watched = min([s.local_date for s in scenario.sessions]
+                  + [_report_day(athlete, p) for p in scenario.pain], default=None)
+    if watched is None or day < watched:
+        return first, max(day + LOOKBACK, (watched or scenario.today) + timedelta(days=6))
     return first, day + LOOKBACK
 
 
