@@ -235,9 +235,8 @@ def _csv_member(label: str, row: CsvRow, *, note: str | None = None) -> ArchiveM
     name = f"{label}:activities.csv#{row.strava_id or row.line}"
     if row.start_utc is None or not row.elapsed_s or row.elapsed_s < 0:
         return ArchiveMember(name, error=(
-            f"{label}:activities.csv {row.label()}: no readable date or elapsed time (or a "
-            "negative one), so the activity was not imported (enter it again, or export "
-            "again)"))
+            f"{label}:activities.csv {row.label()}: no readable date or elapsed time, so "
+            "the activity was not imported (enter it again, or export again)"))
     extras = _extras(row, manual=row.file is None)
     parsed = ParsedFile(format="csv", start_utc=row.start_utc, elapsed_s=row.elapsed_s,
                         sport_type=row.sport_type, moving_s=row.moving_s,

@@ -157,6 +157,19 @@ def test_a_row_whose_date_cannot_be_read_is_named(files: FilesConnector,
                                "again, or export again)")]
 
 
+
+def test_a_row_with_a_negative_elapsed_time_is_refused_naming_its_line(
+        files: FilesConnector, tmp_path: Path) -> None:
+    export = Export(rows=[Row("402", utc(2026, 9, 16, 18, 5), "Cinta", "Run", -60, 4.2)])
+    path = tmp_path / "export.zip"
+    path.write_bytes(export.zip_bytes())
+    batch = files.read_paths([path])
+    assert batch.records == []
+    assert batch.failures == [(f"{path}:activities.csv#402",
+                               f"{path}:activities.csv line 2 (activity 402): no readable date "
+                               "or elapsed time, so the activity was not imported (enter it "
+                               "again, or export again)")]
+
 # -- members: gzipped, plain, missing ---------------------------------------------------------
 
 def test_gzipped_and_plain_members_are_read_alike(files: FilesConnector,
