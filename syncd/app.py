@@ -61,6 +61,9 @@ class Roster(Protocol):
     def app_for_id(self, athlete_id: int) -> App | None:
         """The App of the athlete stored under ``athlete_id``, if watched."""
 
+    def watched(self, athlete_id: int) -> App | None:
+        """:meth:`app_for_id`, re-reading the roster once for an athlete added since."""
+
     def close(self) -> None:
         """Release the shared database."""
 

@@ -127,6 +127,15 @@ class Clinic:
                 return app
         return None
 
+    def watched(self, athlete_id: int) -> App | None:
+        """The App of the athlete stored under ``athlete_id``, re-reading the roster once when
+        they are not found (an athlete added since, by another replica or the command line);
+        ``None`` when they are not watched."""
+        app = self.app_for_id(athlete_id)
+        if app is None and self.refresh():
+            app = self.app_for_id(athlete_id)
+        return app
+
     def close(self) -> None:
         """Release the database connections (those of a store it opened)."""
         if self._owns_store and "store" in self.__dict__:

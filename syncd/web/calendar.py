@@ -49,11 +49,7 @@ def _athlete_of(request: Request, key: str) -> App | None:
         athlete_id = calendar_athlete(tx, key)
     if athlete_id is None:
         return None
-    clinic = home.clinic
-    app = clinic.app_for_id(athlete_id)
-    if app is None and clinic.refresh():  # an athlete added since the start
-        app = clinic.app_for_id(athlete_id)
-    return app
+    return home.clinic.watched(athlete_id)
 
 
 def feed_of(app: App) -> bytes:

@@ -71,10 +71,7 @@ def _found(request: Request, token: str) -> tuple[App, Checkin] | None:
         checkin = checkin_by_token(tx, token, home.clock())
     if checkin is None:
         return None
-    clinic = home.clinic
-    app = clinic.app_for_id(checkin.athlete_id)
-    if app is None and clinic.refresh():  # an athlete added since the start
-        app = clinic.app_for_id(checkin.athlete_id)
+    app = home.clinic.watched(checkin.athlete_id)
     return (app, checkin) if app is not None else None
 
 

@@ -129,10 +129,7 @@ def patient_of(home: App, invite: Invite | None) -> Patient | None:
     added since the start)."""
     if invite is None:
         return None
-    clinic = home.clinic
-    app = clinic.app_for_id(invite.athlete_id)
-    if app is None and clinic.refresh():
-        app = clinic.app_for_id(invite.athlete_id)
+    app = home.clinic.watched(invite.athlete_id)
     return Patient(invite, app) if app is not None else None
 
 

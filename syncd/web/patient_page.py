@@ -120,11 +120,7 @@ def _athlete_of(request: Request, key: str) -> App | None:
         athlete_id = page_athlete(tx, key)
     if athlete_id is None:
         return None
-    clinic = home.clinic
-    app = clinic.app_for_id(athlete_id)
-    if app is None and clinic.refresh():
-        app = clinic.app_for_id(athlete_id)
-    return app
+    return home.clinic.watched(athlete_id)
 
 
 def _gone() -> Response:
